@@ -1,0 +1,29 @@
+/* convert.h - value conversion (DESIGN.md section 5). tojs.c converts Python
+ * values to JS, fromjs.c JS values to Python. All: Node lock and GIL held. */
+#ifndef PYMPORT_CONVERT_H
+#define PYMPORT_CONVERT_H
+
+#include "runtime.h"
+
+typedef enum {
+    CV_ARG,    /* an argument or assigned value: None -> undefined */
+    CV_NESTED, /* inside a copied container: None -> null */
+} cv_mode;
+
+/* Converts obj to a JS value in the current handle scope. Returns 0, or -1
+ * with a Python exception. */
+int cv_to_js(rt_env *env, PyObject *obj, cv_mode mode, napi_value *out);
+
+/* Returns a new reference: the Python value of v (primitives by value, the
+ * original object for a proxy of a Python object, else a JSObject), or NULL
+ * with an exception. */
+PyObject *cv_to_py(rt_env *env, napi_value v);
+
+/* Returns a new reference: a deep copy of v into Python containers
+ * (JSObject.to_py), or NULL with an exception. */
+PyObject *cv_to_py_deep(rt_env *env, napi_value v);
+
+/* Returns a new reference: the str for a JS string value, or NULL. */
+PyObject *cv_string_to_py(rt_env *env, napi_value v);
+
+#endif

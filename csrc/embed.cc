@@ -1,0 +1,202 @@
+// embed.cc - the only C++ in pymport_py: Node's embedder API behind embed.h.
+//
+// Lifecycle order follows Node's test/embedding/embedtest.cc: process init once,
+// one CommonEnvironmentSetup per environment, LoadEnvironment with a main
+// script, node::Stop, then the setup's destructor (which takes its own Locker
+// and frees environment, isolate and loop).
+
+#include "embed.h"
+
+#include <node.h>
+#include <uv.h>
+#include <v8.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <vector>
+
+namespace {
+
+// Process-wide: Node's per-process state (platform, V8, OpenSSL, ICU) exists
+// once per process and cannot be initialised again, even after teardown.
+std::once_flag process_once;
+std::unique_ptr<node::InitializationResult> process_init;
+std::string process_error;
+
+void put_error(char *buf, size_t len, const std::string &msg) {
+    if (buf && len) snprintf(buf, len, "%s", msg.c_str());
+}
+
+// The scopes that the owner of the Node lock keeps entered. Member order is
+// construction order: the HandleScope must exist before the context handle.
+struct Scopes {
+    v8::Locker locker;
+    v8::Isolate::Scope isolate_scope;
+    v8::HandleScope handle_scope;
+    v8::Context::Scope context_scope;
+    Scopes(v8::Isolate *isolate, node::CommonEnvironmentSetup *setup)
+        : locker(isolate), isolate_scope(isolate), handle_scope(isolate),
+          context_scope(setup->context()) {}
+};
+static_assert(sizeof(Scopes) <= EM_SCOPE_SIZE, "em_scope too small");
+static_assert(alignof(Scopes) <= 16, "em_scope alignment too small");
+
+}  // namespace
+
+struct em_setup {
+    std::unique_ptr<node::CommonEnvironmentSetup> setup;  // set once
+    void (*exit_fn)(void *, int) = nullptr;              // set once
+    void *exit_data = nullptr;
+};
+
+extern "C" int em_process_init(char *errbuf, size_t errlen) {
+    std::call_once(process_once, [] {
+        std::vector<std::string> args{"pymport_py"};
+        auto flags = static_cast<node::ProcessInitializationFlags::Flags>(
+            node::ProcessInitializationFlags::kNoDefaultSignalHandling |
+            node::ProcessInitializationFlags::kNoStdioInitialization |
+            node::ProcessInitializationFlags::kNoPrintHelpOrVersionOutput |
+            node::ProcessInitializationFlags::kNoAdjustResourceLimits);
+        auto result = node::InitializeOncePerProcess(args, flags);
+        if (result->early_return() || result->platform() == nullptr) {
+            process_error = "Node process initialisation failed";
+            for (const auto &e : result->errors()) process_error += ": " + e;
+            return;
+        }
+        process_init = std::move(result);
+    });
+    if (!process_init) {
+        put_error(errbuf, errlen, process_error);
+        return -1;
+    }
+    return 0;
+}
+
+extern "C" em_setup *em_setup_create(const char *const *argv, int argc,
+                                     const char *const *exec_argv, int exec_argc,
+                                     char *errbuf, size_t errlen) {
+    if (!process_init) {
+        put_error(errbuf, errlen, "Node is not initialised");
+        return nullptr;
+    }
+    std::vector<std::string> args(argv, argv + argc);
+    std::vector<std::string> exec_args(exec_argv, exec_argv + exec_argc);
+    // V8 flags are per process; setting them before the isolate exists makes
+    // options such as --expose-gc or --max-old-space-size take effect.
+    for (const auto &flag : exec_args) v8::V8::SetFlagsFromString(flag.c_str(), flag.size());
+    std::vector<std::string> errors;
+    auto setup = node::CommonEnvironmentSetup::Create(
+        process_init->platform(), &errors, args, exec_args,
+        node::EnvironmentFlags::kOwnsProcessState);
+    if (!setup) {
+        std::string msg = "cannot create a Node environment";
+        for (const auto &e : errors) msg += ": " + e;
+        put_error(errbuf, errlen, msg);
+        return nullptr;
+    }
+    auto *s = new (std::nothrow) em_setup;
+    if (!s) {
+        put_error(errbuf, errlen, "out of memory");
+        return nullptr;
+    }
+    s->setup = std::move(setup);
+    return s;
+}
+
+extern "C" void em_setup_add_binding(em_setup *s, const char *name,
+                                     napi_addon_register_func fn) {
+    node::AddLinkedBinding(s->setup->env(), name, fn, NAPI_VERSION);
+}
+
+extern "C" void em_setup_on_exit(em_setup *s, void (*fn)(void *, int), void *data) {
+    s->exit_fn = fn;
+    s->exit_data = data;
+    node::SetProcessExitHandler(s->setup->env(), [s](node::Environment *env, int code) {
+        if (s->exit_fn) s->exit_fn(s->exit_data, code);
+        node::Stop(env);
+    });
+}
+
+extern "C" int em_setup_load(em_setup *s, const char *source, char *errbuf, size_t errlen) {
+    v8::Isolate *isolate = s->setup->isolate();
+    v8::TryCatch try_catch(isolate);
+    v8::MaybeLocal<v8::Value> ret = node::LoadEnvironment(s->setup->env(), source);
+    if (!ret.IsEmpty()) return 0;
+    std::string msg = "the Node bootstrap failed";
+    if (try_catch.HasCaught() && !try_catch.HasTerminated()) {
+        v8::Local<v8::Value> exc = try_catch.Exception();
+        v8::Local<v8::Value> stack;
+        if (exc->IsObject() &&
+            exc.As<v8::Object>()
+                ->Get(s->setup->context(), v8::String::NewFromUtf8Literal(isolate, "stack"))
+                .ToLocal(&stack) &&
+            stack->IsString())
+            exc = stack;
+        v8::String::Utf8Value text(isolate, exc);
+        if (*text) msg += std::string(": ") + *text;
+    }
+    put_error(errbuf, errlen, msg);
+    return -1;
+}
+
+extern "C" struct uv_loop_s *em_setup_loop(em_setup *s) { return s->setup->event_loop(); }
+
+extern "C" void em_setup_stop(em_setup *s) { node::Stop(s->setup->env()); }
+
+extern "C" void em_setup_terminate(em_setup *s) { s->setup->isolate()->TerminateExecution(); }
+
+extern "C" void em_setup_cancel_terminate(em_setup *s) {
+    s->setup->isolate()->CancelTerminateExecution();
+}
+
+extern "C" int em_setup_is_terminating(em_setup *s) {
+    return s->setup->isolate()->IsExecutionTerminating() ? 1 : 0;
+}
+
+extern "C" void em_setup_drain_tasks(em_setup *s) {
+    process_init->platform()->DrainTasks(s->setup->isolate());
+}
+
+extern "C" int em_setup_emit_exit(em_setup *s) {
+    return node::EmitProcessExit(s->setup->env()).FromMaybe(1);
+}
+
+extern "C" void em_setup_destroy(em_setup *s) { delete s; }
+
+extern "C" void em_scope_enter(em_setup *s, em_scope *scope) {
+    new (scope->opaque) Scopes(s->setup->isolate(), s->setup.get());
+}
+
+extern "C" void em_scope_exit(em_scope *scope) {
+    reinterpret_cast<Scopes *>(scope->opaque)->~Scopes();
+}
+
+static_assert(sizeof(v8::Unlocker) <= EM_UNLOCKER_SIZE, "em_unlocker too small");
+
+extern "C" void em_unlocker_enter(em_setup *s, em_unlocker *u) {
+    new (u->opaque) v8::Unlocker(s->setup->isolate());
+}
+
+extern "C" void em_unlocker_exit(em_unlocker *u) {
+    reinterpret_cast<v8::Unlocker *>(u->opaque)->~Unlocker();
+}
+
+extern "C" uint32_t em_identity_hash(napi_value value) {
+    // napi_value is a v8::Local<v8::Value> in Node's implementation
+    // (v8impl::V8LocalValueFromJsValue copies it the same way).
+    v8::Local<v8::Value> local;
+    static_assert(sizeof(local) == sizeof(value), "napi_value is not a Local");
+    memcpy(static_cast<void *>(&local), &value, sizeof(value));
+    if (local.IsEmpty() || !local->IsObject()) return 0;
+    return static_cast<uint32_t>(local.As<v8::Object>()->GetIdentityHash());
+}
+
+extern "C" size_t em_heap_used(em_setup *s) {
+    v8::HeapStatistics stats;
+    s->setup->isolate()->GetHeapStatistics(&stats);
+    return stats.used_heap_size();
+}

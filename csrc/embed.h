@@ -1,0 +1,114 @@
+/* embed.h - the plain-C face of the C++ embedder shim (embed.cc).
+ *
+ * Everything that needs Node's C++ embedder API (process initialisation, one
+ * CommonEnvironmentSetup per environment, node::Stop, teardown, the V8 locking
+ * scopes) lives behind these functions so that the rest of the extension is C11
+ * and uses only Node-API for values.
+ *
+ * Thread rules are given per function. "Loop thread" is the thread that created
+ * the setup; "Node lock" is the runtime's per-environment lock (runtime.h). */
+#ifndef PYMPORT_EMBED_H
+#define PYMPORT_EMBED_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <node_api.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct uv_loop_s;
+
+#ifdef __cplusplus
+#define EM_ALIGN16 alignas(16)
+#else
+#define EM_ALIGN16 _Alignas(16)
+#endif
+typedef struct em_setup em_setup;
+
+/* Storage for the V8 scopes held by the Node lock's owner (Locker,
+ * Isolate::Scope, HandleScope, Context::Scope). Opaque to C. */
+#define EM_SCOPE_SIZE 128
+typedef struct {
+    EM_ALIGN16 unsigned char opaque[EM_SCOPE_SIZE];
+} em_scope;
+
+/* Initialises Node for the whole process, once (Node aborts on a second call,
+ * even after teardown, so later calls return the first result). Any thread.
+ * Returns 0, or -1 with a message in errbuf. */
+int em_process_init(char *errbuf, size_t errlen);
+
+/* Creates an isolate, context and Node environment with kOwnsProcessState.
+ * argv[0] is the program name; exec_argv are Node/V8 options (V8 flags apply to
+ * the whole process). The calling thread becomes the loop thread.
+ * Returns NULL with a message in errbuf on failure. */
+em_setup *em_setup_create(const char *const *argv, int argc,
+                          const char *const *exec_argv, int exec_argc,
+                          char *errbuf, size_t errlen);
+
+/* Registers the linked binding `name` for the environment and its Node
+ * worker_threads. Loop thread, before em_setup_load. */
+void em_setup_add_binding(em_setup *s, const char *name, napi_addon_register_func fn);
+
+/* Sets what process.exit() does: calls fn(data, code) (on the thread running
+ * that JS) and then stops the environment. Loop thread, before em_setup_load. */
+void em_setup_on_exit(em_setup *s, void (*fn)(void *data, int code), void *data);
+
+/* Runs the embedder main script (CommonJS-like function body with `process`
+ * and `require` in scope). Loop thread, scope entered. Returns 0, or -1 with
+ * the stringified exception in errbuf. */
+int em_setup_load(em_setup *s, const char *source, char *errbuf, size_t errlen);
+
+/* The environment's libuv loop. Any thread (set once). */
+struct uv_loop_s *em_setup_loop(em_setup *s);
+
+/* Stops the environment: no more JS can run, running JS is terminated.
+ * Any thread, at any time (node::Stop is thread-safe). */
+void em_setup_stop(em_setup *s);
+
+/* Terminates the JS running now without stopping the environment, and cancels
+ * that termination again once the caller is out of JS. Any thread. */
+void em_setup_terminate(em_setup *s);
+/* Node lock held, no JS on this thread's stack. */
+void em_setup_cancel_terminate(em_setup *s);
+/* Node lock held. True while a termination is pending. */
+int em_setup_is_terminating(em_setup *s);
+
+/* Runs pending platform tasks for the isolate. Loop thread, scope entered. */
+void em_setup_drain_tasks(em_setup *s);
+
+/* Emits process 'exit' and returns the exit code. Scope entered. */
+int em_setup_emit_exit(em_setup *s);
+
+/* Frees the environment, isolate and loop. The scope must NOT be entered by
+ * anyone. Loop thread. */
+void em_setup_destroy(em_setup *s);
+
+/* Enters and leaves the V8 scopes of the isolate: the V8 half of taking the
+ * Node lock. Enter on the thread that then owns the Node lock; exit on the same
+ * thread in reverse order. */
+void em_scope_enter(em_setup *s, em_scope *scope);
+void em_scope_exit(em_scope *scope);
+
+/* Temporarily releases the V8 lock held by this thread (v8::Unlocker) while
+ * keeping its handle scopes; other threads may then enter. Pair on one thread. */
+#define EM_UNLOCKER_SIZE 32
+typedef struct {
+    EM_ALIGN16 unsigned char opaque[EM_UNLOCKER_SIZE];
+} em_unlocker;
+void em_unlocker_enter(em_setup *s, em_unlocker *u);
+void em_unlocker_exit(em_unlocker *u);
+
+/* The V8 identity hash of an object value (stable for its lifetime; not
+ * unique). Node lock held. Returns 0 for non-objects. */
+uint32_t em_identity_hash(napi_value value);
+
+/* Heap statistics, for tests and benchmarks. Node lock held. */
+size_t em_heap_used(em_setup *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

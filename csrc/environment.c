@@ -1,0 +1,199 @@
+/* environment.c - the Python type Environment: one Node environment with its
+ * loop thread. pymport_py's module functions use the main one; Worker (a later
+ * issue) is another. All methods may be called from any Python thread. */
+#include "environment.h"
+
+#include "convert.h"
+#include "errors.h"
+#include "jsproxy.h"
+
+typedef struct {
+    PyObject_HEAD
+    rt_env *env; /* strong; set once */
+    PyObject *weakreflist;
+} env_object;
+
+static rt_env *env_of(PyObject *self) { return ((env_object *)self)->env; }
+
+static PyObject *env_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"bootstrap", "argv", "exec_argv", "base", NULL};
+    const char *bootstrap;
+    PyObject *argv = NULL, *exec_argv = NULL, *base = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|OOO:Environment", kwlist, &bootstrap, &argv,
+                                     &exec_argv, &base))
+        return NULL;
+    if (base != Py_None && !PyUnicode_Check(base)) {
+        PyErr_SetString(PyExc_TypeError, "base must be a str or None");
+        return NULL;
+    }
+    PyObject *empty = PyTuple_New(0);
+    if (!empty) return NULL;
+    PyObject *module = PyType_GetModuleByDef(type, &mod_def);
+    rt_env *env = module ? rt_env_new(module, bootstrap, argv ? argv : empty,
+                                      exec_argv ? exec_argv : empty, base)
+                         : NULL;
+    Py_DECREF(empty);
+    if (!env) return NULL;
+    env_object *self = (env_object *)type->tp_alloc(type, 0);
+    if (!self) {
+        rt_env_decref(env);
+        return NULL;
+    }
+    self->env = env;
+    if (rt_env_start(env) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static void env_dealloc(PyObject *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    env_object *e = (env_object *)self;
+    PyObject_GC_UnTrack(self);
+    if (e->weakreflist) PyObject_ClearWeakRefs(self);
+    if (e->env) {
+        if (rt_env_shutdown(e->env) < 0) PyErr_WriteUnraisable(self);
+        rt_env_decref(e->env);
+    }
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+static int env_traverse(PyObject *self, visitproc visit, void *arg) {
+    (void)self;
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+/* Calls helper h with (str arg, base) and converts the result; when
+ * `await_it`, waits for the returned promise first. */
+static PyObject *env_helper_call(PyObject *self, rt_helper h, PyObject *arg, PyObject *base,
+                                 int await_it) {
+    rt_env *env = env_of(self);
+    rt_frame frame;
+    PyObject *res = NULL;
+    napi_value argv[2], out;
+    if (rt_enter(env, &frame) < 0) return NULL;
+    if (cv_to_js(env, arg, CV_ARG, &argv[0]) < 0) goto error;
+    if (cv_to_js(env, base, CV_ARG, &argv[1]) < 0) goto error;
+    NAPI_OK(env, rt_call_helper(env, h, 2, argv, &out));
+    if (await_it && rt_await(env, &frame, out, -1, &out) < 0) goto error;
+    res = cv_to_py(env, out);
+error:
+    rt_leave(env, &frame);
+    return res;
+}
+
+static PyObject *env_require(PyObject *self, PyObject *args) {
+    PyObject *id, *base = Py_None;
+    if (!PyArg_ParseTuple(args, "U|O:require", &id, &base)) return NULL;
+    return env_helper_call(self, RT_H_REQUIRE, id, base, 0);
+}
+
+static PyObject *env_import_module(PyObject *self, PyObject *args) {
+    PyObject *spec, *base = Py_None;
+    if (!PyArg_ParseTuple(args, "U|O:import_module", &spec, &base)) return NULL;
+    return env_helper_call(self, RT_H_IMPORT, spec, base, 1);
+}
+
+static PyObject *env_eval(PyObject *self, PyObject *args) {
+    PyObject *source, *base = Py_None;
+    if (!PyArg_ParseTuple(args, "U|O:eval", &source, &base)) return NULL;
+    return env_helper_call(self, RT_H_EVAL, source, base, 0);
+}
+
+static PyObject *env_to_js(PyObject *self, PyObject *value) {
+    rt_env *env = env_of(self);
+    rt_frame frame;
+    PyObject *res = NULL;
+    napi_value v;
+    if (rt_enter(env, &frame) < 0) return NULL;
+    if (cv_to_js(env, value, CV_ARG, &v) < 0) goto error;
+    res = cv_to_py(env, v);
+error:
+    rt_leave(env, &frame);
+    return res;
+}
+
+static PyObject *env_global(PyObject *self, void *closure) {
+    (void)closure;
+    rt_env *env = env_of(self);
+    rt_frame frame;
+    PyObject *res = NULL;
+    napi_value global;
+    if (rt_enter(env, &frame) < 0) return NULL;
+    NAPI_OK(env, napi_get_global(env->napi, &global));
+    res = cv_to_py(env, global);
+error:
+    rt_leave(env, &frame);
+    return res;
+}
+
+static PyObject *env_running(PyObject *self, void *closure) {
+    (void)closure;
+    return PyBool_FromLong(atomic_load(&env_of(self)->state) == RT_RUNNING);
+}
+
+static PyObject *env_shutdown(PyObject *self, PyObject *unused) {
+    (void)unused;
+    if (rt_env_shutdown(env_of(self)) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *env_heap_used(PyObject *self, PyObject *unused) {
+    (void)unused;
+    rt_env *env = env_of(self);
+    rt_frame frame;
+    if (rt_enter(env, &frame) < 0) return NULL;
+    size_t used = em_heap_used(env->setup);
+    rt_leave(env, &frame);
+    return PyLong_FromSize_t(used);
+}
+
+static PyMethodDef env_methods[] = {
+    {"require", env_require, METH_VARARGS, "require(id, base=None): CommonJS require from base."},
+    {"import_module", env_import_module, METH_VARARGS,
+     "import_module(specifier, base=None): ESM import; returns the module namespace."},
+    {"eval", env_eval, METH_VARARGS, "eval(source, base=None): run a script in the global scope."},
+    {"to_js", env_to_js, METH_O, "to_js(value): convert deeply to a JS value."},
+    {"shutdown", env_shutdown, METH_NOARGS, "Stop the environment and join its loop thread."},
+    {"heap_used", env_heap_used, METH_NOARGS, "V8 heap bytes in use."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef env_getset[] = {
+    {"globalThis", env_global, NULL, "The global object.", NULL},
+    {"running", env_running, NULL, "True while the environment can run JavaScript.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef env_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(env_object, weakreflist), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot env_slots[] = {
+    {Py_tp_doc, "A Node environment (isolate, context, libuv loop) with its own loop thread."},
+    {Py_tp_new, env_tp_new},
+    {Py_tp_dealloc, env_dealloc},
+    {Py_tp_traverse, env_traverse},
+    {Py_tp_methods, env_methods},
+    {Py_tp_getset, env_getset},
+    {Py_tp_members, env_members},
+    {0, NULL},
+};
+
+static PyType_Spec env_spec = {
+    .name = "pymport_py._pymport.Environment",
+    .basicsize = sizeof(env_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_BASETYPE,
+    .slots = env_slots,
+};
+
+int env_setup_types(PyObject *module) {
+    mod_state *st = mod_get_state(module);
+    st->EnvironmentType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &env_spec, NULL);
+    if (!st->EnvironmentType) return -1;
+    return PyModule_AddType(module, st->EnvironmentType);
+}

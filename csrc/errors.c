@@ -1,0 +1,212 @@
+/* errors.c - exception mapping both ways.
+ *
+ * JS -> Python: a thrown value becomes JSError (or the subclass named by the
+ * Error's `name`), with name/message/stack/value; an Error that carries a
+ * Python exception (pythonValue) gives back that very exception object.
+ * Python -> JS: an exception becomes an Error with pythonType, pythonValue
+ * (the exception, by reference) and pythonTrace; a JSError gives back the JS
+ * value that was thrown. */
+#include "errors.h"
+
+#include "convert.h"
+#include "pyproxy.h"
+
+/* Borrowed. The Python class for a JS error name. */
+static PyObject *er_class_for(mod_state *st, PyObject *name) {
+    if (name == Py_None) return st->JSError;
+    const char *n = PyUnicode_AsUTF8(name);
+    if (!n) {
+        PyErr_Clear();
+        return st->JSError;
+    }
+    if (!strcmp(n, "TypeError")) return st->JSTypeError;
+    if (!strcmp(n, "RangeError")) return st->JSRangeError;
+    if (!strcmp(n, "SyntaxError")) return st->JSSyntaxError;
+    if (!strcmp(n, "ReferenceError")) return st->JSReferenceError;
+    return st->JSError;
+}
+
+/* Returns a new reference to item i of JS array `arr` as Python, or NULL. */
+static PyObject *er_item(rt_env *env, napi_value arr, uint32_t i, napi_value *raw) {
+    napi_value v;
+    if (napi_get_element(env->napi, arr, i, &v) != napi_ok) return NULL;
+    if (raw) *raw = v;
+    return cv_to_py(env, v);
+}
+
+/* Sets `attr` on exc, ignoring failure (best effort on an error path). */
+static void er_set(PyObject *exc, const char *attr, PyObject *value) {
+    if (PyObject_SetAttrString(exc, attr, value ? value : Py_None) < 0) PyErr_Clear();
+}
+
+void er_from_js(rt_env *env, napi_value thrown) {
+    mod_state *st = rt_state_of(env);
+    PyObject *name = NULL, *message = NULL, *stack = NULL, *pyvalue = NULL, *value = NULL;
+    PyObject *text = NULL, *exc = NULL;
+    napi_value desc, raw_message = NULL;
+
+    if (rt_call_helper(env, RT_H_DESCRIBE, 1, &thrown, &desc) != napi_ok) {
+        napi_value ignored;
+        napi_get_and_clear_last_exception(env->napi, &ignored);
+        if (atomic_load(&env->state) != RT_RUNNING) {
+            rt_raise_closed(env);
+        } else {
+            PyErr_SetString(st->JSError, "a JavaScript exception (it could not be described)");
+        }
+        return;
+    }
+    if (!(name = er_item(env, desc, 0, NULL))) goto error;
+    if (!(message = er_item(env, desc, 1, &raw_message))) goto error;
+    if (!(stack = er_item(env, desc, 2, NULL))) goto error;
+    if (!(pyvalue = er_item(env, desc, 3, NULL))) goto error;
+    if (PyExceptionInstance_Check(pyvalue)) {
+        /* A Python exception that went through JS: raise the same object. */
+        PyErr_Restore(Py_NewRef(Py_TYPE(pyvalue)), Py_NewRef(pyvalue),
+                      PyException_GetTraceback(pyvalue));
+        goto done;
+    }
+    if (!(value = cv_to_py(env, thrown))) goto error;
+    PyObject *cls = er_class_for(st, name);
+    if (name != Py_None)
+        text = PyUnicode_FromFormat("%S: %S", name, message);
+    else
+        text = Py_NewRef(message);
+    if (!text) goto error;
+    if (!(exc = PyObject_CallOneArg(cls, text))) goto error;
+    er_set(exc, "name", name);
+    er_set(exc, "message", message);
+    er_set(exc, "stack", stack);
+    er_set(exc, "value", value);
+    if (PyUnicode_Check(stack)) {
+        /* Show the JS frames in Python tracebacks (a PEP 678 note). */
+        PyObject *note = PyUnicode_FromFormat("JavaScript stack:\n%S", stack);
+        if (note) {
+            PyObject *r = PyObject_CallMethod(exc, "add_note", "O", note);
+            Py_XDECREF(r);
+            Py_DECREF(note);
+        }
+        PyErr_Clear();
+    }
+    PyErr_SetObject(cls, exc);
+    goto done;
+error:
+    if (!PyErr_Occurred()) PyErr_SetString(st->JSError, "a JavaScript exception");
+done:
+    Py_XDECREF(name);
+    Py_XDECREF(message);
+    Py_XDECREF(stack);
+    Py_XDECREF(pyvalue);
+    Py_XDECREF(value);
+    Py_XDECREF(text);
+    Py_XDECREF(exc);
+}
+
+int er_from_status(rt_env *env, napi_status status) {
+    mod_state *st = rt_state_of(env);
+    bool pending = false;
+    napi_value exc = NULL;
+    napi_is_exception_pending(env->napi, &pending);
+    if (pending) napi_get_and_clear_last_exception(env->napi, &exc);
+    if (atomic_load(&env->exit_requested) && !atomic_exchange(&env->exit_reported, 1)) {
+        PyObject *code = PyLong_FromLong(atomic_load(&env->exit_code));
+        if (code) {
+            PyErr_SetObject(st->ProcessExit, code);
+            Py_DECREF(code);
+        }
+        return -1;
+    }
+    if (atomic_load(&env->state) != RT_RUNNING) return rt_raise_closed(env);
+    if (pending) {
+        er_from_js(env, exc);
+        return -1;
+    }
+    const napi_extended_error_info *info = NULL;
+    napi_get_last_error_info(env->napi, &info);
+    PyErr_Format(PyExc_RuntimeError, "Node-API call failed (status %d): %s", (int)status,
+                 info && info->error_message ? info->error_message : "unknown error");
+    return -1;
+}
+
+/* Returns a new reference: the formatted traceback of exc, or NULL. */
+static PyObject *er_format_trace(PyObject *exc) {
+    PyObject *tb = NULL, *lines = NULL, *empty = NULL, *text = NULL;
+    if (!(tb = PyImport_ImportModule("traceback"))) goto done;
+    if (!(lines = PyObject_CallMethod(tb, "format_exception", "O", exc))) goto done;
+    if (!(empty = PyUnicode_FromString(""))) goto done;
+    text = PyUnicode_Join(empty, lines);
+done:
+    Py_XDECREF(tb);
+    Py_XDECREF(lines);
+    Py_XDECREF(empty);
+    return text;
+}
+
+void er_throw_to_js(rt_env *env) {
+    mod_state *st = rt_state_of(env);
+    PyObject *type, *value, *tb, *message = NULL, *trace = NULL, *jsvalue = NULL;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (!value) {
+        napi_throw_error(env->napi, NULL, "unknown Python error");
+        goto done;
+    }
+    if (tb) PyException_SetTraceback(value, tb);
+    napi_value out;
+    if (PyObject_TypeCheck(value, (PyTypeObject *)st->JSError) &&
+        (jsvalue = PyObject_GetAttrString(value, "value")) != NULL &&
+        jsvalue != Py_None) {
+        /* A JS exception coming back through Python: throw the original value. */
+        if (cv_to_js(env, jsvalue, CV_ARG, &out) == 0) {
+            napi_throw(env->napi, out);
+            goto done;
+        }
+    }
+    PyErr_Clear();
+    PyObject *str = PyObject_Str(value);
+    if (!str) {
+        PyErr_Clear();
+        str = PyUnicode_FromString("<unprintable exception>");
+    }
+    message = str ? PyUnicode_FromFormat("%s: %U", ((PyTypeObject *)type)->tp_name, str) : NULL;
+    Py_XDECREF(str);
+    trace = er_format_trace(value);
+    napi_value args[4];
+    if (!message || !trace ||
+        napi_create_string_utf8(env->napi, PyUnicode_AsUTF8(message), NAPI_AUTO_LENGTH, &args[0]) != napi_ok ||
+        napi_create_string_utf8(env->napi, ((PyTypeObject *)type)->tp_name, NAPI_AUTO_LENGTH, &args[1]) != napi_ok ||
+        pyp_wrap(env, value, &args[2]) < 0 ||
+        napi_create_string_utf8(env->napi, PyUnicode_AsUTF8(trace), NAPI_AUTO_LENGTH, &args[3]) != napi_ok) {
+        PyErr_Clear();
+        napi_throw_error(env->napi, NULL, "a Python exception (it could not be converted)");
+        goto done;
+    }
+    napi_value fn = rt_helper_value(env, RT_H_PYERROR), undefined, err;
+    napi_get_undefined(env->napi, &undefined);
+    if (!fn || napi_call_function(env->napi, undefined, fn, 4, args, &err) != napi_ok) {
+        napi_value ignored;
+        napi_get_and_clear_last_exception(env->napi, &ignored);
+        napi_throw_error(env->napi, NULL, PyUnicode_AsUTF8(message));
+        goto done;
+    }
+    napi_throw(env->napi, err);
+done:
+    PyErr_Clear();
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    Py_XDECREF(message);
+    Py_XDECREF(trace);
+    Py_XDECREF(jsvalue);
+}
+
+void er_unraisable(rt_env *env, napi_value err, const char *what) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    er_from_js(env, err);
+    PyObject *msg = PyUnicode_FromFormat("in JavaScript (%s)", what);
+    if (msg) {
+        _PyErr_WriteUnraisableMsg(PyUnicode_AsUTF8(msg), NULL);
+        Py_DECREF(msg);
+    }
+    PyErr_Clear();
+    PyGILState_Release(gil);
+}

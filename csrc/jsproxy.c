@@ -1,0 +1,651 @@
+/* jsproxy.c - the Python type JSObject: a live view of a JS value.
+ *
+ * A JSObject holds a strong napi_ref on its environment. The same JS object
+ * gives the same JSObject while one is alive (env->objects, keyed by V8's
+ * identity hash, protected by the GIL). A function read as an attribute gives
+ * a method proxy that calls it with `this` bound (not in the identity map,
+ * like Python's bound methods). Every operation takes the Node lock with
+ * rt_enter, so it may run from any thread. */
+#include "jsproxy.h"
+
+#include "convert.h"
+#include "errors.h"
+
+#include <string.h>
+#include <structmember.h>
+
+/* ---- creation and identity ---- */
+
+/* Returns a new reference: a new JSObject of v (not registered). */
+static jsp_object *jsp_alloc(rt_env *env, napi_value v, uint32_t hash) {
+    mod_state *st = rt_state_of(env);
+    jsp_object *o = (jsp_object *)st->JSObjectType->tp_alloc(st->JSObjectType, 0);
+    if (!o) return NULL;
+    napi_status status = napi_create_reference(env->napi, v, 1, &o->ref);
+    if (status != napi_ok) {
+        o->ref = NULL;
+        Py_DECREF(o); /* dealloc tolerates a JSObject without env */
+        er_from_status(env, status);
+        return NULL;
+    }
+    o->env = env;
+    rt_env_incref(env);
+    o->hash = hash;
+    return o;
+}
+
+PyObject *jsp_wrap(rt_env *env, napi_value v) {
+    uint32_t hash = em_identity_hash(v);
+    for (tb_entry *e = tb_first(&env->objects, hash); e; e = tb_next(e)) {
+        jsp_object *o = e->value;
+        napi_value known;
+        bool same = false;
+        if (napi_get_reference_value(env->napi, o->ref, &known) == napi_ok && known &&
+            napi_strict_equals(env->napi, v, known, &same) == napi_ok && same)
+            return Py_NewRef((PyObject *)o);
+    }
+    jsp_object *o = jsp_alloc(env, v, hash);
+    if (!o) return NULL;
+    if (tb_insert(&env->objects, hash, o) < 0) {
+        Py_DECREF(o);
+        return PyErr_NoMemory();
+    }
+    return (PyObject *)o;
+}
+
+PyObject *jsp_wrap_bound(rt_env *env, napi_value fn, PyObject *self) {
+    jsp_object *o = jsp_alloc(env, fn, em_identity_hash(fn));
+    if (!o) return NULL;
+    o->bound_this = Py_NewRef(self);
+    return (PyObject *)o;
+}
+
+int jsp_check(mod_state *st, PyObject *obj) { return PyObject_TypeCheck(obj, st->JSObjectType); }
+
+int jsp_value(rt_env *env, PyObject *obj, napi_value *out) {
+    jsp_object *o = (jsp_object *)obj;
+    if (o->env != env) {
+        PyErr_SetString(PyExc_ValueError,
+                        "this JavaScript object belongs to another Node environment");
+        return -1;
+    }
+    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, out));
+    return 0;
+error:
+    return -1;
+}
+
+/* ---- the operations: each takes the Node lock for its duration ---- */
+
+#define JSP_ENTER(o, frame, failure)                              \
+    do {                                                          \
+        if (rt_enter((o)->env, &(frame)) < 0) return (failure);   \
+    } while (0)
+
+/* Converts a Python key (str, int, or a JSObject such as a symbol) to a JS
+ * property key. Returns 0 or -1. */
+static int jsp_key(rt_env *env, PyObject *key, napi_value *out) {
+    if (PyUnicode_Check(key) || PyLong_Check(key) || jsp_check(rt_state_of(env), key))
+        return cv_to_js(env, key, CV_ARG, out);
+    PyErr_Format(PyExc_TypeError, "JavaScript property keys are str, int or symbols, not %.100s",
+                 Py_TYPE(key)->tp_name);
+    return -1;
+}
+
+/* Returns a new reference: the value of property `key`; when it is missing
+ * (undefined and not `in` the object) raises `missing` with the key. */
+static PyObject *jsp_get(jsp_object *o, PyObject *key, PyObject *missing, int bind) {
+    rt_env *env = o->env;
+    rt_frame frame;
+    PyObject *res = NULL;
+    napi_value obj, k, v;
+    napi_valuetype type;
+    JSP_ENTER(o, frame, NULL);
+    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &obj));
+    if (jsp_key(env, key, &k) < 0) goto error;
+    NAPI_OK(env, napi_get_property(env->napi, obj, k, &v));
+    NAPI_OK(env, napi_typeof(env->napi, v, &type));
+    if (type == napi_undefined) {
+        bool has = false;
+        NAPI_OK(env, napi_has_property(env->napi, obj, k, &has));
+        if (!has) {
+            if (missing == PyExc_AttributeError)
+                PyErr_Format(missing, "JavaScript object has no property %R", key);
+            else
+                PyErr_SetObject(missing, key);
+            goto error;
+        }
+    }
+    if (bind && type == napi_function)
+        res = jsp_wrap_bound(env, v, (PyObject *)o);
+    else
+        res = cv_to_py(env, v);
+error:
+    rt_leave(env, &frame);
+    return res;
+}
+
+static PyObject *jsp_getattro(PyObject *self, PyObject *name) {
+    if (!PyUnicode_Check(name) || _PyType_Lookup(Py_TYPE(self), name))
+        return PyObject_GenericGetAttr(self, name);
+    return jsp_get((jsp_object *)self, name, PyExc_AttributeError, 1);
+}
+
+/* Sets (value != NULL) or deletes a property. Returns 0 or -1. */
+static int jsp_set(jsp_object *o, PyObject *key, PyObject *value) {
+    rt_env *env = o->env;
+    rt_frame frame;
+    int rc = -1;
+    napi_value obj, k, v;
+    JSP_ENTER(o, frame, -1);
+    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &obj));
+    if (jsp_key(env, key, &k) < 0) goto error;
+    if (value) {
+        if (cv_to_js(env, value, CV_ARG, &v) < 0) goto error;
+        NAPI_OK(env, napi_set_property(env->napi, obj, k, v));
+    } else {
+        bool deleted;
+        NAPI_OK(env, napi_delete_property(env->napi, obj, k, &deleted));
+    }
+    rc = 0;
+error:
+    rt_leave(env, &frame);
+    return rc;
+}
+
+static int jsp_setattro(PyObject *self, PyObject *name, PyObject *value) {
+    if (!PyUnicode_Check(name)) return PyObject_GenericSetAttr(self, name, value);
+    return jsp_set((jsp_object *)self, name, value);
+}
+
+static PyObject *jsp_getitem(PyObject *self, PyObject *key) {
+    jsp_object *o = (jsp_object *)self;
+    PyObject *missing = PyExc_KeyError;
+    if (PyLong_Check(key)) {
+        /* An int index of an Array that is out of range is an IndexError. */
+        rt_frame frame;
+        bool is_array = false;
+        napi_value obj;
+        JSP_ENTER(o, frame, NULL);
+        if (napi_get_reference_value(o->env->napi, o->ref, &obj) == napi_ok)
+            napi_is_array(o->env->napi, obj, &is_array);
+        rt_leave(o->env, &frame);
+        if (is_array) missing = PyExc_IndexError;
+    }
+    return jsp_get(o, key, missing, 0);
+}
+
+static int jsp_setitem(PyObject *self, PyObject *key, PyObject *value) {
+    return jsp_set((jsp_object *)self, key, value);
+}
+
+static int jsp_contains(PyObject *self, PyObject *key) {
+    jsp_object *o = (jsp_object *)self;
+    rt_env *env = o->env;
+    rt_frame frame;
+    int rc = -1;
+    napi_value obj, k;
+    bool has = false;
+    JSP_ENTER(o, frame, -1);
+    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &obj));
+    if (jsp_key(env, key, &k) < 0) goto error;
+    NAPI_OK(env, napi_has_property(env->napi, obj, k, &has));
+    rc = has;
+error:
+    rt_leave(env, &frame);
+    return rc;
+}
+
+/* Calls helper h on the object itself; returns a new reference to the
+ * converted result, or NULL. */
+static PyObject *jsp_helper(jsp_object *o, rt_helper h) {
+    rt_env *env = o->env;
+    rt_frame frame;
+    PyObject *res = NULL;
+    napi_value obj, out;
+    JSP_ENTER(o, frame, NULL);
+    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &obj));
+    NAPI_OK(env, rt_call_helper(env, h, 1, &obj, &out));
+    res = cv_to_py(env, out);
+error:
+    rt_leave(env, &frame);
+    return res;
+}
+
+/* The `length` or `size` of the object, or -2 when it has none; -1 on error. */
+static Py_ssize_t jsp_length(jsp_object *o) {
+    PyObject *n = jsp_helper(o, RT_H_LENGTH);
+    if (!n) return -1;
+    if (n == Py_None) {
+        Py_DECREF(n);
+        return -2;
+    }
+    Py_ssize_t len = PyLong_Check(n) ? PyLong_AsSsize_t(n) : -2;
+    Py_DECREF(n);
+    return len;
+}
+
+static Py_ssize_t jsp_len(PyObject *self) {
+    Py_ssize_t n = jsp_length((jsp_object *)self);
+    if (n == -2) {
+        PyErr_SetString(PyExc_TypeError, "this JavaScript object has no length or size");
+        return -1;
+    }
+    return n;
+}
+
+static int jsp_bool(PyObject *self) {
+    Py_ssize_t n = jsp_length((jsp_object *)self);
+    if (n == -1) return -1;
+    return n != 0; /* objects without length are truthy, as in JS */
+}
+
+static PyObject *jsp_repr(PyObject *self) { return jsp_helper((jsp_object *)self, RT_H_INSPECT); }
+
+static PyObject *jsp_str(PyObject *self) {
+    jsp_object *o = (jsp_object *)self;
+    rt_env *env = o->env;
+    rt_frame frame;
+    PyObject *res = NULL;
+    napi_value obj, global, string, out;
+    JSP_ENTER(o, frame, NULL);
+    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &obj));
+    NAPI_OK(env, napi_get_global(env->napi, &global));
+    NAPI_OK(env, napi_get_named_property(env->napi, global, "String", &string));
+    NAPI_OK(env, rt_call(env, global, string, 1, &obj, &out));
+    res = cv_to_py(env, out);
+error:
+    rt_leave(env, &frame);
+    return res;
+}
+
+static Py_hash_t jsp_hash(PyObject *self) {
+    Py_hash_t h = (Py_hash_t)((jsp_object *)self)->hash;
+    return h == -1 ? -2 : h;
+}
+
+static PyObject *jsp_richcompare(PyObject *self, PyObject *other, int op) {
+    jsp_object *o = (jsp_object *)self;
+    if ((op != Py_EQ && op != Py_NE) || !jsp_check(rt_state_of(o->env), other))
+        Py_RETURN_NOTIMPLEMENTED;
+    jsp_object *p = (jsp_object *)other;
+    if (self == other || p->env != o->env || p->hash != o->hash) {
+        int eq = self == other;
+        return PyBool_FromLong(op == Py_EQ ? eq : !eq);
+    }
+    rt_env *env = o->env;
+    rt_frame frame;
+    PyObject *res = NULL;
+    napi_value a, b;
+    bool same = false;
+    JSP_ENTER(o, frame, NULL);
+    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &a));
+    NAPI_OK(env, napi_get_reference_value(env->napi, p->ref, &b));
+    NAPI_OK(env, napi_strict_equals(env->napi, a, b, &same));
+    res = PyBool_FromLong(op == Py_EQ ? same : !same);
+error:
+    rt_leave(env, &frame);
+    return res;
+}
+
+/* Converts call arguments; keyword arguments become one trailing plain
+ * object. Returns the number of values in *argv (PyMem-allocated when larger
+ * than `small`), or -1. */
+static Py_ssize_t jsp_args(rt_env *env, PyObject *args, PyObject *kwargs, napi_value *small,
+                           Py_ssize_t nsmall, napi_value **argv) {
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    Py_ssize_t total = n + (kwargs && PyDict_GET_SIZE(kwargs) ? 1 : 0);
+    *argv = total <= nsmall ? small : PyMem_Malloc((size_t)total * sizeof **argv);
+    if (!*argv) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (cv_to_js(env, PyTuple_GET_ITEM(args, i), CV_ARG, &(*argv)[i]) < 0) goto error;
+    if (total > n && cv_to_js(env, kwargs, CV_ARG, &(*argv)[n]) < 0) goto error;
+    return total;
+error:
+    if (*argv != small) PyMem_Free(*argv);
+    return -1;
+}
+
+/* Calls (construct = 0) or constructs the function `fn`. */
+static PyObject *jsp_invoke(jsp_object *o, PyObject *args, PyObject *kwargs, int construct) {
+    rt_env *env = o->env;
+    rt_frame frame;
+    PyObject *res = NULL;
+    napi_value small[8], *argv = small, fn, recv, out;
+    Py_ssize_t argc = 0;
+    JSP_ENTER(o, frame, NULL);
+    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &fn));
+    if ((argc = jsp_args(env, args, kwargs, small, 8, &argv)) < 0) goto error;
+    if (construct) {
+        NAPI_OK(env, rt_construct(env, fn, (size_t)argc, argv, &out));
+    } else {
+        if (o->bound_this) {
+            if (jsp_value(env, o->bound_this, &recv) < 0) goto error;
+        } else {
+            NAPI_OK(env, napi_get_undefined(env->napi, &recv));
+        }
+        NAPI_OK(env, rt_call(env, recv, fn, (size_t)argc, argv, &out));
+    }
+    res = cv_to_py(env, out);
+error:
+    if (argv != small) PyMem_Free(argv);
+    rt_leave(env, &frame);
+    return res;
+}
+
+static PyObject *jsp_call(PyObject *self, PyObject *args, PyObject *kwargs) {
+    return jsp_invoke((jsp_object *)self, args, kwargs, 0);
+}
+
+static PyObject *jsp_new_method(PyObject *self, PyObject *args, PyObject *kwargs) {
+    return jsp_invoke((jsp_object *)self, args, kwargs, 1);
+}
+
+static PyObject *jsp_to_py(PyObject *self, PyObject *unused) {
+    (void)unused;
+    jsp_object *o = (jsp_object *)self;
+    rt_env *env = o->env;
+    rt_frame frame;
+    PyObject *res = NULL;
+    napi_value v;
+    JSP_ENTER(o, frame, NULL);
+    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &v));
+    res = cv_to_py_deep(env, v);
+error:
+    rt_leave(env, &frame);
+    return res;
+}
+
+static PyObject *jsp_result(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"timeout", NULL};
+    PyObject *timeout_obj = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:result", kwlist, &timeout_obj)) return NULL;
+    double timeout = -1;
+    if (timeout_obj != Py_None) {
+        timeout = PyFloat_AsDouble(timeout_obj);
+        if (timeout == -1 && PyErr_Occurred()) return NULL;
+        if (timeout < 0) timeout = 0;
+    }
+    jsp_object *o = (jsp_object *)self;
+    rt_env *env = o->env;
+    rt_frame frame;
+    PyObject *res = NULL;
+    napi_value v, out;
+    JSP_ENTER(o, frame, NULL);
+    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &v));
+    if (rt_await(env, &frame, v, timeout, &out) < 0) goto error;
+    res = cv_to_py(env, out);
+error:
+    rt_leave(env, &frame);
+    return res;
+}
+
+static PyObject *jsp_dir(PyObject *self, PyObject *unused) {
+    (void)unused;
+    PyObject *keys = NULL, *names = NULL, *res = NULL;
+    PyObject *js = jsp_helper((jsp_object *)self, RT_H_KEYS);
+    if (!js) return NULL;
+    if (!(keys = PyObject_CallMethod(js, "to_py", NULL))) goto done;
+    if (!(names = PyObject_Dir((PyObject *)Py_TYPE(self)))) goto done;
+    if (!(res = PySequence_List(keys))) goto done;
+    PyObject *extended = PyObject_CallMethod(res, "extend", "O", names);
+    if (!extended) Py_CLEAR(res);
+    Py_XDECREF(extended);
+done:
+    Py_XDECREF(js);
+    Py_XDECREF(keys);
+    Py_XDECREF(names);
+    return res;
+}
+
+/* ---- iteration ---- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *iterator; /* JSObject of the JS iterator */
+} jsp_iterator;
+
+static PyObject *jsp_iter(PyObject *self) {
+    mod_state *st = rt_state_of(((jsp_object *)self)->env);
+    PyObject *it = jsp_helper((jsp_object *)self, RT_H_ITER);
+    if (!it) return NULL;
+    jsp_iterator *res = PyObject_GC_New(jsp_iterator, st->JSIteratorType);
+    if (!res) {
+        Py_DECREF(it);
+        return NULL;
+    }
+    res->iterator = it;
+    PyObject_GC_Track(res);
+    return (PyObject *)res;
+}
+
+static PyObject *jspi_next(PyObject *self) {
+    jsp_object *it = (jsp_object *)((jsp_iterator *)self)->iterator;
+    if (!it) return NULL;
+    rt_env *env = it->env;
+    rt_frame frame;
+    PyObject *res = NULL;
+    napi_value args[2], out;
+    bool done = false;
+    JSP_ENTER(it, frame, NULL);
+    NAPI_OK(env, napi_get_reference_value(env->napi, it->ref, &args[0]));
+    args[1] = rt_helper_value(env, RT_H_DONE);
+    NAPI_OK(env, rt_call_helper(env, RT_H_NEXT, 2, args, &out));
+    NAPI_OK(env, napi_strict_equals(env->napi, out, args[1], &done));
+    if (done)
+        Py_CLEAR(((jsp_iterator *)self)->iterator);
+    else
+        res = cv_to_py(env, out);
+error:
+    rt_leave(env, &frame);
+    return res;
+}
+
+static int jspi_traverse(PyObject *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(((jsp_iterator *)self)->iterator);
+    return 0;
+}
+
+static int jspi_clear(PyObject *self) {
+    Py_CLEAR(((jsp_iterator *)self)->iterator);
+    return 0;
+}
+
+static void jspi_dealloc(PyObject *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    jspi_clear(self);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+/* ---- buffer protocol ---- */
+
+typedef struct {
+    Py_ssize_t shape;
+    Py_ssize_t stride;
+} jsp_dims;
+
+static int jsp_getbuffer(PyObject *self, Py_buffer *view, int flags) {
+    static char empty[1];
+    jsp_object *o = (jsp_object *)self;
+    rt_env *env = o->env;
+    rt_frame frame;
+    int rc = -1;
+    napi_value v;
+    bool is = false;
+    void *data = NULL;
+    size_t len = 0, itemsize = 1;
+    const char *format = "B";
+    JSP_ENTER(o, frame, -1);
+    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &v));
+    if (napi_is_typedarray(env->napi, v, &is) == napi_ok && is) {
+        napi_typedarray_type type;
+        size_t length;
+        NAPI_OK(env, napi_get_typedarray_info(env->napi, v, &type, &length, &data, NULL, NULL));
+        switch (type) {
+        case napi_int8_array: format = "b"; break;
+        case napi_uint8_array: case napi_uint8_clamped_array: format = "B"; break;
+        case napi_int16_array: format = "h"; itemsize = 2; break;
+        case napi_uint16_array: format = "H"; itemsize = 2; break;
+        case napi_int32_array: format = "i"; itemsize = 4; break;
+        case napi_uint32_array: format = "I"; itemsize = 4; break;
+        case napi_float32_array: format = "f"; itemsize = 4; break;
+        case napi_float64_array: format = "d"; itemsize = 8; break;
+        case napi_bigint64_array: format = "q"; itemsize = 8; break;
+        case napi_biguint64_array: format = "Q"; itemsize = 8; break;
+        }
+        len = length * itemsize;
+    } else if (napi_is_arraybuffer(env->napi, v, &is) == napi_ok && is) {
+        NAPI_OK(env, napi_get_arraybuffer_info(env->napi, v, &data, &len));
+    } else if (napi_is_dataview(env->napi, v, &is) == napi_ok && is) {
+        NAPI_OK(env, napi_get_dataview_info(env->napi, v, &len, &data, NULL, NULL));
+    } else {
+        PyErr_SetString(PyExc_BufferError,
+                        "only ArrayBuffer, typed arrays, Buffer and DataView support the buffer protocol");
+        goto error;
+    }
+    jsp_dims *dims = PyMem_Malloc(sizeof *dims);
+    if (!dims) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    dims->shape = (Py_ssize_t)(len / itemsize);
+    dims->stride = (Py_ssize_t)itemsize;
+    view->buf = data ? data : empty;
+    view->obj = Py_NewRef(self);
+    view->len = (Py_ssize_t)len;
+    view->readonly = 0;
+    view->itemsize = (Py_ssize_t)itemsize;
+    view->format = (flags & PyBUF_FORMAT) ? (char *)format : NULL;
+    view->ndim = 1;
+    view->shape = (flags & PyBUF_ND) ? &dims->shape : NULL;
+    view->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES ? &dims->stride : NULL;
+    view->suboffsets = NULL;
+    view->internal = dims;
+    rc = 0;
+error:
+    rt_leave(env, &frame);
+    return rc;
+}
+
+static void jsp_releasebuffer(PyObject *self, Py_buffer *view) {
+    (void)self;
+    PyMem_Free(view->internal);
+}
+
+/* ---- lifetime ---- */
+
+static int jsp_traverse(PyObject *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(((jsp_object *)self)->bound_this);
+    return 0;
+}
+
+static int jsp_clear(PyObject *self) {
+    Py_CLEAR(((jsp_object *)self)->bound_this);
+    return 0;
+}
+
+static void jsp_dealloc(PyObject *self) {
+    jsp_object *o = (jsp_object *)self;
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (o->weakreflist) PyObject_ClearWeakRefs(self);
+    if (o->env) {
+        if (!o->bound_this) tb_remove(&o->env->objects, o->hash, o);
+        jsp_clear(self);
+        rt_release_ref(o->env, o->ref);
+        rt_env_decref(o->env);
+    }
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+static PyObject *jsp_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    (void)args;
+    (void)kwargs;
+    PyErr_Format(PyExc_TypeError, "cannot create '%.100s' instances; JavaScript values come from "
+                 "pymport_py.eval, require or to_js", type->tp_name);
+    return NULL;
+}
+
+static PyMethodDef jsp_methods[] = {
+    {"to_py", jsp_to_py, METH_NOARGS, "Deep copy into Python values (list, dict, set, datetime, bytes ...)."},
+    {"new", (PyCFunction)(void (*)(void))jsp_new_method, METH_VARARGS | METH_KEYWORDS,
+     "Construct: `new f(*args)` (keyword arguments become one trailing options object)."},
+    {"result", (PyCFunction)(void (*)(void))jsp_result, METH_VARARGS | METH_KEYWORDS,
+     "Block until this Promise or thenable settles (GIL released); return its value or raise."},
+    {"__dir__", jsp_dir, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef jsp_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(jsp_object, weakreflist), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot jsp_slots[] = {
+    {Py_tp_doc, "A live proxy of a JavaScript object (DESIGN.md section 4)."},
+    {Py_tp_new, jsp_tp_new},
+    {Py_tp_dealloc, jsp_dealloc},
+    {Py_tp_traverse, jsp_traverse},
+    {Py_tp_clear, jsp_clear},
+    {Py_tp_getattro, jsp_getattro},
+    {Py_tp_setattro, jsp_setattro},
+    {Py_tp_repr, jsp_repr},
+    {Py_tp_str, jsp_str},
+    {Py_tp_hash, jsp_hash},
+    {Py_tp_richcompare, jsp_richcompare},
+    {Py_tp_call, jsp_call},
+    {Py_tp_iter, jsp_iter},
+    {Py_tp_methods, jsp_methods},
+    {Py_tp_members, jsp_members},
+    {Py_mp_length, jsp_len},
+    {Py_mp_subscript, jsp_getitem},
+    {Py_mp_ass_subscript, jsp_setitem},
+    {Py_sq_contains, jsp_contains},
+    {Py_nb_bool, jsp_bool},
+    {Py_bf_getbuffer, jsp_getbuffer},
+    {Py_bf_releasebuffer, jsp_releasebuffer},
+    {0, NULL},
+};
+
+static PyType_Spec jsp_spec = {
+    .name = "pymport_py.JSObject",
+    .basicsize = sizeof(jsp_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = jsp_slots,
+};
+
+static PyType_Slot jspi_slots[] = {
+    {Py_tp_doc, "An iterator over a JavaScript iterable."},
+    {Py_tp_dealloc, jspi_dealloc},
+    {Py_tp_traverse, jspi_traverse},
+    {Py_tp_clear, jspi_clear},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, jspi_next},
+    {0, NULL},
+};
+
+static PyType_Spec jspi_spec = {
+    .name = "pymport_py.JSIterator",
+    .basicsize = sizeof(jsp_iterator),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = jspi_slots,
+};
+
+int jsp_setup_types(PyObject *module) {
+    mod_state *st = mod_get_state(module);
+    st->JSObjectType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &jsp_spec, NULL);
+    if (!st->JSObjectType) return -1;
+    st->JSIteratorType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &jspi_spec, NULL);
+    if (!st->JSIteratorType) return -1;
+    if (PyModule_AddType(module, st->JSObjectType) < 0) return -1;
+    return 0;
+}

@@ -1,0 +1,29 @@
+/* jsproxy.h - the Python type JSObject: a live view of a JS value. */
+#ifndef PYMPORT_JSPROXY_H
+#define PYMPORT_JSPROXY_H
+
+#include "runtime.h"
+
+typedef struct jsp_object {
+    PyObject_HEAD
+    rt_env *env;           /* strong (rt_env_incref); set once */
+    napi_ref ref;          /* strong reference to the JS value; set once */
+    uint32_t hash;         /* V8 identity hash; set once */
+    PyObject *bound_this;  /* JSObject used as `this` when called (method proxy), or NULL */
+    PyObject *weakreflist;
+} jsp_object;
+
+/* Returns a new reference: the JSObject for JS object v, the same one while it
+ * is alive. Node lock and GIL held. */
+PyObject *jsp_wrap(rt_env *env, napi_value v);
+/* Returns a new reference: a method proxy of function fn bound to `self`. */
+PyObject *jsp_wrap_bound(rt_env *env, napi_value fn, PyObject *self);
+/* The JS value of a JSObject. Raises ValueError if it belongs to another
+ * environment. Node lock and GIL held. Returns 0 or -1. */
+int jsp_value(rt_env *env, PyObject *obj, napi_value *out);
+/* True if obj is a JSObject (or subclass). */
+int jsp_check(mod_state *st, PyObject *obj);
+
+int jsp_setup_types(PyObject *module);
+
+#endif

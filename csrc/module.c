@@ -1,0 +1,235 @@
+/* module.c - module init, module state and the small exported types.
+ *
+ * The extension module pymport_py._pymport (PEP 489 multi-phase init, heap
+ * types, all state in the module state). The public API is pymport_py/__init__.py,
+ * which keeps the main Environment. */
+#include "module.h"
+
+#include "environment.h"
+#include "jsproxy.h"
+
+#include <structmember.h>
+
+/* ---- null: the JS null, for where None would mean undefined ---- */
+
+static PyObject *null_repr(PyObject *self) {
+    (void)self;
+    return PyUnicode_FromString("null");
+}
+
+static int null_bool(PyObject *self) {
+    (void)self;
+    return 0;
+}
+
+static PyType_Slot null_slots[] = {
+    {Py_tp_doc, "The JavaScript null (pymport_py.null); None converts to undefined."},
+    {Py_tp_repr, null_repr},
+    {Py_nb_bool, null_bool},
+    {0, NULL},
+};
+
+static PyType_Spec null_spec = {
+    .name = "pymport_py.NullType",
+    .basicsize = sizeof(PyObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = null_slots,
+};
+
+/* ---- ref(value): pass a Python object by reference ---- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *value;
+} ref_object;
+
+static PyObject *ref_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PyObject *value;
+    if (kwargs && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "ref() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "O:ref", &value)) return NULL;
+    ref_object *self = (ref_object *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    self->value = Py_NewRef(value);
+    return (PyObject *)self;
+}
+
+static int ref_traverse(PyObject *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(((ref_object *)self)->value);
+    return 0;
+}
+
+static int ref_clear(PyObject *self) {
+    Py_CLEAR(((ref_object *)self)->value);
+    return 0;
+}
+
+static void ref_dealloc(PyObject *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    ref_clear(self);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+static PyObject *ref_repr(PyObject *self) {
+    return PyUnicode_FromFormat("ref(%R)", ((ref_object *)self)->value);
+}
+
+static PyMemberDef ref_members[] = {
+    {"value", T_OBJECT_EX, offsetof(ref_object, value), READONLY, "The referenced object."},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot ref_slots[] = {
+    {Py_tp_doc, "ref(value): pass value to JavaScript by reference (a PyObject proxy), never copied."},
+    {Py_tp_new, ref_new},
+    {Py_tp_dealloc, ref_dealloc},
+    {Py_tp_traverse, ref_traverse},
+    {Py_tp_clear, ref_clear},
+    {Py_tp_repr, ref_repr},
+    {Py_tp_members, ref_members},
+    {0, NULL},
+};
+
+static PyType_Spec ref_spec = {
+    .name = "pymport_py.ref",
+    .basicsize = sizeof(ref_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = ref_slots,
+};
+
+/* ---- module ---- */
+
+/* Adds a new exception class `name` with the given bases to the module and
+ * stores it in *slot. Returns 0 or -1. */
+static int mod_add_exception(PyObject *module, PyObject **slot, const char *name,
+                             const char *doc, PyObject *bases) {
+    char qualified[64];
+    snprintf(qualified, sizeof qualified, "pymport_py.%s", name);
+    *slot = PyErr_NewExceptionWithDoc(qualified, doc, bases, NULL);
+    if (!*slot) return -1;
+    return PyModule_AddObjectRef(module, name, *slot);
+}
+
+static int mod_exec(PyObject *module) {
+    mod_state *st = mod_get_state(module);
+    PyObject *bases = NULL, *datetime = NULL, *utc = NULL;
+    if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
+        PyErr_SetString(PyExc_ImportError,
+                        "pymport_py runs only in the main interpreter (Node's state is process-wide)");
+        return -1;
+    }
+    if (jsp_setup_types(module) < 0) goto error;
+    if (env_setup_types(module) < 0) goto error;
+    if (!(st->NullType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &null_spec, NULL))) goto error;
+    if (!(st->null = PyType_GenericAlloc(st->NullType, 0))) goto error;
+    if (PyModule_AddObjectRef(module, "null", st->null) < 0) goto error;
+    if (!(st->RefType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ref_spec, NULL))) goto error;
+    if (PyModule_AddObjectRef(module, "ref", (PyObject *)st->RefType) < 0) goto error;
+
+    if (mod_add_exception(module, &st->JSError, "JSError",
+                          "An exception thrown by JavaScript (.name, .message, .stack, .value).",
+                          PyExc_Exception) < 0)
+        goto error;
+#define MOD_SUB(slot, name, doc, pybase)                                          \
+    do {                                                                          \
+        if (!(bases = PyTuple_Pack(2, st->JSError, pybase))) goto error;          \
+        if (mod_add_exception(module, &st->slot, name, doc, bases) < 0) goto error; \
+        Py_CLEAR(bases);                                                          \
+    } while (0)
+    MOD_SUB(JSTypeError, "JSTypeError", "A JavaScript TypeError.", PyExc_TypeError);
+    MOD_SUB(JSRangeError, "JSRangeError", "A JavaScript RangeError.", PyExc_ValueError);
+    MOD_SUB(JSSyntaxError, "JSSyntaxError", "A JavaScript SyntaxError.", PyExc_SyntaxError);
+    MOD_SUB(JSReferenceError, "JSReferenceError", "A JavaScript ReferenceError.", PyExc_NameError);
+#undef MOD_SUB
+    if (mod_add_exception(module, &st->ProcessExit, "ProcessExit",
+                          "process.exit(code) was called in JavaScript; .code is the exit code.",
+                          PyExc_SystemExit) < 0)
+        goto error;
+    if (mod_add_exception(module, &st->EnvironmentClosed, "EnvironmentClosed",
+                          "The Node environment was shut down (or stopped by process.exit).",
+                          PyExc_RuntimeError) < 0)
+        goto error;
+
+    if (!(datetime = PyImport_ImportModule("datetime"))) goto error;
+    if (!(st->timedelta = PyObject_GetAttrString(datetime, "timedelta"))) goto error;
+    PyObject *tz = PyObject_GetAttrString(datetime, "timezone");
+    if (!tz) goto error;
+    utc = PyObject_GetAttrString(tz, "utc");
+    Py_DECREF(tz);
+    if (!utc) goto error;
+    st->epoch = PyObject_CallMethod(datetime, "datetime", "iiiiiiiO", 1970, 1, 1, 0, 0, 0, 0, utc);
+    if (!st->epoch) goto error;
+    Py_DECREF(datetime);
+    Py_DECREF(utc);
+    return 0;
+error:
+    Py_XDECREF(bases);
+    Py_XDECREF(datetime);
+    Py_XDECREF(utc);
+    return -1;
+}
+
+static int mod_traverse(PyObject *module, visitproc visit, void *arg) {
+    mod_state *st = mod_get_state(module);
+    Py_VISIT(st->JSObjectType);
+    Py_VISIT(st->JSIteratorType);
+    Py_VISIT(st->EnvironmentType);
+    Py_VISIT(st->NullType);
+    Py_VISIT(st->RefType);
+    Py_VISIT(st->JSError);
+    Py_VISIT(st->JSTypeError);
+    Py_VISIT(st->JSRangeError);
+    Py_VISIT(st->JSSyntaxError);
+    Py_VISIT(st->JSReferenceError);
+    Py_VISIT(st->ProcessExit);
+    Py_VISIT(st->EnvironmentClosed);
+    Py_VISIT(st->null);
+    Py_VISIT(st->epoch);
+    Py_VISIT(st->timedelta);
+    return 0;
+}
+
+static int mod_clear(PyObject *module) {
+    mod_state *st = mod_get_state(module);
+    Py_CLEAR(st->JSObjectType);
+    Py_CLEAR(st->JSIteratorType);
+    Py_CLEAR(st->EnvironmentType);
+    Py_CLEAR(st->NullType);
+    Py_CLEAR(st->RefType);
+    Py_CLEAR(st->JSError);
+    Py_CLEAR(st->JSTypeError);
+    Py_CLEAR(st->JSRangeError);
+    Py_CLEAR(st->JSSyntaxError);
+    Py_CLEAR(st->JSReferenceError);
+    Py_CLEAR(st->ProcessExit);
+    Py_CLEAR(st->EnvironmentClosed);
+    Py_CLEAR(st->null);
+    Py_CLEAR(st->epoch);
+    Py_CLEAR(st->timedelta);
+    return 0;
+}
+
+static void mod_free(void *module) { mod_clear((PyObject *)module); }
+
+static PyModuleDef_Slot mod_slots[] = {
+    {Py_mod_exec, mod_exec},
+    {0, NULL},
+};
+
+PyModuleDef mod_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "pymport_py._pymport",
+    .m_doc = "Node.js embedded in CPython (see the pymport_py package).",
+    .m_size = sizeof(mod_state),
+    .m_slots = mod_slots,
+    .m_traverse = mod_traverse,
+    .m_clear = mod_clear,
+    .m_free = mod_free,
+};
+
+PyMODINIT_FUNC PyInit__pymport(void) { return PyModuleDef_Init(&mod_def); }

@@ -1,0 +1,45 @@
+/* module.h - the module state: every type and exception object of _pymport.
+ *
+ * The module is single-interpreter: Node's process state (platform, V8) is
+ * process-wide, so a second interpreter could not have an independent copy. */
+#ifndef PYMPORT_MODULE_H
+#define PYMPORT_MODULE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+typedef struct {
+    /* types */
+    PyTypeObject *JSObjectType;
+    PyTypeObject *JSIteratorType;
+    PyTypeObject *EnvironmentType;
+    PyTypeObject *NullType;
+    PyTypeObject *RefType;
+    /* exceptions */
+    PyObject *JSError;
+    PyObject *JSTypeError;
+    PyObject *JSRangeError;
+    PyObject *JSSyntaxError;
+    PyObject *JSReferenceError;
+    PyObject *ProcessExit;
+    PyObject *EnvironmentClosed;
+    /* singletons and helpers */
+    PyObject *null;            /* the pymport_py.null singleton */
+    PyObject *epoch;           /* datetime(1970, 1, 1, tzinfo=utc) */
+    PyObject *timedelta;       /* datetime.timedelta */
+} mod_state;
+
+/* The module definition (for PyType_GetModuleByDef). */
+extern PyModuleDef mod_def;
+
+/* Borrowed. The module's state; the module must be alive. */
+static inline mod_state *mod_get_state(PyObject *module) {
+    return (mod_state *)PyModule_GetState(module);
+}
+
+/* Borrowed. The state of the module that defined `type` (a heap type of ours). */
+static inline mod_state *mod_state_of_type(PyTypeObject *type) {
+    return (mod_state *)PyType_GetModuleState(type);
+}
+
+#endif

@@ -1,0 +1,178 @@
+/* pyproxy.c - the JS side: JS objects that stand for Python objects.
+ *
+ * A Python callable becomes a JS function that calls it; any other object a
+ * PyObject instance (the class comes from js/bootstrap.js). Each proxy is
+ * tagged (napi_type_tag) and wrapped with a record holding a strong reference
+ * to the Python object, released by the proxy's finalizer with the GIL. The
+ * same Python object gives the same JS proxy while it is alive
+ * (env->pyobjects, protected by the GIL). */
+#include "pyproxy.h"
+
+#include "convert.h"
+#include "errors.h"
+
+typedef struct {
+    PyObject *obj;  /* strong; released by pyp_finalize */
+    napi_ref weak;  /* weak reference to the JS proxy */
+    rt_env *env;    /* the proxy's environment; it finalizes its proxies before it dies */
+} pyp_record;
+
+static const napi_type_tag pyp_tag = {0x70796d706f72745fULL, 0x70795f70726f7879ULL};
+
+PyObject *pyp_unwrap(rt_env *env, napi_value v) {
+    bool tagged = false;
+    void *record = NULL;
+    if (napi_check_object_type_tag(env->napi, v, &pyp_tag, &tagged) != napi_ok || !tagged) return NULL;
+    if (napi_unwrap(env->napi, v, &record) != napi_ok || !record) return NULL;
+    return ((pyp_record *)record)->obj;
+}
+
+/* Finalizer of a proxy. JS thread, Node lock held (or the environment's
+ * teardown); takes the GIL. */
+static void pyp_finalize(napi_env napi, void *data, void *hint) {
+    (void)hint;
+    pyp_record *r = data;
+    if (!_Py_IsFinalizing()) {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        tb_remove(&r->env->pyobjects, (uintptr_t)r->obj, r);
+        Py_DECREF(r->obj);
+        PyGILState_Release(gil);
+    }
+    napi_delete_reference(napi, r->weak);
+    PyMem_RawFree(r);
+}
+
+/* Calls the Python callable behind a function proxy. JS thread, Node lock
+ * held; takes the GIL. */
+static napi_value pyp_call(napi_env napi, napi_callback_info info) {
+    napi_value small[8], *argv = small, result = NULL;
+    size_t argc = 8;
+    void *data = NULL;
+    if (napi_get_cb_info(napi, info, &argc, small, NULL, &data) != napi_ok) return NULL;
+    pyp_record *r = data;
+    rt_env *env = r->env;
+    if (argc > 8) {
+        argv = PyMem_RawMalloc(argc * sizeof *argv);
+        if (!argv) {
+            napi_throw_error(napi, NULL, "out of memory");
+            return NULL;
+        }
+        if (napi_get_cb_info(napi, info, &argc, argv, NULL, NULL) != napi_ok) goto done_nogil;
+    }
+    if (_Py_IsFinalizing()) {
+        napi_throw_error(napi, NULL, "the Python interpreter is shutting down");
+        goto done_nogil;
+    }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *args = PyTuple_New((Py_ssize_t)argc), *res = NULL;
+    if (!args) goto error;
+    for (size_t i = 0; i < argc; i++) {
+        PyObject *a = cv_to_py(env, argv[i]);
+        if (!a) goto error;
+        PyTuple_SET_ITEM(args, (Py_ssize_t)i, a);
+    }
+    if (!(res = PyObject_Call(r->obj, args, NULL))) goto error;
+    if (cv_to_js(env, res, CV_ARG, &result) < 0) goto error;
+    goto done;
+error:
+    result = NULL;
+    er_throw_to_js(env);
+done:
+    Py_XDECREF(args);
+    Py_XDECREF(res);
+    PyGILState_Release(gil);
+done_nogil:
+    if (argv != small) PyMem_RawFree(argv);
+    return result;
+}
+
+int pyp_wrap(rt_env *env, PyObject *obj, napi_value *out) {
+    for (tb_entry *e = tb_first(&env->pyobjects, (uintptr_t)obj); e; e = tb_next(e)) {
+        pyp_record *r = e->value;
+        napi_value v = NULL;
+        if (napi_get_reference_value(env->napi, r->weak, &v) == napi_ok && v) {
+            *out = v;
+            return 0;
+        }
+    }
+    napi_value v;
+    pyp_record *r = PyMem_RawCalloc(1, sizeof *r);
+    if (!r) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    r->env = env;
+    if (PyCallable_Check(obj) && !PyExceptionInstance_Check(obj)) {
+        const char *name = "pyfunction";
+        PyObject *qualname = PyObject_GetAttrString(obj, "__name__");
+        if (qualname && PyUnicode_Check(qualname)) name = PyUnicode_AsUTF8(qualname);
+        if (!name) name = "pyfunction";
+        PyErr_Clear();
+        napi_status status = napi_create_function(env->napi, name, NAPI_AUTO_LENGTH, pyp_call, r, &v);
+        Py_XDECREF(qualname);
+        NAPI_OK(env, status);
+    } else {
+        NAPI_OK(env, napi_new_instance(env->napi, rt_helper_value(env, RT_H_PYOBJECT), 0, NULL, &v));
+    }
+    NAPI_OK(env, napi_type_tag_object(env->napi, v, &pyp_tag));
+    NAPI_OK(env, napi_create_reference(env->napi, v, 0, &r->weak));
+    if (tb_insert(&env->pyobjects, (uintptr_t)obj, r) < 0) {
+        napi_delete_reference(env->napi, r->weak);
+        PyErr_NoMemory();
+        goto error;
+    }
+    r->obj = Py_NewRef(obj);
+    /* From here the finalizer owns the record. */
+    if (napi_wrap(env->napi, v, r, pyp_finalize, NULL, NULL) != napi_ok) {
+        tb_remove(&env->pyobjects, (uintptr_t)obj, r);
+        Py_DECREF(obj);
+        napi_delete_reference(env->napi, r->weak);
+        er_from_status(env, napi_generic_failure);
+        goto error;
+    }
+    *out = v;
+    return 0;
+error:
+    PyMem_RawFree(r);
+    return -1;
+}
+
+/* binding.str(proxy) / binding.repr(proxy): Python str() and repr(). */
+static napi_value pyp_js_text(napi_env napi, napi_callback_info info, PyObject *(*fn)(PyObject *)) {
+    size_t argc = 1;
+    napi_value arg, out = NULL;
+    void *data = NULL;
+    napi_get_instance_data(napi, &data);
+    rt_env *env = data;
+    if (napi_get_cb_info(napi, info, &argc, &arg, NULL, NULL) != napi_ok || argc < 1) return NULL;
+    PyObject *obj = pyp_unwrap(env, arg);
+    if (!obj) {
+        napi_throw_type_error(napi, NULL, "not a Python object");
+        return NULL;
+    }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *s = fn(obj);
+    if (!s || cv_to_js(env, s, CV_ARG, &out) < 0) {
+        out = NULL;
+        er_throw_to_js(env);
+    }
+    Py_XDECREF(s);
+    PyGILState_Release(gil);
+    return out;
+}
+
+static napi_value pyp_js_str(napi_env napi, napi_callback_info info) {
+    return pyp_js_text(napi, info, PyObject_Str);
+}
+
+static napi_value pyp_js_repr(napi_env napi, napi_callback_info info) {
+    return pyp_js_text(napi, info, PyObject_Repr);
+}
+
+napi_status pyp_define_binding(napi_env napi, napi_value exports) {
+    napi_property_descriptor props[] = {
+        {"str", NULL, pyp_js_str, NULL, NULL, NULL, napi_default, NULL},
+        {"repr", NULL, pyp_js_repr, NULL, NULL, NULL, napi_default, NULL},
+    };
+    return napi_define_properties(napi, exports, sizeof props / sizeof props[0], props);
+}

@@ -1,0 +1,803 @@
+/* runtime.c - environments, their loop threads and the Node lock.
+ *
+ * Threads:
+ * - the loop thread of an environment creates it, runs its libuv loop with the
+ *   Node lock taken only while it runs callbacks, and tears it down;
+ * - any Python thread takes the Node lock (rt_enter) to run JS directly.
+ * Lock order: Node lock, then GIL. The loop thread never holds the GIL except
+ * inside callbacks into Python (PyGILState_Ensure). */
+#include "runtime.h"
+
+#include "convert.h"
+#include "errors.h"
+#include "pyproxy.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The bootstrap: the embedder main script loads js/bootstrap.js as a normal
+ * CommonJS module (so `require` and `import()` behave as in user code). */
+static const char rt_main_script[] =
+    "const binding = process._linkedBinding('pymport_py');\n"
+    "const file = binding.bootstrapPath();\n"
+    "return require('module').createRequire(file)(file)(binding);\n";
+
+/* Process-wide: set in a child after fork(); Node's threads do not exist there. */
+static atomic_int rt_forked;
+static pthread_once_t rt_atfork_once = PTHREAD_ONCE_INIT;
+
+static void rt_on_fork_child(void) { atomic_store(&rt_forked, 1); }
+static void rt_install_atfork(void) { pthread_atfork(NULL, NULL, rt_on_fork_child); }
+
+/* The environment whose bootstrap runs on this thread (read by the binding's
+ * register function). Loop thread only. */
+static _Thread_local rt_env *rt_loading;
+static _Thread_local char rt_self_anchor;
+
+uintptr_t rt_self(void) { return (uintptr_t)&rt_self_anchor; }
+
+static char **rt_strv_from_seq(PyObject *seq) {
+    PyObject *fast = PySequence_Fast(seq, "argv must be a sequence of str");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    char **v = calloc((size_t)n + 1, sizeof *v);
+    if (!v) goto nomem;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char *s = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(fast, i));
+        if (!s) goto error;
+        if (!(v[i] = strdup(s))) goto nomem;
+    }
+    Py_DECREF(fast);
+    return v;
+nomem:
+    PyErr_NoMemory();
+error:
+    for (Py_ssize_t i = 0; v && v[i]; i++) free(v[i]);
+    free(v);
+    Py_DECREF(fast);
+    return NULL;
+}
+
+static void rt_strv_free(char **v) {
+    for (size_t i = 0; v && v[i]; i++) free(v[i]);
+    free(v);
+}
+
+static int rt_strv_len(char **v) {
+    int n = 0;
+    while (v && v[n]) n++;
+    return n;
+}
+
+rt_env *rt_env_new(PyObject *module, const char *bootstrap, PyObject *argv,
+                   PyObject *exec_argv, PyObject *base_dir) {
+    pthread_once(&rt_atfork_once, rt_install_atfork);
+    rt_env *env = calloc(1, sizeof *env);
+    if (!env) return (rt_env *)PyErr_NoMemory();
+    env->refcnt = 1;
+    env->module = Py_NewRef(module);
+    pthread_mutex_init(&env->mutex, NULL);
+    pthread_mutex_init(&env->smutex, NULL);
+    pthread_mutex_init(&env->qmutex, NULL);
+    pthread_cond_init(&env->scond, NULL);
+    atomic_store(&env->state, RT_STARTING);
+    env->sleep_until = -1;
+    if (!(env->bootstrap_path = strdup(bootstrap))) goto nomem;
+    if (base_dir != Py_None) {
+        const char *b = PyUnicode_AsUTF8(base_dir);
+        if (!b) goto error;
+        if (!(env->base_dir = strdup(b))) goto nomem;
+    }
+    /* process.argv is [program, ...argv] like `node script args`. */
+    PyObject *full = Py_BuildValue("[s]", "pymport_py");
+    if (!full) goto error;
+    PyObject *rest = PySequence_List(argv);
+    if (!rest || PyList_SetSlice(full, 1, 1, rest) < 0) {
+        Py_XDECREF(rest);
+        Py_DECREF(full);
+        goto error;
+    }
+    Py_DECREF(rest);
+    env->argv = rt_strv_from_seq(full);
+    Py_DECREF(full);
+    if (!env->argv) goto error;
+    if (!(env->exec_argv = rt_strv_from_seq(exec_argv))) goto error;
+    return env;
+nomem:
+    PyErr_NoMemory();
+error:
+    rt_env_decref(env);
+    return NULL;
+}
+
+void rt_env_incref(rt_env *env) { env->refcnt++; }
+
+void rt_env_decref(rt_env *env) {
+    if (--env->refcnt > 0) return;
+    /* The loop thread was joined by rt_env_shutdown (the Environment object
+     * shuts down before it drops its reference). */
+    tb_free(&env->objects);
+    tb_free(&env->pyobjects);
+    free(env->released);
+    free(env->bootstrap_path);
+    free(env->base_dir);
+    rt_strv_free(env->argv);
+    rt_strv_free(env->exec_argv);
+    pthread_mutex_destroy(&env->mutex);
+    pthread_mutex_destroy(&env->smutex);
+    pthread_mutex_destroy(&env->qmutex);
+    pthread_cond_destroy(&env->scond);
+    Py_CLEAR(env->module);
+    free(env);
+}
+
+/* ---- the Node lock, raw (no GIL involved) ---- */
+
+/* Takes the lock at depth 1 and enters the V8 scopes into `scope`. Blocks.
+ * Returns the state seen under the lock. Must not hold the GIL. */
+static void rt_lock_raw(rt_env *env, em_scope *scope) {
+    pthread_mutex_lock(&env->mutex);
+    em_scope_enter(env->setup, scope);
+    atomic_store_explicit(&env->owner, rt_self(), memory_order_relaxed);
+    env->depth = 1;
+}
+
+static void rt_unlock_raw(rt_env *env, em_scope *scope) {
+    env->depth = 0;
+    atomic_store_explicit(&env->owner, 0, memory_order_relaxed);
+    em_scope_exit(scope);
+    pthread_mutex_unlock(&env->mutex);
+}
+
+/* Wakes the loop thread when the work done under the lock changed what it
+ * waits for: an earlier timer, pending callbacks, or new I/O watchers. Node
+ * lock held, not on the loop thread. */
+static void rt_wake_if_needed(rt_env *env) {
+    uv_loop_t *loop = env->loop;
+    int wake = loop->watcher_queue[0] != (void *)&loop->watcher_queue;
+    if (!wake) {
+        int timeout = uv_backend_timeout(loop);
+        if (timeout == 0)
+            wake = 1;
+        else if (timeout > 0)
+            wake = env->sleep_until < 0 || (int64_t)(uv_now(loop) + (uint64_t)timeout) < env->sleep_until;
+    }
+    if (wake) uv_async_send(&env->wake);
+}
+
+static int rt_is_loop_thread(rt_env *env) {
+    return pthread_equal(pthread_self(), env->loop_thread);
+}
+
+int rt_raise_closed(rt_env *env) {
+    mod_state *st = rt_state_of(env);
+    if (atomic_load(&rt_forked)) {
+        PyErr_SetString(st->EnvironmentClosed,
+                        "Node cannot be used in a process forked after it started; use the "
+                        "'spawn' or 'forkserver' multiprocessing start method");
+    } else if (atomic_load(&env->exit_requested)) {
+        PyErr_Format(st->EnvironmentClosed,
+                     "the Node environment was stopped by process.exit(%d)",
+                     atomic_load(&env->exit_code));
+    } else {
+        PyErr_SetString(st->EnvironmentClosed, "the Node environment is shut down");
+    }
+    return -1;
+}
+
+int rt_enter(rt_env *env, rt_frame *frame) {
+    if (atomic_load_explicit(&rt_forked, memory_order_relaxed)) return rt_raise_closed(env);
+    if (rt_owns(env)) {
+        env->depth++;
+    } else {
+        if (atomic_load(&env->state) != RT_RUNNING) return rt_raise_closed(env);
+        /* Never block on the Node lock with the GIL held. */
+        if (pthread_mutex_trylock(&env->mutex) != 0) {
+            Py_BEGIN_ALLOW_THREADS
+            pthread_mutex_lock(&env->mutex);
+            Py_END_ALLOW_THREADS
+        }
+        if (atomic_load(&env->state) != RT_RUNNING) {
+            pthread_mutex_unlock(&env->mutex);
+            return rt_raise_closed(env);
+        }
+        em_scope_enter(env->setup, &frame->scope);
+        atomic_store_explicit(&env->owner, rt_self(), memory_order_relaxed);
+        env->depth = 1;
+    }
+    frame->dead = 0;
+    if (napi_open_handle_scope(env->napi, &frame->hscope) != napi_ok) {
+        frame->hscope = NULL;
+        rt_leave(env, frame);
+        PyErr_SetString(PyExc_RuntimeError, "cannot open a JavaScript handle scope");
+        return -1;
+    }
+    return 0;
+}
+
+void rt_leave(rt_env *env, rt_frame *frame) {
+    if (frame->dead) return; /* rt_await found the environment torn down */
+    if (frame->hscope) napi_close_handle_scope(env->napi, frame->hscope);
+    if (--env->depth > 0) return;
+    if (atomic_load(&env->state) == RT_RUNNING && !rt_is_loop_thread(env)) rt_wake_if_needed(env);
+    atomic_store_explicit(&env->owner, 0, memory_order_relaxed);
+    em_scope_exit(&frame->scope);
+    pthread_mutex_unlock(&env->mutex);
+}
+
+napi_value rt_helper_value(rt_env *env, rt_helper h) {
+    napi_value v = NULL;
+    if (napi_get_reference_value(env->napi, env->helpers[h], &v) != napi_ok) return NULL;
+    return v;
+}
+
+/* Runs fn (as a call, or as `new fn(...)` when recv is NULL) inside a callback
+ * scope, so that nextTicks and microtasks run when the outermost scope closes. */
+static napi_status rt_invoke(rt_env *env, napi_value recv, napi_value fn, size_t argc,
+                             const napi_value *argv, napi_value *result) {
+    napi_value resource;
+    napi_callback_scope cscope;
+    napi_status status = napi_get_global(env->napi, &resource);
+    if (status != napi_ok) return status;
+    status = napi_open_callback_scope(env->napi, resource, env->async_ctx, &cscope);
+    if (status != napi_ok) return status;
+    /* JS runs without the GIL; callbacks into Python take it themselves. */
+    PyThreadState *ts = PyEval_SaveThread();
+    if (recv)
+        status = napi_call_function(env->napi, recv, fn, argc, argv, result);
+    else
+        status = napi_new_instance(env->napi, fn, argc, argv, result);
+    napi_close_callback_scope(env->napi, cscope);
+    PyEval_RestoreThread(ts);
+    return status;
+}
+
+napi_status rt_call(rt_env *env, napi_value recv, napi_value fn, size_t argc,
+                    const napi_value *argv, napi_value *result) {
+    return rt_invoke(env, recv, fn, argc, argv, result);
+}
+
+napi_status rt_construct(rt_env *env, napi_value ctor, size_t argc, const napi_value *argv,
+                         napi_value *result) {
+    return rt_invoke(env, NULL, ctor, argc, argv, result);
+}
+
+napi_status rt_call_helper(rt_env *env, rt_helper h, size_t argc, const napi_value *argv,
+                           napi_value *result) {
+    napi_value fn = rt_helper_value(env, h), undefined;
+    if (!fn) return napi_generic_failure;
+    napi_get_undefined(env->napi, &undefined);
+    return rt_call(env, undefined, fn, argc, argv, result);
+}
+
+/* ---- releasing references from any thread ---- */
+
+/* Deletes the queued references. Node lock held. */
+static void rt_drain_released(rt_env *env) {
+    pthread_mutex_lock(&env->qmutex);
+    napi_ref *refs = env->released;
+    size_t n = env->nreleased;
+    env->released = NULL;
+    env->nreleased = env->released_cap = 0;
+    pthread_mutex_unlock(&env->qmutex);
+    for (size_t i = 0; i < n; i++) napi_delete_reference(env->napi, refs[i]);
+    free(refs);
+}
+
+void rt_release_ref(rt_env *env, napi_ref ref) {
+    if (!ref || atomic_load(&env->state) == RT_DEAD) return;
+    if (rt_owns(env)) {
+        napi_delete_reference(env->napi, ref);
+        return;
+    }
+    if (pthread_mutex_trylock(&env->mutex) == 0) {
+        int state = atomic_load(&env->state);
+        if (state == RT_RUNNING || state == RT_STOPPING) {
+            em_scope scope;
+            em_scope_enter(env->setup, &scope);
+            napi_delete_reference(env->napi, ref);
+            em_scope_exit(&scope);
+        }
+        pthread_mutex_unlock(&env->mutex);
+        return;
+    }
+    pthread_mutex_lock(&env->qmutex);
+    if (!env->wake_closed) {
+        if (env->nreleased == env->released_cap) {
+            size_t cap = env->released_cap ? env->released_cap * 2 : 64;
+            napi_ref *grown = realloc(env->released, cap * sizeof *grown);
+            if (!grown) { /* out of memory: the reference leaks with the environment */
+                pthread_mutex_unlock(&env->qmutex);
+                return;
+            }
+            env->released = grown;
+            env->released_cap = cap;
+        }
+        env->released[env->nreleased++] = ref;
+        if (env->nreleased == 1) uv_async_send(&env->wake);
+    }
+    pthread_mutex_unlock(&env->qmutex);
+}
+
+/* uv_async callback of `wake`. Loop thread, Node lock held. */
+static void rt_on_wake(uv_async_t *handle) {
+    rt_drain_released((rt_env *)handle->data);
+}
+
+/* ---- waiting for promises ---- */
+
+typedef struct {
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    atomic_int refs;   /* the waiter and its two settle functions */
+    int done;          /* under mutex */
+    int fulfilled;     /* under mutex */
+    napi_ref value;    /* under mutex: the settled value, strong */
+} rt_waiter;
+
+static void rt_waiter_unref(rt_waiter *w) {
+    if (atomic_fetch_sub(&w->refs, 1) != 1) return;
+    pthread_mutex_destroy(&w->mutex);
+    pthread_cond_destroy(&w->cond);
+    free(w);
+}
+
+static void rt_waiter_finalize(napi_env napi, void *data, void *hint) {
+    (void)napi;
+    (void)hint;
+    rt_waiter_unref(data);
+}
+
+/* The promise's then-callbacks. JS thread, Node lock held. */
+static napi_value rt_settle(napi_env napi, napi_callback_info info, int fulfilled) {
+    size_t argc = 1;
+    napi_value arg = NULL;
+    void *data = NULL;
+    if (napi_get_cb_info(napi, info, &argc, &arg, NULL, &data) != napi_ok) return NULL;
+    rt_waiter *w = data;
+    if (argc < 1) napi_get_undefined(napi, &arg);
+    pthread_mutex_lock(&w->mutex);
+    if (!w->done) {
+        /* References hold objects only: keep the value in a one-element array. */
+        napi_value box;
+        if (napi_create_array_with_length(napi, 1, &box) != napi_ok ||
+            napi_set_element(napi, box, 0, arg) != napi_ok ||
+            napi_create_reference(napi, box, 1, &w->value) != napi_ok)
+            w->value = NULL;
+        w->fulfilled = fulfilled;
+        w->done = 1;
+        pthread_cond_broadcast(&w->cond);
+    }
+    pthread_mutex_unlock(&w->mutex);
+    return NULL;
+}
+
+static napi_value rt_on_fulfilled(napi_env napi, napi_callback_info info) {
+    return rt_settle(napi, info, 1);
+}
+
+static napi_value rt_on_rejected(napi_env napi, napi_callback_info info) {
+    return rt_settle(napi, info, 0);
+}
+
+static napi_status rt_settle_function(rt_env *env, napi_callback cb, rt_waiter *w,
+                                      napi_value *out) {
+    napi_status status = napi_create_function(env->napi, "settle", NAPI_AUTO_LENGTH, cb, w, out);
+    if (status != napi_ok) return status;
+    atomic_fetch_add(&w->refs, 1);
+    status = napi_add_finalizer(env->napi, *out, w, rt_waiter_finalize, NULL, NULL);
+    if (status != napi_ok) atomic_fetch_sub(&w->refs, 1);
+    return status;
+}
+
+static double rt_monotonic(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int rt_await(rt_env *env, rt_frame *frame, napi_value p, double timeout, napi_value *result) {
+    if (env->depth > 1 || rt_is_loop_thread(env)) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot block on a JavaScript Promise inside a call from JavaScript "
+                        "(it could never settle); await it or use call_async instead");
+        return -1;
+    }
+    rt_waiter *w = calloc(1, sizeof *w);
+    if (!w) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    pthread_mutex_init(&w->mutex, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    atomic_store(&w->refs, 1);
+    int rc = -1;
+    napi_value args[3] = {p, NULL, NULL}, ignored;
+    NAPI_OK(env, rt_settle_function(env, rt_on_fulfilled, w, &args[1]));
+    NAPI_OK(env, rt_settle_function(env, rt_on_rejected, w, &args[2]));
+    NAPI_OK(env, rt_call_helper(env, RT_H_SETTLE, 3, args, &ignored));
+
+    /* Let go of the Node lock (keeping our handle scopes) so the loop thread
+     * can run the JS that settles the promise; wait without the GIL. */
+    rt_wake_if_needed(env);
+    em_unlocker unlocker;
+    atomic_store_explicit(&env->owner, 0, memory_order_relaxed);
+    env->depth = 0;
+    em_unlocker_enter(env->setup, &unlocker);
+    pthread_mutex_unlock(&env->mutex);
+
+    double deadline = timeout < 0 ? -1 : rt_monotonic() + timeout;
+    int done = 0, timed_out = 0, interrupted = 0;
+    while (!done) {
+        Py_BEGIN_ALLOW_THREADS
+        pthread_mutex_lock(&w->mutex);
+        double now = rt_monotonic();
+        double slice = 0.05; /* wake up now and then for signals and shutdown */
+        if (deadline >= 0 && deadline - now < slice) slice = deadline - now;
+        if (!w->done && slice > 0) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            double t = (double)until.tv_sec + (double)until.tv_nsec / 1e9 + slice;
+            until.tv_sec = (time_t)t;
+            until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
+            pthread_cond_timedwait(&w->cond, &w->mutex, &until);
+        }
+        done = w->done;
+        pthread_mutex_unlock(&w->mutex);
+        Py_END_ALLOW_THREADS
+        if (done) break;
+        if (atomic_load(&env->state) != RT_RUNNING) break;
+        if (PyErr_CheckSignals() < 0) {
+            interrupted = 1;
+            break;
+        }
+        if (deadline >= 0 && rt_monotonic() >= deadline) {
+            timed_out = 1;
+            break;
+        }
+    }
+
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&env->mutex);
+    Py_END_ALLOW_THREADS
+    if (atomic_load(&env->state) == RT_DEAD) {
+        /* The setup is gone: there is no V8 lock to take back, and the
+         * caller's frame must not touch V8 again. */
+        pthread_mutex_unlock(&env->mutex);
+        frame->dead = 1;
+        if (!interrupted) rt_raise_closed(env);
+        rt_waiter_unref(w);
+        return -1;
+    }
+    em_unlocker_exit(&unlocker);
+    atomic_store_explicit(&env->owner, rt_self(), memory_order_relaxed);
+    env->depth = 1;
+
+    if (interrupted) goto error;
+    if (timed_out) {
+        PyErr_SetString(PyExc_TimeoutError, "the JavaScript Promise did not settle in time");
+        goto error;
+    }
+    if (!done) {
+        rt_raise_closed(env);
+        goto error;
+    }
+    pthread_mutex_lock(&w->mutex);
+    napi_ref value = w->value;
+    int fulfilled = w->fulfilled;
+    w->value = NULL;
+    pthread_mutex_unlock(&w->mutex);
+    if (!value) {
+        PyErr_SetString(PyExc_RuntimeError, "lost the value of a settled Promise");
+        goto error;
+    }
+    napi_value box, v;
+    napi_status status = napi_get_reference_value(env->napi, value, &box);
+    napi_delete_reference(env->napi, value);
+    NAPI_OK(env, status);
+    NAPI_OK(env, napi_get_element(env->napi, box, 0, &v));
+    if (fulfilled) {
+        *result = v;
+        rc = 0;
+    } else {
+        er_from_js(env, v);
+    }
+error:
+    pthread_mutex_lock(&w->mutex);
+    if (w->value) napi_delete_reference(env->napi, w->value);
+    w->value = NULL;
+    w->done = 1; /* a late settlement stores nothing */
+    pthread_mutex_unlock(&w->mutex);
+    rt_waiter_unref(w);
+    return rc;
+}
+
+/* ---- the loop thread ---- */
+
+static void rt_signal_started(rt_env *env, int state, const char *error) {
+    pthread_mutex_lock(&env->smutex);
+    if (error) snprintf(env->start_error, sizeof env->start_error, "%s", error);
+    atomic_store(&env->state, state);
+    pthread_cond_broadcast(&env->scond);
+    pthread_mutex_unlock(&env->smutex);
+}
+
+/* process.exit(): runs on the thread executing that JS, Node lock held; the
+ * shim then stops the environment. Python's process is never exited. */
+static void rt_on_process_exit(void *data, int code) {
+    rt_env *env = data;
+    atomic_store(&env->exit_code, code);
+    atomic_store(&env->exit_requested, 1);
+    int running = RT_RUNNING;
+    atomic_compare_exchange_strong(&env->state, &running, RT_STOPPING);
+    pthread_mutex_lock(&env->qmutex);
+    if (!env->wake_closed) uv_async_send(&env->wake);
+    pthread_mutex_unlock(&env->qmutex);
+}
+
+/* Tears the environment down. Loop thread, Node lock held at depth 1 with the
+ * V8 scopes in `scope`; returns with the lock released and the state DEAD. */
+static void rt_teardown(rt_env *env, em_scope *scope, int loaded) {
+    em_setup *setup = env->setup;
+    pthread_mutex_lock(&env->smutex);
+    atomic_store(&env->state, RT_STOPPING);
+    em_setup_stop(setup);
+    pthread_mutex_unlock(&env->smutex);
+    if (loaded) {
+        rt_drain_released(env);
+        for (int h = 0; h < RT_H_COUNT; h++)
+            if (env->helpers[h]) napi_delete_reference(env->napi, env->helpers[h]);
+        if (env->async_ctx) napi_async_destroy(env->napi, env->async_ctx);
+    }
+    pthread_mutex_lock(&env->qmutex);
+    env->wake_closed = 1;
+    pthread_mutex_unlock(&env->qmutex);
+    uv_close((uv_handle_t *)&env->wake, NULL);
+    uv_run(env->loop, UV_RUN_NOWAIT); /* completes the close */
+    env->depth = 0;
+    atomic_store_explicit(&env->owner, 0, memory_order_relaxed);
+    em_scope_exit(scope);
+    /* No one may call node::Stop on the setup from here on. */
+    pthread_mutex_lock(&env->smutex);
+    env->setup = NULL;
+    pthread_mutex_unlock(&env->smutex);
+    /* Frees environment, isolate and loop; napi finalizers of proxies of Python
+     * objects run here and take the GIL (the joining thread released it). */
+    em_setup_destroy(setup);
+    atomic_store(&env->state, RT_DEAD);
+    pthread_mutex_unlock(&env->mutex);
+}
+
+static void *rt_loop_main(void *arg) {
+    rt_env *env = arg;
+    char error[1024] = "";
+    if (em_process_init(error, sizeof error) < 0) {
+        rt_signal_started(env, RT_DEAD, error);
+        return NULL;
+    }
+    env->setup = em_setup_create((const char *const *)env->argv, rt_strv_len(env->argv),
+                                 (const char *const *)env->exec_argv,
+                                 rt_strv_len(env->exec_argv), error, sizeof error);
+    if (!env->setup) {
+        rt_signal_started(env, RT_DEAD, error);
+        return NULL;
+    }
+    env->loop = em_setup_loop(env->setup);
+    em_scope scope;
+    rt_lock_raw(env, &scope);
+    em_setup_add_binding(env->setup, "pymport_py", rt_register_binding);
+    em_setup_on_exit(env->setup, rt_on_process_exit, env);
+    uv_async_init(env->loop, &env->wake, rt_on_wake);
+    env->wake.data = env;
+    uv_unref((uv_handle_t *)&env->wake);
+
+    rt_loading = env;
+    int rc = em_setup_load(env->setup, rt_main_script, error, sizeof error);
+    rt_loading = NULL;
+    if (rc == 0 && (!env->napi || !env->helpers[RT_H_COUNT - 1])) {
+        snprintf(error, sizeof error, "the Node bootstrap did not initialise pymport_py");
+        rc = -1;
+    }
+    if (rc < 0) {
+        rt_teardown(env, &scope, env->napi != NULL);
+        rt_signal_started(env, RT_DEAD, error);
+        return NULL;
+    }
+    rt_signal_started(env, RT_RUNNING, NULL);
+
+    while (atomic_load(&env->state) == RT_RUNNING) {
+        uv_run(env->loop, UV_RUN_NOWAIT);
+        rt_drain_released(env);
+        if (atomic_load(&env->state) != RT_RUNNING) break;
+        int timeout = uv_backend_timeout(env->loop);
+        env->sleep_until = timeout < 0 ? -1 : (int64_t)(uv_now(env->loop) + (uint64_t)timeout);
+        struct pollfd pfd = {.fd = uv_backend_fd(env->loop), .events = POLLIN};
+        rt_unlock_raw(env, &scope);
+        poll(&pfd, 1, timeout);
+        rt_lock_raw(env, &scope);
+    }
+    rt_teardown(env, &scope, 1);
+    return NULL;
+}
+
+int rt_env_start(rt_env *env) {
+    if (atomic_load(&rt_forked)) return rt_raise_closed(env);
+    if (env->loop_thread_started) {
+        PyErr_SetString(PyExc_RuntimeError, "the environment was already started");
+        return -1;
+    }
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    /* V8 wants a deep stack; Python's own threads use the same default. */
+    pthread_attr_setstacksize(&attr, 8 * 1024 * 1024);
+    int err = pthread_create(&env->loop_thread, &attr, rt_loop_main, env);
+    pthread_attr_destroy(&attr);
+    if (err) {
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    env->loop_thread_started = 1;
+    int state;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&env->smutex);
+    while ((state = atomic_load(&env->state)) == RT_STARTING)
+        pthread_cond_wait(&env->scond, &env->smutex);
+    pthread_mutex_unlock(&env->smutex);
+    Py_END_ALLOW_THREADS
+    if (state == RT_DEAD) {
+        Py_BEGIN_ALLOW_THREADS
+        pthread_join(env->loop_thread, NULL);
+        Py_END_ALLOW_THREADS
+        env->loop_thread_started = 0;
+        PyErr_Format(PyExc_RuntimeError, "cannot start Node: %s", env->start_error);
+        return -1;
+    }
+    return 0;
+}
+
+int rt_env_shutdown(rt_env *env) {
+    if (!env->loop_thread_started) return 0;
+    if (rt_owns(env)) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot shut down a Node environment from inside a call from its "
+                        "JavaScript; use process.exit() there instead");
+        return -1;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&env->smutex);
+    int running = RT_RUNNING;
+    if (env->setup && atomic_compare_exchange_strong(&env->state, &running, RT_STOPPING))
+        em_setup_stop(env->setup); /* terminates JS running on any thread */
+    pthread_mutex_unlock(&env->smutex);
+    pthread_mutex_lock(&env->qmutex);
+    if (!env->wake_closed) uv_async_send(&env->wake);
+    pthread_mutex_unlock(&env->qmutex);
+    pthread_join(env->loop_thread, NULL);
+    Py_END_ALLOW_THREADS
+    env->loop_thread_started = 0;
+    return 0;
+}
+
+/* ---- the linked binding ---- */
+
+static rt_env *rt_env_of(napi_env napi) {
+    void *data = NULL;
+    napi_get_instance_data(napi, &data);
+    return data;
+}
+
+/* binding.bootstrapPath() */
+static napi_value rt_js_bootstrap_path(napi_env napi, napi_callback_info info) {
+    (void)info;
+    napi_value out = NULL;
+    napi_create_string_utf8(napi, rt_env_of(napi)->bootstrap_path, NAPI_AUTO_LENGTH, &out);
+    return out;
+}
+
+/* binding.getcwd(): the real working directory (Node caches process.cwd()). */
+static napi_value rt_js_getcwd(napi_env napi, napi_callback_info info) {
+    (void)info;
+    rt_env *env = rt_env_of(napi);
+    napi_value out = NULL;
+    if (env->base_dir) {
+        napi_create_string_utf8(napi, env->base_dir, NAPI_AUTO_LENGTH, &out);
+        return out;
+    }
+    char buf[4096];
+    if (!getcwd(buf, sizeof buf)) {
+        napi_throw_error(napi, NULL, "cannot read the working directory");
+        return NULL;
+    }
+    napi_create_string_utf8(napi, buf, NAPI_AUTO_LENGTH, &out);
+    return out;
+}
+
+/* binding.init(helpers): keeps the bootstrap's helper functions. */
+static napi_value rt_js_init(napi_env napi, napi_callback_info info) {
+    static const char *const names[RT_H_COUNT] = {
+        "require", "importModule", "evalScript", "inspect", "keys", "iter", "next",
+        "settle", "describeError", "pyError", "entries", "Set", "Map", "PyObject",
+        "done", "length",
+    };
+    rt_env *env = rt_env_of(napi);
+    size_t argc = 1;
+    napi_value helpers, resource_name;
+    if (napi_get_cb_info(napi, info, &argc, &helpers, NULL, NULL) != napi_ok || argc < 1)
+        return NULL;
+    for (int h = 0; h < RT_H_COUNT; h++) {
+        napi_value v;
+        if (napi_get_named_property(napi, helpers, names[h], &v) != napi_ok) return NULL;
+        if (napi_create_reference(napi, v, 1, &env->helpers[h]) != napi_ok) return NULL;
+    }
+    napi_create_string_utf8(napi, "pymport_py", NAPI_AUTO_LENGTH, &resource_name);
+    if (napi_async_init(napi, NULL, resource_name, &env->async_ctx) != napi_ok) return NULL;
+    return NULL;
+}
+
+/* binding.write(fd, text): console output into Python's sys.stdout/stderr. */
+static napi_value rt_js_write(napi_env napi, napi_callback_info info) {
+    rt_env *env = rt_env_of(napi);
+    size_t argc = 2;
+    napi_value argv[2];
+    int32_t fd = 1;
+    if (napi_get_cb_info(napi, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return NULL;
+    napi_get_value_int32(napi, argv[0], &fd);
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *text = cv_string_to_py(env, argv[1]);
+    PyObject *stream = PySys_GetObject(fd == 2 ? "stderr" : "stdout"); /* borrowed */
+    PyObject *res = NULL;
+    if (text && stream && stream != Py_None) res = PyObject_CallMethod(stream, "write", "O", text);
+    if (!res) {
+        /* No usable Python stream: write the bytes to the fd itself. */
+        PyErr_Clear();
+        if (text) {
+            Py_ssize_t n;
+            const char *s = PyUnicode_AsUTF8AndSize(text, &n);
+            if (s && write(fd == 2 ? 2 : 1, s, (size_t)n) < 0) {}
+            PyErr_Clear();
+        }
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(text);
+    PyGILState_Release(gil);
+    return NULL;
+}
+
+/* binding.unraisable(err, what): an error no Python caller waits for. */
+static napi_value rt_js_unraisable(napi_env napi, napi_callback_info info) {
+    rt_env *env = rt_env_of(napi);
+    size_t argc = 2;
+    napi_value argv[2];
+    char what[128] = "uncaught JavaScript exception";
+    if (napi_get_cb_info(napi, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return NULL;
+    if (argc >= 2) napi_get_value_string_utf8(napi, argv[1], what, sizeof what, NULL);
+    er_unraisable(env, argv[0], what);
+    return NULL;
+}
+
+napi_value rt_register_binding(napi_env napi, napi_value exports) {
+    rt_env *env = rt_loading;
+    if (!env) {
+        /* A Node worker_thread: the JS-side API comes with its own issue. */
+        return exports;
+    }
+    env->napi = napi;
+    napi_set_instance_data(napi, env, NULL, NULL);
+    napi_property_descriptor props[] = {
+        {"bootstrapPath", NULL, rt_js_bootstrap_path, NULL, NULL, NULL, napi_default, NULL},
+        {"getcwd", NULL, rt_js_getcwd, NULL, NULL, NULL, napi_default, NULL},
+        {"init", NULL, rt_js_init, NULL, NULL, NULL, napi_default, NULL},
+        {"write", NULL, rt_js_write, NULL, NULL, NULL, napi_default, NULL},
+        {"unraisable", NULL, rt_js_unraisable, NULL, NULL, NULL, napi_default, NULL},
+    };
+    if (napi_define_properties(napi, exports, sizeof props / sizeof props[0], props) != napi_ok)
+        return NULL;
+    if (pyp_define_binding(napi, exports) != napi_ok) return NULL;
+    return exports;
+}

@@ -1,0 +1,167 @@
+/* runtime.h - environments, their loop threads and the Node lock.
+ *
+ * An environment (rt_env) is one Node environment (isolate + context + libuv
+ * loop) with a loop thread that runs its libuv loop in the background.
+ *
+ * The Node lock is JavaScript's GIL: one per environment, re-entrant per
+ * thread, a mutex plus the V8 Locker and scopes. The thread that holds it may
+ * run JavaScript directly. Lock order is always Node lock, then GIL: a thread
+ * never blocks on a Node lock while it holds the GIL. */
+#ifndef PYMPORT_RUNTIME_H
+#define PYMPORT_RUNTIME_H
+
+#include "module.h"
+#include "embed.h"
+#include "table.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <uv.h>
+
+typedef enum {
+    RT_STARTING = 0, /* loop thread is creating the environment */
+    RT_RUNNING,      /* usable */
+    RT_STOPPING,     /* node::Stop was called; no more JS; teardown pending */
+    RT_DEAD,         /* torn down: setup freed, napi handles invalid */
+} rt_state;
+
+/* Helper functions that the bootstrap script hands to C (see js/bootstrap.js). */
+typedef enum {
+    RT_H_REQUIRE = 0, /* (id, base) => module.exports */
+    RT_H_IMPORT,      /* (specifier, base) => Promise<namespace> */
+    RT_H_EVAL,        /* (source, base) => completion value */
+    RT_H_INSPECT,     /* util.inspect */
+    RT_H_KEYS,        /* (o) => property names, own and inherited */
+    RT_H_ITER,        /* (o) => o[Symbol.iterator]() */
+    RT_H_NEXT,        /* (it, done) => next value, or `done` */
+    RT_H_SETTLE,      /* (p, onFulfilled, onRejected) => void */
+    RT_H_DESCRIBE,    /* (e) => [name, message, stack, pythonValue] */
+    RT_H_PYERROR,     /* (message, type, value, trace) => Error */
+    RT_H_ENTRIES,     /* (m) => Array.from(m) */
+    RT_H_SET,         /* Set */
+    RT_H_MAP,         /* Map */
+    RT_H_PYOBJECT,    /* class PyObject */
+    RT_H_DONE,        /* a unique object: end of iteration */
+    RT_H_LENGTH,      /* (o) => numeric length or size, or undefined */
+    RT_H_COUNT
+} rt_helper;
+
+typedef struct rt_env {
+    /* Set once at creation (GIL). */
+    PyObject *module;      /* strong: the state outlives every callback */
+    char *bootstrap_path;  /* the bootstrap script */
+    char *base_dir;        /* default base for require/import, or NULL: the cwd */
+    char **argv;           /* process.argv, NULL-terminated */
+    char **exec_argv;      /* Node/V8 options, NULL-terminated */
+    pthread_t loop_thread; /* joined by rt_env_shutdown */
+    int loop_thread_started; /* GIL */
+    long refcnt;           /* GIL: the Environment object and every JSObject */
+
+    /* Set once by the loop thread before RT_RUNNING. */
+    em_setup *setup;       /* NULL after teardown (under `smutex`) */
+    uv_loop_t *loop;
+    napi_env napi;
+    napi_async_context async_ctx;
+    napi_ref helpers[RT_H_COUNT];
+    uv_async_t wake;       /* loop thread owns; uv_async_send from any thread */
+
+    _Atomic int state;     /* rt_state */
+    _Atomic int exit_requested; /* process.exit() was called */
+    _Atomic int exit_code;
+    _Atomic int exit_reported;  /* a Python caller got ProcessExit for it */
+
+    /* Start handshake, protected by `smutex`. */
+    pthread_mutex_t smutex;
+    pthread_cond_t scond;
+    char start_error[1024];
+
+    /* The Node lock: `mutex` + the V8 scopes. */
+    pthread_mutex_t mutex;
+    _Atomic uintptr_t owner; /* rt_self() of the owner, 0 when free */
+    unsigned depth;          /* owner only */
+    int64_t sleep_until;     /* Node lock: loop time at which the loop thread wakes, -1 never */
+
+    /* References to release on the loop thread, protected by `qmutex`. */
+    pthread_mutex_t qmutex;
+    napi_ref *released;
+    size_t nreleased, released_cap;
+    int wake_closed;       /* `wake` is closed: uv_async_send is no longer allowed */
+
+    /* Identity maps, protected by the GIL. */
+    tb_table objects;   /* V8 identity hash -> JSObject (jsproxy.c) */
+    tb_table pyobjects; /* PyObject* -> pyp_record (pyproxy.c) */
+} rt_env;
+
+/* A token unique to the calling thread. */
+uintptr_t rt_self(void);
+
+/* Returns a new environment object (not started), or NULL with an exception.
+ * GIL held. argv/exec_argv: sequences of str; base_dir: str or None. */
+rt_env *rt_env_new(PyObject *module, const char *bootstrap, PyObject *argv,
+                   PyObject *exec_argv, PyObject *base_dir);
+/* Starts the loop thread and waits until the environment is running.
+ * GIL held (released while waiting). Returns 0, or -1 with an exception. */
+int rt_env_start(rt_env *env);
+/* Stops the environment, fails pending calls, joins the loop thread. Any
+ * thread, GIL held (released while joining), not holding this Node lock.
+ * Returns 0, or -1 with an exception. */
+int rt_env_shutdown(rt_env *env);
+/* Reference counting (GIL held). The last decref frees the struct. */
+void rt_env_incref(rt_env *env);
+void rt_env_decref(rt_env *env);
+
+/* Borrowed. The module state of the environment. */
+static inline mod_state *rt_state_of(rt_env *env) { return mod_get_state(env->module); }
+
+/* True when the calling thread holds the Node lock of env. */
+static inline int rt_owns(rt_env *env) {
+    return atomic_load_explicit(&env->owner, memory_order_relaxed) == rt_self();
+}
+
+/* Takes the Node lock for an operation from Python and opens a handle scope.
+ * GIL held on entry and on return (released while blocking on the lock).
+ * Returns 0, or -1 with EnvironmentClosed set. Pair with rt_leave. */
+typedef struct {
+    em_scope scope;          /* entered when this frame took the lock */
+    napi_handle_scope hscope;
+    int dead;                /* the environment was torn down while waiting */
+} rt_frame;
+int rt_enter(rt_env *env, rt_frame *frame);
+/* Closes the handle scope and releases one level of the Node lock, waking the
+ * loop thread if the call changed what it waits for. GIL held. */
+void rt_leave(rt_env *env, rt_frame *frame);
+
+/* Calls fn with this `recv` through napi_make_callback, so microtasks and
+ * nextTicks run afterwards at the outermost level. Node lock and GIL held; the
+ * GIL is released while JS runs. Returns the napi status; on failure the JS
+ * exception stays pending (convert it with er_from_status). */
+napi_status rt_call(rt_env *env, napi_value recv, napi_value fn, size_t argc,
+                    const napi_value *argv, napi_value *result);
+/* `new ctor(...argv)`, with the same rules as rt_call. */
+napi_status rt_construct(rt_env *env, napi_value ctor, size_t argc, const napi_value *argv,
+                         napi_value *result);
+/* Calls helper h with `undefined` as this. Same rules as rt_call. */
+napi_status rt_call_helper(rt_env *env, rt_helper h, size_t argc, const napi_value *argv,
+                           napi_value *result);
+/* Gets helper h. Node lock held. */
+napi_value rt_helper_value(rt_env *env, rt_helper h);
+
+/* Queues a reference to be deleted under the Node lock (now if the lock is
+ * free or ours, else by the loop thread). GIL held. */
+void rt_release_ref(rt_env *env, napi_ref ref);
+
+/* Waits for the JS promise or thenable `p` to settle, with the Node lock and
+ * the GIL released. Node lock and GIL held on entry and return. timeout < 0:
+ * no limit. Returns 0 with *result set (a new handle in the current scope), or
+ * -1 with a Python exception set (the JS rejection converted, TimeoutError,
+ * EnvironmentClosed). */
+int rt_await(rt_env *env, rt_frame *frame, napi_value p, double timeout, napi_value *result);
+
+/* Raises EnvironmentClosed (or ProcessExit when process.exit() stopped it).
+ * GIL held. Returns -1. */
+int rt_raise_closed(rt_env *env);
+
+/* The linked binding's register function (runs during bootstrap). */
+napi_value rt_register_binding(napi_env napi, napi_value exports);
+
+#endif

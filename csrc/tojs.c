@@ -1,0 +1,265 @@
+/* tojs.c - Python values to JS (DESIGN.md section 5, right column). Node lock
+ * and GIL held throughout. */
+#include "convert.h"
+
+#include "errors.h"
+#include "jsproxy.h"
+#include "pyproxy.h"
+
+#include <string.h>
+
+#define CV_MAX_SAFE_INT 9007199254740992LL /* 2**53 */
+
+static int cv_str_to_js(rt_env *env, PyObject *s, napi_value *out) {
+    Py_ssize_t len = PyUnicode_GET_LENGTH(s);
+    switch (PyUnicode_KIND(s)) {
+    case PyUnicode_1BYTE_KIND:
+        NAPI_OK(env, napi_create_string_latin1(env->napi, (const char *)PyUnicode_1BYTE_DATA(s),
+                                               (size_t)len, out));
+        return 0;
+    case PyUnicode_2BYTE_KIND:
+        /* UCS-2 storage is UTF-16 code units, lone surrogates included. */
+        NAPI_OK(env, napi_create_string_utf16(env->napi, (const char16_t *)PyUnicode_2BYTE_DATA(s),
+                                              (size_t)len, out));
+        return 0;
+    default: {
+        PyObject *b = PyUnicode_AsEncodedString(s, "utf-16-le", "surrogatepass");
+        if (!b) return -1;
+        napi_status status = napi_create_string_utf16(
+            env->napi, (const char16_t *)PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b) / 2, out);
+        Py_DECREF(b);
+        NAPI_OK(env, status);
+        return 0;
+    }
+    }
+error:
+    return -1;
+}
+
+static int cv_int_to_js(rt_env *env, PyObject *o, napi_value *out) {
+    int overflow = 0;
+    long long x = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (x == -1 && PyErr_Occurred()) return -1;
+    if (!overflow && x <= CV_MAX_SAFE_INT && x >= -CV_MAX_SAFE_INT) {
+        NAPI_OK(env, napi_create_int64(env->napi, x, out));
+        return 0;
+    }
+    /* Beyond 2**53: a BigInt, exactly. */
+    int sign = _PyLong_Sign(o) < 0;
+    PyObject *mag = PyNumber_Absolute(o);
+    if (!mag) return -1;
+    size_t bits = _PyLong_NumBits(mag);
+    size_t count = (bits + 63) / 64;
+    uint64_t *words = PyMem_Calloc(count ? count : 1, sizeof *words);
+    if (!words) {
+        Py_DECREF(mag);
+        PyErr_NoMemory();
+        return -1;
+    }
+    int rc = _PyLong_AsByteArray((PyLongObject *)mag, (unsigned char *)words, count * 8, 1, 0);
+    Py_DECREF(mag);
+    if (rc < 0) {
+        PyMem_Free(words);
+        return -1;
+    }
+    napi_status status = napi_create_bigint_words(env->napi, sign, count, words, out);
+    PyMem_Free(words);
+    NAPI_OK(env, status);
+    return 0;
+error:
+    return -1;
+}
+
+static int cv_seq_to_js(rt_env *env, PyObject *seq, napi_value *out) {
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    napi_value arr;
+    NAPI_OK(env, napi_create_array_with_length(env->napi, (size_t)n, &arr));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        napi_value item;
+        if (cv_to_js(env, items[i], CV_NESTED, &item) < 0) return -1;
+        NAPI_OK(env, napi_set_element(env->napi, arr, (uint32_t)i, item));
+    }
+    *out = arr;
+    return 0;
+error:
+    return -1;
+}
+
+/* Returns 1 if every key of dict d is a str. */
+static int cv_str_keys(PyObject *d) {
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(d, &pos, &k, &v))
+        if (!PyUnicode_Check(k)) return 0;
+    return 1;
+}
+
+static int cv_dict_to_js(rt_env *env, PyObject *d, napi_value *out) {
+    napi_value obj;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    NAPI_OK(env, napi_create_object(env->napi, &obj));
+    while (PyDict_Next(d, &pos, &k, &v)) {
+        napi_value jk, jv;
+        /* Borrowed items may die if a conversion runs Python code. */
+        Py_INCREF(k);
+        Py_INCREF(v);
+        int rc = cv_str_to_js(env, k, &jk);
+        if (rc == 0) rc = cv_to_js(env, v, CV_NESTED, &jv);
+        Py_DECREF(k);
+        Py_DECREF(v);
+        if (rc < 0) return -1;
+        NAPI_OK(env, napi_set_property(env->napi, obj, jk, jv));
+    }
+    *out = obj;
+    return 0;
+error:
+    return -1;
+}
+
+static int cv_set_to_js(rt_env *env, PyObject *s, napi_value *out) {
+    PyObject *seq = PySequence_Fast(s, "");
+    if (!seq) return -1;
+    napi_value arr;
+    int rc = cv_seq_to_js(env, seq, &arr);
+    Py_DECREF(seq);
+    if (rc < 0) return -1;
+    NAPI_OK(env, napi_new_instance(env->napi, rt_helper_value(env, RT_H_SET), 1, &arr, out));
+    return 0;
+error:
+    return -1;
+}
+
+/* The exported buffer of a Python object shared with JS. */
+static void cv_release_buffer(napi_env napi, void *data, void *hint) {
+    (void)napi;
+    (void)data;
+    Py_buffer *view = hint;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyBuffer_Release(view);
+    PyGILState_Release(gil);
+    PyMem_RawFree(view);
+}
+
+/* The typed array type and item size for a struct format, or -1. */
+static int cv_format_type(const char *fmt, napi_typedarray_type *type) {
+    if (!fmt) fmt = "B";
+    if (*fmt == '@' || *fmt == '=' || *fmt == '<') fmt++;
+    if (fmt[0] == '\0' || fmt[1] != '\0') return -1;
+    switch (fmt[0]) {
+    case 'b': *type = napi_int8_array; return 1;
+    case 'B': case 'c': case '?': *type = napi_uint8_array; return 1;
+    case 'h': *type = napi_int16_array; return 2;
+    case 'H': *type = napi_uint16_array; return 2;
+    case 'i': *type = napi_int32_array; return 4;
+    case 'I': *type = napi_uint32_array; return 4;
+    case 'l': case 'q': *type = napi_bigint64_array; return 8;
+    case 'L': case 'Q': *type = napi_biguint64_array; return 8;
+    case 'f': *type = napi_float32_array; return 4;
+    case 'd': *type = napi_float64_array; return 8;
+    }
+    return -1;
+}
+
+/* A writable, C-contiguous buffer becomes a typed array over the same memory;
+ * anything else is copied into a Buffer. */
+static int cv_buffer_to_js(rt_env *env, PyObject *obj, napi_value *out) {
+    Py_buffer *view = PyMem_RawMalloc(sizeof *view);
+    if (!view) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (PyObject_GetBuffer(obj, view, PyBUF_RECORDS) == 0) {
+        napi_typedarray_type type;
+        int itemsize = cv_format_type(view->format, &type);
+        if (PyBuffer_IsContiguous(view, 'C') && view->len > 0) {
+            if (itemsize < 0 || view->len % itemsize) {
+                type = napi_uint8_array;
+                itemsize = 1;
+            }
+            napi_value buffer, arraybuffer;
+            napi_status status = napi_create_external_arraybuffer(
+                env->napi, view->buf, (size_t)view->len, cv_release_buffer, view, &arraybuffer);
+            if (status != napi_ok) {
+                PyBuffer_Release(view);
+                PyMem_RawFree(view);
+                return er_from_status(env, status);
+            }
+            (void)buffer;
+            NAPI_OK(env, napi_create_typedarray(env->napi, type, (size_t)view->len / (size_t)itemsize,
+                                                arraybuffer, 0, out));
+            return 0;
+        }
+        PyBuffer_Release(view);
+    } else {
+        PyErr_Clear();
+    }
+    PyMem_RawFree(view);
+    /* Read-only, strided or empty: copy. */
+    PyObject *bytes = PyBytes_FromObject(obj);
+    if (!bytes) return -1;
+    napi_status status = napi_create_buffer_copy(env->napi, (size_t)PyBytes_GET_SIZE(bytes),
+                                                 PyBytes_AS_STRING(bytes), NULL, out);
+    Py_DECREF(bytes);
+    NAPI_OK(env, status);
+    return 0;
+error:
+    return -1;
+}
+
+int cv_to_js(rt_env *env, PyObject *obj, cv_mode mode, napi_value *out) {
+    mod_state *st = rt_state_of(env);
+    int rc = -1;
+    if (obj == Py_None) {
+        NAPI_OK(env, mode == CV_ARG ? napi_get_undefined(env->napi, out) : napi_get_null(env->napi, out));
+        return 0;
+    }
+    if (obj == st->null) {
+        NAPI_OK(env, napi_get_null(env->napi, out));
+        return 0;
+    }
+    if (PyBool_Check(obj)) {
+        NAPI_OK(env, napi_get_boolean(env->napi, obj == Py_True, out));
+        return 0;
+    }
+    if (PyLong_CheckExact(obj) || (PyLong_Check(obj) && !PyBool_Check(obj))) return cv_int_to_js(env, obj, out);
+    if (PyFloat_Check(obj)) {
+        NAPI_OK(env, napi_create_double(env->napi, PyFloat_AS_DOUBLE(obj), out));
+        return 0;
+    }
+    if (PyUnicode_Check(obj)) return cv_str_to_js(env, obj, out);
+    if (jsp_check(st, obj)) return jsp_value(env, obj, out);
+    if (PyObject_TypeCheck(obj, st->RefType)) {
+        PyObject *target = PyObject_GetAttrString(obj, "value");
+        if (!target) return -1;
+        rc = pyp_wrap(env, target, out);
+        Py_DECREF(target);
+        return rc;
+    }
+    if (PyBytes_Check(obj)) {
+        NAPI_OK(env, napi_create_buffer_copy(env->napi, (size_t)PyBytes_GET_SIZE(obj),
+                                             PyBytes_AS_STRING(obj), NULL, out));
+        return 0;
+    }
+    if (PyList_Check(obj) || PyTuple_Check(obj) || PyDict_Check(obj) || PyAnySet_Check(obj)) {
+        if (PyDict_Check(obj) && !cv_str_keys(obj)) return pyp_wrap(env, obj, out);
+        if (Py_EnterRecursiveCall(" while converting a Python value to JavaScript")) return -1;
+        if (PyDict_Check(obj)) {
+            rc = cv_dict_to_js(env, obj, out);
+        } else if (PyAnySet_Check(obj)) {
+            rc = cv_set_to_js(env, obj, out);
+        } else {
+            PyObject *seq = PySequence_Fast(obj, "");
+            rc = seq ? cv_seq_to_js(env, seq, out) : -1;
+            Py_XDECREF(seq);
+        }
+        Py_LeaveRecursiveCall();
+        return rc;
+    }
+    if (PyObject_CheckBuffer(obj)) return cv_buffer_to_js(env, obj, out);
+    /* Callables become functions, everything else a PyObject proxy. */
+    return pyp_wrap(env, obj, out);
+error:
+    return -1;
+}

@@ -1,0 +1,162 @@
+"""pymport_py: Node.js embedded in CPython.
+
+Module-level functions act on the main Node environment, which starts on first
+use (or with :func:`start`) and runs its event loop on its own thread::
+
+    import pymport_py as node
+    node.require("path").basename("a/b/c.txt")   # 'c.txt'
+    node.globalThis.Math.max(1, 7, 3)            # 7
+"""
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import threading
+from typing import Any, Iterable
+
+from ._version import __version__
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _load_libnode() -> None:
+    # libnode must be global before any native addon loads, or addons die with
+    # "undefined symbol: napi_create_function" (DESIGN.md section 2).
+    local = os.path.join(_HERE, "libnode.so.108")
+    ctypes.CDLL(local if os.path.exists(local) else "libnode.so.108",
+                mode=os.RTLD_NOW | os.RTLD_GLOBAL)
+
+
+_load_libnode()
+
+from ._pymport import (  # noqa: E402
+    EnvironmentClosed,
+    JSError,
+    JSObject,
+    JSRangeError,
+    JSReferenceError,
+    JSSyntaxError,
+    JSTypeError,
+    ProcessExit,
+    null,
+    ref,
+)
+from ._pymport import Environment as _Environment  # noqa: E402
+
+__all__ = [
+    "EnvironmentClosed", "JSError", "JSObject", "JSRangeError", "JSReferenceError",
+    "JSSyntaxError", "JSTypeError", "ProcessExit", "null", "ref", "require", "import_module",
+    "eval", "globalThis", "new", "to_js", "start", "shutdown", "running", "__version__",
+]
+
+_BOOTSTRAP = os.path.join(_HERE, "js", "bootstrap.js")
+
+_lock = threading.Lock()
+_main: _Environment | None = None
+_main_base: str | None = None
+
+
+def _split_argv(argv: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Leading options (``--expose-gc``) are Node/V8 options; the rest is process.argv."""
+    exec_argv: list[str] = []
+    rest = [str(a) for a in argv]
+    while rest and rest[0].startswith("-"):
+        exec_argv.append(rest.pop(0))
+    return exec_argv, rest
+
+
+def start(argv: Iterable[str] = (), cwd: str | os.PathLike[str] | None = None) -> None:
+    """Start the main Node environment now.
+
+    ``argv``: leading options (``--expose-gc``, ``--max-old-space-size=256``) are
+    Node/V8 options, the rest appear in ``process.argv`` after the program name.
+    ``cwd``: the directory that ``require``, ``import_module`` and the global
+    ``require`` of eval'd code resolve from (default: the current working
+    directory at each call). Raises RuntimeError if it is already running.
+    """
+    global _main, _main_base
+    exec_argv, rest = _split_argv(argv)
+    base = os.path.abspath(os.fspath(cwd)) if cwd is not None else None
+    with _lock:
+        if _main is not None and _main.running:
+            raise RuntimeError("the main Node environment is already running; shutdown() first")
+        old, _main = _main, None
+        if old is not None:
+            old.shutdown()
+        _main = _Environment(_BOOTSTRAP, rest, exec_argv, base)
+        _main_base = base
+
+
+def _env() -> _Environment:
+    global _main, _main_base
+    env = _main
+    if env is not None and env.running:
+        return env
+    with _lock:
+        if _main is None or not _main.running:
+            old, _main = _main, None
+            if old is not None:
+                old.shutdown()
+            _main = _Environment(_BOOTSTRAP, [], [], None)
+            _main_base = None
+        return _main
+
+
+def shutdown() -> None:
+    """Stop the main environment (no-op when it is not running).
+
+    Pending calls fail with EnvironmentClosed; JSObjects of it become unusable.
+    Any later use starts a new environment."""
+    global _main
+    with _lock:
+        env, _main = _main, None
+    if env is not None:
+        env.shutdown()
+
+
+def running() -> bool:
+    """True while the main environment runs."""
+    env = _main
+    return env is not None and env.running
+
+
+def _base() -> str:
+    return _main_base if _main_base is not None else os.getcwd()
+
+
+def require(id: str) -> Any:
+    """CommonJS ``require(id)``, resolved from the current working directory."""
+    env = _env()
+    return env.require(id, _base())
+
+
+def import_module(specifier: str) -> Any:
+    """ES module ``import(specifier)`` (relative to the working directory); returns the namespace."""
+    env = _env()
+    return env.import_module(specifier, _base())
+
+
+def eval(source: str) -> Any:  # noqa: A001 - the JS name
+    """Run a script in the global scope and return the value of its last expression."""
+    env = _env()
+    return env.eval(source, _main_base)
+
+
+def new(constructor: JSObject, *args: Any, **kwargs: Any) -> Any:
+    """``new constructor(*args)``; keyword arguments become one trailing options object."""
+    return constructor.new(*args, **kwargs)
+
+
+def to_js(value: Any) -> Any:
+    """Convert ``value`` deeply to JavaScript and return the result (a JSObject for objects)."""
+    return _env().to_js(value)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "globalThis":
+        return _env().globalThis
+    raise AttributeError(f"module 'pymport_py' has no attribute {name!r}")
+
+
+atexit.register(shutdown)

@@ -1,0 +1,152 @@
+'use strict';
+// The bootstrap of every environment that pymport_py starts. It runs once, as
+// an ordinary CommonJS module, on the environment's loop thread, and hands the
+// C side the helpers it calls (binding.init).
+
+const Module = require('module');
+const path = require('path');
+const util = require('util');
+const url = require('url');
+const vm = require('vm');
+const { Writable } = require('stream');
+
+module.exports = function bootstrap(binding) {
+  // Console output goes to Python's sys.stdout / sys.stderr, whatever they are
+  // at the time of the write (pytest's capture, a notebook), and Node never
+  // touches Python's file descriptors 0-2.
+  class PythonStream extends Writable {
+    constructor(fd) {
+      super({ decodeStrings: false });
+      this.fd = fd;
+      this.isTTY = false;
+    }
+    _write(chunk, encoding, callback) {
+      try {
+        binding.write(this.fd, typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+        callback();
+      } catch (err) {
+        callback(err);
+      }
+    }
+  }
+  for (const [name, fd] of [['stdout', 1], ['stderr', 2]]) {
+    const stream = new PythonStream(fd);
+    Object.defineProperty(process, name, {
+      configurable: true, enumerable: true, get: () => stream,
+    });
+  }
+
+  // Errors that no Python caller waits for go to sys.unraisablehook; the
+  // environment keeps running.
+  process.on('uncaughtException', (err) => binding.unraisable(err, 'uncaught exception'));
+  process.on('unhandledRejection', (reason) => binding.unraisable(reason, 'unhandled rejection'));
+
+  // require() and import() resolved from a directory, as from a module there.
+  const loaders = new Map();
+  function loaderFor(base) {
+    const dir = base === undefined || base === null ? binding.getcwd() : base;
+    let loader = loaders.get(dir);
+    if (loader === undefined) {
+      const filename = path.join(dir, '[pymport_py]');
+      const m = new Module(filename, null);
+      m.filename = filename;
+      m.paths = Module._nodeModulePaths(dir);
+      m._compile('module.exports = (specifier) => import(specifier);', filename);
+      loader = { require: Module.createRequire(filename), import: m.exports };
+      loaders.set(dir, loader);
+    }
+    return loader;
+  }
+
+  function importModule(specifier, base) {
+    const loader = loaderFor(base);
+    if (specifier.startsWith('./') || specifier.startsWith('../')) {
+      const dir = base === undefined || base === null ? binding.getcwd() : base;
+      specifier = url.pathToFileURL(path.resolve(dir, specifier)).href;
+    } else if (path.isAbsolute(specifier)) {
+      specifier = url.pathToFileURL(specifier).href;
+    }
+    return loader.import(specifier);
+  }
+
+  // A global `require` for eval'd code, resolving from the working directory.
+  globalThis.require = function require(id) {
+    return loaderFor(undefined).require(id);
+  };
+  globalThis.require.resolve = (id, options) => loaderFor(undefined).require.resolve(id, options);
+  globalThis.require.cache = Module._cache;
+
+  function evalScript(source, base) {
+    return vm.runInThisContext(source, {
+      filename: 'pymport_py.eval',
+      importModuleDynamically: (specifier) => importModule(specifier, base),
+    });
+  }
+
+  function keys(o) {
+    const names = new Set();
+    for (let p = o; p !== null && p !== undefined && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+      for (const k of Object.getOwnPropertyNames(p)) names.add(k);
+    }
+    return [...names];
+  }
+
+  function length(o) {
+    if (typeof o.length === 'number') return o.length;
+    if (typeof o.size === 'number') return o.size;
+    return undefined;
+  }
+
+  function describeError(e) {
+    try {
+      if (e instanceof Error || (e !== null && typeof e === 'object' && 'message' in e && 'stack' in e)) {
+        const stack = typeof e.stack === 'string' ? e.stack : null;
+        return [String(e.name), String(e.message), stack, e.pythonValue];
+      }
+      return [null, String(e), null, undefined];
+    } catch (inner) {
+      return [null, '<a JavaScript exception that cannot be printed>', null, undefined];
+    }
+  }
+
+  function pyError(message, type, value, trace) {
+    const err = new Error(message);
+    Object.defineProperties(err, {
+      pythonType: { value: type, writable: true, configurable: true },
+      pythonValue: { value, writable: true, configurable: true },
+      pythonTrace: { value: trace, writable: true, configurable: true },
+    });
+    return err;
+  }
+
+  class PyObject {
+    toString() { return binding.str(this); }
+    [util.inspect.custom]() { return `[PyObject ${binding.repr(this)}]`; }
+  }
+
+  binding.init({
+    require: (id, base) => loaderFor(base).require(id),
+    importModule,
+    evalScript,
+    inspect: (o) => util.inspect(o),
+    keys,
+    iter: (o) => {
+      const f = o[Symbol.iterator];
+      if (typeof f !== 'function') throw new TypeError('object is not iterable');
+      return f.call(o);
+    },
+    next: (it, done) => {
+      const r = it.next();
+      return r.done ? done : r.value;
+    },
+    settle: (p, onFulfilled, onRejected) => { Promise.resolve(p).then(onFulfilled, onRejected); },
+    describeError,
+    pyError,
+    entries: (m) => Array.from(m),
+    Set,
+    Map,
+    PyObject,
+    done: Object.freeze({ done: true }),
+    length,
+  });
+};
