@@ -55,7 +55,10 @@ struct em_setup {
 
 extern "C" int em_process_init(char *errbuf, size_t errlen) {
     std::call_once(process_once, [] {
-        std::vector<std::string> args{"pymport_py"};
+        // --experimental-vm-modules lets code run by pymport_py.eval (a
+        // vm.Script, for script semantics) use import(); it warns only when
+        // vm.Module itself is used.
+        std::vector<std::string> args{"pymport_py", "--experimental-vm-modules"};
         auto flags = static_cast<node::ProcessInitializationFlags::Flags>(
             node::ProcessInitializationFlags::kNoDefaultSignalHandling |
             node::ProcessInitializationFlags::kNoStdioInitialization |
@@ -173,16 +176,6 @@ extern "C" void em_scope_enter(em_setup *s, em_scope *scope) {
 
 extern "C" void em_scope_exit(em_scope *scope) {
     reinterpret_cast<Scopes *>(scope->opaque)->~Scopes();
-}
-
-static_assert(sizeof(v8::Unlocker) <= EM_UNLOCKER_SIZE, "em_unlocker too small");
-
-extern "C" void em_unlocker_enter(em_setup *s, em_unlocker *u) {
-    new (u->opaque) v8::Unlocker(s->setup->isolate());
-}
-
-extern "C" void em_unlocker_exit(em_unlocker *u) {
-    reinterpret_cast<v8::Unlocker *>(u->opaque)->~Unlocker();
 }
 
 extern "C" uint32_t em_identity_hash(napi_value value) {

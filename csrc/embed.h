@@ -91,15 +91,6 @@ void em_setup_destroy(em_setup *s);
 void em_scope_enter(em_setup *s, em_scope *scope);
 void em_scope_exit(em_scope *scope);
 
-/* Temporarily releases the V8 lock held by this thread (v8::Unlocker) while
- * keeping its handle scopes; other threads may then enter. Pair on one thread. */
-#define EM_UNLOCKER_SIZE 32
-typedef struct {
-    EM_ALIGN16 unsigned char opaque[EM_UNLOCKER_SIZE];
-} em_unlocker;
-void em_unlocker_enter(em_setup *s, em_unlocker *u);
-void em_unlocker_exit(em_unlocker *u);
-
 /* The V8 identity hash of an object value (stable for its lifetime; not
  * unique). Node lock held. Returns 0 for non-objects. */
 uint32_t em_identity_hash(napi_value value);

@@ -66,21 +66,29 @@ static int env_traverse(PyObject *self, visitproc visit, void *arg) {
     return 0;
 }
 
-/* Calls helper h with (str arg, base) and converts the result; when
- * `await_it`, waits for the returned promise first. */
+/* Calls helper h with (str arg, base) and converts the result. With
+ * `await_it`, h also takes the two settle functions of a waiter (so the
+ * promise is handled before microtasks run) and the settled value is returned. */
 static PyObject *env_helper_call(PyObject *self, rt_helper h, PyObject *arg, PyObject *base,
                                  int await_it) {
     rt_env *env = env_of(self);
     rt_frame frame;
+    rt_waiter *w = NULL;
     PyObject *res = NULL;
-    napi_value argv[2], out;
+    napi_value argv[4], out;
     if (rt_enter(env, &frame) < 0) return NULL;
     if (cv_to_js(env, arg, CV_ARG, &argv[0]) < 0) goto error;
     if (cv_to_js(env, base, CV_ARG, &argv[1]) < 0) goto error;
-    NAPI_OK(env, rt_call_helper(env, h, 2, argv, &out));
-    if (await_it && rt_await(env, &frame, out, -1, &out) < 0) goto error;
+    if (await_it && !(w = rt_waiter_new(env, &argv[2], &argv[3]))) goto error;
+    NAPI_OK(env, rt_call_helper(env, h, await_it ? 4 : 2, argv, &out));
+    if (w) {
+        rt_waiter *waiting = w;
+        w = NULL; /* rt_waiter_wait frees it */
+        if (rt_waiter_wait(env, &frame, waiting, -1, &out) < 0) goto error;
+    }
     res = cv_to_py(env, out);
 error:
+    if (w) rt_waiter_free(w);
     rt_leave(env, &frame);
     return res;
 }

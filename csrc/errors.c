@@ -39,6 +39,41 @@ static void er_set(PyObject *exc, const char *attr, PyObject *value) {
     if (PyObject_SetAttrString(exc, attr, value ? value : Py_None) < 0) PyErr_Clear();
 }
 
+/* Builds [name, message, null, undefined] for an Error without running JS
+ * functions. Returns 0, or -1 with no Python exception: it runs while one is
+ * being made, so it must not recurse into er_from_status. */
+#define ER_TRY(call)                                                          \
+    do {                                                                      \
+        if ((call) != napi_ok) goto error;                                    \
+    } while (0)
+static int er_describe_natively(rt_env *env, napi_value thrown, napi_value *out) {
+    napi_value name, message, null, undefined, text;
+    bool is_error = false;
+    ER_TRY(napi_create_array_with_length(env->napi, 4, out));
+    ER_TRY(napi_get_null(env->napi, &null));
+    ER_TRY(napi_get_undefined(env->napi, &undefined));
+    ER_TRY(napi_is_error(env->napi, thrown, &is_error));
+    if (is_error && napi_get_named_property(env->napi, thrown, "name", &name) == napi_ok &&
+        napi_get_named_property(env->napi, thrown, "message", &message) == napi_ok &&
+        napi_coerce_to_string(env->napi, name, &name) == napi_ok &&
+        napi_coerce_to_string(env->napi, message, &message) == napi_ok) {
+        ER_TRY(napi_set_element(env->napi, *out, 0, name));
+        ER_TRY(napi_set_element(env->napi, *out, 1, message));
+    } else {
+        napi_value ignored;
+        napi_get_and_clear_last_exception(env->napi, &ignored);
+        ER_TRY(napi_create_string_utf8(env->napi, "a JavaScript exception", NAPI_AUTO_LENGTH, &text));
+        ER_TRY(napi_set_element(env->napi, *out, 0, null));
+        ER_TRY(napi_set_element(env->napi, *out, 1, text));
+    }
+    ER_TRY(napi_set_element(env->napi, *out, 2, null));
+    ER_TRY(napi_set_element(env->napi, *out, 3, undefined));
+    return 0;
+error:
+    return -1;
+}
+#undef ER_TRY
+
 void er_from_js(rt_env *env, napi_value thrown) {
     mod_state *st = rt_state_of(env);
     PyObject *name = NULL, *message = NULL, *stack = NULL, *pyvalue = NULL, *value = NULL;
@@ -50,10 +85,14 @@ void er_from_js(rt_env *env, napi_value thrown) {
         napi_get_and_clear_last_exception(env->napi, &ignored);
         if (atomic_load(&env->state) != RT_RUNNING) {
             rt_raise_closed(env);
-        } else {
-            PyErr_SetString(st->JSError, "a JavaScript exception (it could not be described)");
+            return;
         }
-        return;
+        /* No room to run JS (e.g. the stack overflowed): describe it from C. */
+        if (er_describe_natively(env, thrown, &desc) < 0) {
+            napi_get_and_clear_last_exception(env->napi, &ignored);
+            PyErr_SetString(st->JSError, "a JavaScript exception (it could not be described)");
+            return;
+        }
     }
     if (!(name = er_item(env, desc, 0, NULL))) goto error;
     if (!(message = er_item(env, desc, 1, &raw_message))) goto error;
@@ -102,20 +141,13 @@ done:
 }
 
 int er_from_status(rt_env *env, napi_status status) {
-    mod_state *st = rt_state_of(env);
     bool pending = false;
     napi_value exc = NULL;
     napi_is_exception_pending(env->napi, &pending);
     if (pending) napi_get_and_clear_last_exception(env->napi, &exc);
-    if (atomic_load(&env->exit_requested) && !atomic_exchange(&env->exit_reported, 1)) {
-        PyObject *code = PyLong_FromLong(atomic_load(&env->exit_code));
-        if (code) {
-            PyErr_SetObject(st->ProcessExit, code);
-            Py_DECREF(code);
-        }
-        return -1;
-    }
-    if (atomic_load(&env->state) != RT_RUNNING) return rt_raise_closed(env);
+    /* Every call cut short by process.exit() reports it, nested ones too. */
+    if (atomic_load(&env->exit_requested) || atomic_load(&env->state) != RT_RUNNING)
+        return rt_raise_cut_short(env);
     if (pending) {
         er_from_js(env, exc);
         return -1;

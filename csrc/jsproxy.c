@@ -240,23 +240,19 @@ static int jsp_bool(PyObject *self) {
     return n != 0; /* objects without length are truthy, as in JS */
 }
 
-static PyObject *jsp_repr(PyObject *self) { return jsp_helper((jsp_object *)self, RT_H_INSPECT); }
+static PyObject *jsp_repr(PyObject *self) {
+    jsp_object *o = (jsp_object *)self;
+    if (atomic_load(&o->env->state) != RT_RUNNING)
+        return PyUnicode_FromString("<JSObject of a closed Node environment>");
+    return jsp_helper(o, RT_H_INSPECT);
+}
 
+/* str(): String(o), or util.inspect(o) for objects that have no string form
+ * (Object.create(null), module namespaces). */
 static PyObject *jsp_str(PyObject *self) {
     jsp_object *o = (jsp_object *)self;
-    rt_env *env = o->env;
-    rt_frame frame;
-    PyObject *res = NULL;
-    napi_value obj, global, string, out;
-    JSP_ENTER(o, frame, NULL);
-    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &obj));
-    NAPI_OK(env, napi_get_global(env->napi, &global));
-    NAPI_OK(env, napi_get_named_property(env->napi, global, "String", &string));
-    NAPI_OK(env, rt_call(env, global, string, 1, &obj, &out));
-    res = cv_to_py(env, out);
-error:
-    rt_leave(env, &frame);
-    return res;
+    if (atomic_load(&o->env->state) != RT_RUNNING) return jsp_repr(self);
+    return jsp_helper(o, RT_H_STR);
 }
 
 static Py_hash_t jsp_hash(PyObject *self) {
@@ -316,8 +312,15 @@ static PyObject *jsp_invoke(jsp_object *o, PyObject *args, PyObject *kwargs, int
     PyObject *res = NULL;
     napi_value small[8], *argv = small, fn, recv, out;
     Py_ssize_t argc = 0;
+    napi_valuetype type;
     JSP_ENTER(o, frame, NULL);
     NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &fn));
+    NAPI_OK(env, napi_typeof(env->napi, fn, &type));
+    if (type != napi_function) {
+        PyErr_SetString(PyExc_TypeError, construct ? "this JavaScript object is not a constructor"
+                                                   : "this JavaScript object is not callable");
+        goto error;
+    }
     if ((argc = jsp_args(env, args, kwargs, small, 8, &argv)) < 0) goto error;
     if (construct) {
         NAPI_OK(env, rt_construct(env, fn, (size_t)argc, argv, &out));

@@ -230,6 +230,16 @@ void rt_leave(rt_env *env, rt_frame *frame) {
     pthread_mutex_unlock(&env->mutex);
 }
 
+int rt_raise_cut_short(rt_env *env) {
+    if (!atomic_load(&env->exit_requested)) return rt_raise_closed(env);
+    PyObject *code = PyLong_FromLong(atomic_load(&env->exit_code));
+    if (code) {
+        PyErr_SetObject(rt_state_of(env)->ProcessExit, code);
+        Py_DECREF(code);
+    }
+    return -1;
+}
+
 napi_value rt_helper_value(rt_env *env, rt_helper h) {
     napi_value v = NULL;
     if (napi_get_reference_value(env->napi, env->helpers[h], &v) != napi_ok) return NULL;
@@ -252,6 +262,14 @@ static napi_status rt_invoke(rt_env *env, napi_value recv, napi_value fn, size_t
         status = napi_call_function(env->napi, recv, fn, argc, argv, result);
     else
         status = napi_new_instance(env->napi, fn, argc, argv, result);
+    bool is_promise = false;
+    if (status == napi_ok && napi_is_promise(env->napi, *result, &is_promise) == napi_ok && is_promise) {
+        /* A promise handed to Python is Python's to settle (result(), await):
+         * mark it handled before the scope closes, or Node would report its
+         * rejection as unhandled before Python had a chance. */
+        napi_value mark = rt_helper_value(env, RT_H_HANDLED), ignored;
+        if (mark) napi_call_function(env->napi, *result, mark, 0, NULL, &ignored);
+    }
     napi_close_callback_scope(env->napi, cscope);
     PyEval_RestoreThread(ts);
     return status;
@@ -331,14 +349,14 @@ static void rt_on_wake(uv_async_t *handle) {
 
 /* ---- waiting for promises ---- */
 
-typedef struct {
+struct rt_waiter {
     pthread_mutex_t mutex;
     pthread_cond_t cond;
     atomic_int refs;   /* the waiter and its two settle functions */
     int done;          /* under mutex */
     int fulfilled;     /* under mutex */
-    napi_ref value;    /* under mutex: the settled value, strong */
-} rt_waiter;
+    napi_ref value;    /* under mutex: the settled value (boxed in an array), strong */
+};
 
 static void rt_waiter_unref(rt_waiter *w) {
     if (atomic_fetch_sub(&w->refs, 1) != 1) return;
@@ -401,34 +419,61 @@ static double rt_monotonic(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int rt_await(rt_env *env, rt_frame *frame, napi_value p, double timeout, napi_value *result) {
+static int rt_check_can_wait(rt_env *env) {
     if (env->depth > 1 || rt_is_loop_thread(env)) {
         PyErr_SetString(PyExc_RuntimeError,
                         "cannot block on a JavaScript Promise inside a call from JavaScript "
                         "(it could never settle); await it or use call_async instead");
         return -1;
     }
+    return 0;
+}
+
+rt_waiter *rt_waiter_new(rt_env *env, napi_value *on_fulfilled, napi_value *on_rejected) {
     rt_waiter *w = calloc(1, sizeof *w);
-    if (!w) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    if (!w) return (rt_waiter *)PyErr_NoMemory();
     pthread_mutex_init(&w->mutex, NULL);
     pthread_cond_init(&w->cond, NULL);
     atomic_store(&w->refs, 1);
-    int rc = -1;
-    napi_value args[3] = {p, NULL, NULL}, ignored;
-    NAPI_OK(env, rt_settle_function(env, rt_on_fulfilled, w, &args[1]));
-    NAPI_OK(env, rt_settle_function(env, rt_on_rejected, w, &args[2]));
-    NAPI_OK(env, rt_call_helper(env, RT_H_SETTLE, 3, args, &ignored));
+    NAPI_OK(env, rt_settle_function(env, rt_on_fulfilled, w, on_fulfilled));
+    NAPI_OK(env, rt_settle_function(env, rt_on_rejected, w, on_rejected));
+    return w;
+error:
+    rt_waiter_unref(w);
+    return NULL;
+}
 
-    /* Let go of the Node lock (keeping our handle scopes) so the loop thread
-     * can run the JS that settles the promise; wait without the GIL. */
+void rt_waiter_free(rt_waiter *w) { rt_waiter_unref(w); }
+
+int rt_await(rt_env *env, rt_frame *frame, napi_value p, double timeout, napi_value *result) {
+    napi_value args[3] = {p, NULL, NULL}, ignored;
+    if (rt_check_can_wait(env) < 0) return -1;
+    rt_waiter *w = rt_waiter_new(env, &args[1], &args[2]);
+    if (!w) return -1;
+    napi_status status = rt_call_helper(env, RT_H_SETTLE, 3, args, &ignored);
+    if (status != napi_ok) {
+        rt_waiter_unref(w);
+        return er_from_status(env, status);
+    }
+    return rt_waiter_wait(env, frame, w, timeout, result);
+}
+
+int rt_waiter_wait(rt_env *env, rt_frame *frame, rt_waiter *w, double timeout, napi_value *result) {
+    int rc = -1;
+    if (rt_check_can_wait(env) < 0) {
+        rt_waiter_unref(w);
+        return -1;
+    }
+    /* Let go of the Node lock entirely (the isolate must not stay entered by a
+     * waiting thread: teardown could not dispose it) so the loop thread can run
+     * the JS that settles the promise; wait without the GIL. The caller's
+     * handles die with its handle scope: the result comes back through `w`. */
     rt_wake_if_needed(env);
-    em_unlocker unlocker;
+    napi_close_handle_scope(env->napi, frame->hscope);
+    frame->hscope = NULL;
     atomic_store_explicit(&env->owner, 0, memory_order_relaxed);
     env->depth = 0;
-    em_unlocker_enter(env->setup, &unlocker);
+    em_scope_exit(&frame->scope);
     pthread_mutex_unlock(&env->mutex);
 
     double deadline = timeout < 0 ? -1 : rt_monotonic() + timeout;
@@ -466,17 +511,17 @@ int rt_await(rt_env *env, rt_frame *frame, napi_value p, double timeout, napi_va
     pthread_mutex_lock(&env->mutex);
     Py_END_ALLOW_THREADS
     if (atomic_load(&env->state) == RT_DEAD) {
-        /* The setup is gone: there is no V8 lock to take back, and the
-         * caller's frame must not touch V8 again. */
+        /* The setup is gone: the caller's frame must not touch V8 again. */
         pthread_mutex_unlock(&env->mutex);
         frame->dead = 1;
-        if (!interrupted) rt_raise_closed(env);
+        if (!interrupted) rt_raise_cut_short(env);
         rt_waiter_unref(w);
         return -1;
     }
-    em_unlocker_exit(&unlocker);
+    em_scope_enter(env->setup, &frame->scope);
     atomic_store_explicit(&env->owner, rt_self(), memory_order_relaxed);
     env->depth = 1;
+    if (napi_open_handle_scope(env->napi, &frame->hscope) != napi_ok) frame->hscope = NULL;
 
     if (interrupted) goto error;
     if (timed_out) {
@@ -484,7 +529,7 @@ int rt_await(rt_env *env, rt_frame *frame, napi_value p, double timeout, napi_va
         goto error;
     }
     if (!done) {
-        rt_raise_closed(env);
+        rt_raise_cut_short(env);
         goto error;
     }
     pthread_mutex_lock(&w->mutex);
@@ -612,6 +657,7 @@ static void *rt_loop_main(void *arg) {
 
     while (atomic_load(&env->state) == RT_RUNNING) {
         uv_run(env->loop, UV_RUN_NOWAIT);
+        em_setup_drain_tasks(env->setup);
         rt_drain_released(env);
         if (atomic_load(&env->state) != RT_RUNNING) break;
         int timeout = uv_backend_timeout(env->loop);
@@ -723,7 +769,7 @@ static napi_value rt_js_init(napi_env napi, napi_callback_info info) {
     static const char *const names[RT_H_COUNT] = {
         "require", "importModule", "evalScript", "inspect", "keys", "iter", "next",
         "settle", "describeError", "pyError", "entries", "Set", "Map", "PyObject",
-        "done", "length",
+        "done", "length", "markHandled", "str",
     };
     rt_env *env = rt_env_of(napi);
     size_t argc = 1;

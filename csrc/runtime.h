@@ -28,7 +28,7 @@ typedef enum {
 /* Helper functions that the bootstrap script hands to C (see js/bootstrap.js). */
 typedef enum {
     RT_H_REQUIRE = 0, /* (id, base) => module.exports */
-    RT_H_IMPORT,      /* (specifier, base) => Promise<namespace> */
+    RT_H_IMPORT,      /* (specifier, base, onFulfilled, onRejected) => void */
     RT_H_EVAL,        /* (source, base) => completion value */
     RT_H_INSPECT,     /* util.inspect */
     RT_H_KEYS,        /* (o) => property names, own and inherited */
@@ -43,6 +43,8 @@ typedef enum {
     RT_H_PYOBJECT,    /* class PyObject */
     RT_H_DONE,        /* a unique object: end of iteration */
     RT_H_LENGTH,      /* (o) => numeric length or size, or undefined */
+    RT_H_HANDLED,     /* function(): marks `this` (a promise) as handled */
+    RT_H_STR,         /* (o) => String(o), or util.inspect(o) when o has no string form */
     RT_H_COUNT
 } rt_helper;
 
@@ -68,7 +70,6 @@ typedef struct rt_env {
     _Atomic int state;     /* rt_state */
     _Atomic int exit_requested; /* process.exit() was called */
     _Atomic int exit_code;
-    _Atomic int exit_reported;  /* a Python caller got ProcessExit for it */
 
     /* Start handshake, protected by `smutex`. */
     pthread_mutex_t smutex;
@@ -152,14 +153,28 @@ void rt_release_ref(rt_env *env, napi_ref ref);
 
 /* Waits for the JS promise or thenable `p` to settle, with the Node lock and
  * the GIL released. Node lock and GIL held on entry and return. timeout < 0:
- * no limit. Returns 0 with *result set (a new handle in the current scope), or
+ * no limit. The Node lock is let go while waiting, and the frame's handle scope
+ * with it: napi_values made before the call are invalid after it. Returns 0
+ * with *result set (a handle in the frame's new scope), or
  * -1 with a Python exception set (the JS rejection converted, TimeoutError,
  * EnvironmentClosed). */
 int rt_await(rt_env *env, rt_frame *frame, napi_value p, double timeout, napi_value *result);
 
+/* The same in two steps, for promises made by a JS call that must get their
+ * handlers before microtasks run: rt_waiter_new makes the two settle functions
+ * (pass them to that call), rt_waiter_wait waits and frees the waiter. */
+typedef struct rt_waiter rt_waiter;
+rt_waiter *rt_waiter_new(rt_env *env, napi_value *on_fulfilled, napi_value *on_rejected);
+int rt_waiter_wait(rt_env *env, rt_frame *frame, rt_waiter *w, double timeout, napi_value *result);
+void rt_waiter_free(rt_waiter *w);
+
 /* Raises EnvironmentClosed (or ProcessExit when process.exit() stopped it).
  * GIL held. Returns -1. */
 int rt_raise_closed(rt_env *env);
+
+/* For a call cut short by the environment stopping: raises ProcessExit(code)
+ * when process.exit() stopped it, else EnvironmentClosed. GIL held. Returns -1. */
+int rt_raise_cut_short(rt_env *env);
 
 /* The linked binding's register function (runs during bootstrap). */
 napi_value rt_register_binding(napi_env napi, napi_value exports);

@@ -79,6 +79,7 @@ module.exports = function bootstrap(binding) {
   function evalScript(source, base) {
     return vm.runInThisContext(source, {
       filename: 'pymport_py.eval',
+      displayErrors: false,
       importModuleDynamically: (specifier) => importModule(specifier, base),
     });
   }
@@ -92,6 +93,7 @@ module.exports = function bootstrap(binding) {
   }
 
   function length(o) {
+    if (typeof o === 'function') return undefined; // a function's length is its arity
     if (typeof o.length === 'number') return o.length;
     if (typeof o.size === 'number') return o.size;
     return undefined;
@@ -126,7 +128,9 @@ module.exports = function bootstrap(binding) {
 
   binding.init({
     require: (id, base) => loaderFor(base).require(id),
-    importModule,
+    importModule: (specifier, base, onFulfilled, onRejected) => {
+      importModule(specifier, base).then(onFulfilled, onRejected);
+    },
     evalScript,
     inspect: (o) => util.inspect(o),
     keys,
@@ -148,5 +152,11 @@ module.exports = function bootstrap(binding) {
     PyObject,
     done: Object.freeze({ done: true }),
     length,
+    markHandled() { this.then(undefined, () => {}); },
+    str: (o) => {
+      const convertible = typeof o === 'function' || typeof o[Symbol.toPrimitive] === 'function' ||
+        typeof o.toString === 'function' || typeof o.valueOf === 'function';
+      return convertible ? String(o) : util.inspect(o);
+    },
   });
 };
