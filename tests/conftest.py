@@ -1,0 +1,62 @@
+"""Shared fixtures for the pymport_py test suite."""
+
+import gc
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(TESTS_DIR)
+JS_DIR = os.path.join(TESTS_DIR, "js")
+
+
+@pytest.fixture(autouse=True)
+def _collect_python_garbage():
+    """Run the cyclic GC after every test so that dropped proxies are released
+    (and any crash or unraisable error it triggers is attributed to the test
+    that caused it)."""
+    yield
+    gc.collect()
+
+
+@pytest.fixture
+def js_dir():
+    """Absolute path of tests/js (the JavaScript fixtures)."""
+    return JS_DIR
+
+
+@pytest.fixture
+def repo_root():
+    """Absolute path of the repository root."""
+    return REPO_ROOT
+
+
+def _run_python(code, *, timeout=60, **kwargs):
+    kwargs.setdefault("cwd", REPO_ROOT)
+    kwargs.setdefault("stdin", subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
+    # text for assertion messages
+    proc.report = (
+        f"exit code {proc.returncode}\n--- stdout ---\n{proc.stdout}"
+        f"\n--- stderr ---\n{proc.stderr}"
+    )
+    return proc
+
+
+@pytest.fixture
+def run_python():
+    """run_python(code, **subprocess_kwargs): run `code` (dedented) in a fresh
+    interpreter from the repository root (so an in-place build is importable;
+    an installed package works as well). Returns the CompletedProcess (text
+    mode, stdout/stderr captured) with an extra `.report` string for
+    assertion messages."""
+    return _run_python

@@ -1,0 +1,396 @@
+"""Exception mapping both ways (DESIGN.md §4, §6; decisions-draft.md)."""
+
+import pytest
+
+import pymport_py
+from pymport_py import JSError, JSObject
+
+
+@pytest.fixture(autouse=True)
+def environment_still_works():
+    yield
+    assert pymport_py.eval("1 + 1") == 2
+
+
+def js(source):
+    return pymport_py.eval(source)
+
+
+# --------------------------------------------------------------------------
+# JS -> Python
+
+
+@pytest.mark.parametrize(
+    "kind, cls, builtin",
+    [
+        ("Error", pymport_py.JSError, Exception),
+        ("TypeError", pymport_py.JSTypeError, TypeError),
+        ("RangeError", pymport_py.JSRangeError, ValueError),
+        ("SyntaxError", pymport_py.JSSyntaxError, SyntaxError),
+        ("ReferenceError", pymport_py.JSReferenceError, NameError),
+    ],
+)
+def test_thrown_error_kind_maps_to_class(kind, cls, builtin):
+    assert issubclass(cls, JSError)
+    assert issubclass(cls, builtin)
+    with pytest.raises(cls) as info:
+        js(f"(function thrower() {{ throw new {kind}('msg here'); }})()")
+    e = info.value
+    assert isinstance(e, builtin)
+    assert e.name == kind
+    assert e.message == "msg here"
+    assert str(e) == f"{kind}: msg here"
+    assert isinstance(e.stack, str)
+    assert "msg here" in e.stack
+    assert "thrower" in e.stack
+    assert isinstance(e.value, JSObject)
+    assert js(f"(v) => v instanceof {kind}")(e.value) is True
+
+
+def test_js_stack_is_attached_as_note():
+    with pytest.raises(JSError) as info:
+        js("(function noteThrower() { throw new Error('with a note'); })()")
+    notes = getattr(info.value, "__notes__", [])
+    assert any("noteThrower" in note for note in notes), notes
+
+
+@pytest.mark.parametrize("kind", ["EvalError", "URIError"])
+def test_other_error_kinds_are_jserror(kind):
+    with pytest.raises(JSError) as info:
+        js(f"throw new {kind}('other kind')")
+    assert info.value.name == kind
+    assert info.value.message == "other kind"
+
+
+def test_error_subclass_keeps_its_name():
+    with pytest.raises(JSError) as info:
+        js(
+            "{ class AppError extends Error {"
+            " constructor(m) { super(m); this.name = 'AppError'; this.code = 17; } }"
+            " throw new AppError('custom'); }"
+        )
+    assert info.value.name == "AppError"
+    assert info.value.message == "custom"
+    assert info.value.value.code == 17
+
+
+def test_syntax_error_from_eval():
+    with pytest.raises(pymport_py.JSSyntaxError) as info:
+        js("1 +")
+    assert isinstance(info.value, SyntaxError)
+    assert info.value.name == "SyntaxError"
+
+
+def test_reference_error_from_eval():
+    with pytest.raises(pymport_py.JSReferenceError) as info:
+        js("nosuchvar")
+    assert isinstance(info.value, NameError)
+    assert "nosuchvar" in info.value.message
+
+
+def test_engine_type_error():
+    with pytest.raises(pymport_py.JSTypeError) as info:
+        js("null.x")
+    assert isinstance(info.value, TypeError)
+
+
+def test_uri_error_from_builtin():
+    with pytest.raises(JSError) as info:
+        js("decodeURIComponent('%')")
+    assert info.value.name == "URIError"
+
+
+def test_error_raised_from_function_call():
+    f = js("(x) => { if (x < 0) throw new RangeError('negative: ' + x); return x; }")
+    assert f(1) == 1
+    with pytest.raises(pymport_py.JSRangeError) as info:
+        f(-3)
+    assert info.value.message == "negative: -3"
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [("throw 42", 42), ("throw 'a string'", "a string"), ("throw null", None), ("throw undefined", None), ("throw 1.5", 1.5)],
+)
+def test_thrown_non_error_primitive(source, expected):
+    with pytest.raises(JSError) as info:
+        js(source)
+    e = info.value
+    assert type(e) is JSError
+    assert e.value == expected
+    assert e.name is None
+
+
+def test_thrown_plain_object():
+    with pytest.raises(JSError) as info:
+        js("throw {code: 7}")
+    e = info.value
+    assert isinstance(e.value, JSObject)
+    assert e.value.code == 7
+    assert e.name is None
+
+
+def test_require_missing_module():
+    with pytest.raises(JSError) as info:
+        pymport_py.require("this-module-does-not-exist-anywhere")
+    assert info.value.value.code == "MODULE_NOT_FOUND"
+
+
+def test_require_module_that_throws(monkeypatch, repo_root):
+    monkeypatch.chdir(repo_root)
+    for attempt in (1, 2):  # a module that fails is not cached
+        with pytest.raises(pymport_py.JSTypeError) as info:
+            pymport_py.require("./tests/js/throws.js")
+        assert info.value.message == "throws.js refuses to load"
+        assert "refuseToLoad" in info.value.stack
+
+
+def test_import_module_missing():
+    with pytest.raises(JSError):
+        pymport_py.import_module("./no/such/module.mjs")
+
+
+# --------------------------------------------------------------------------
+# Python -> JS -> Python
+
+
+CATCH = """(f, ...args) => {
+    try { f(...args); return null; }
+    catch (e) {
+        return {
+            isError: e instanceof Error,
+            message: e.message,
+            pythonType: e.pythonType,
+            pythonValue: e.pythonValue,
+            trace: e.pythonTrace,
+        };
+    }
+}"""
+
+
+def failing_callback():
+    raise ValueError("bad value from python")
+
+
+def test_python_exception_reaches_js_as_error():
+    info = js(CATCH)(failing_callback)
+    assert info is not None
+    assert info.isError is True
+    assert info.pythonType == "ValueError"
+    assert info.message == "ValueError: bad value from python"
+    assert isinstance(info.trace, str)
+    assert "failing_callback" in info.trace
+    assert "bad value from python" in info.trace
+
+
+def test_python_exception_value_is_the_original_object():
+    original = KeyError("k")
+
+    def cb():
+        raise original
+
+    info = js(CATCH)(cb)
+    assert info.pythonType == "KeyError"
+    assert info.pythonValue is original
+
+
+def test_custom_python_exception_type_name():
+    class MyAppError(Exception):
+        pass
+
+    def cb():
+        raise MyAppError("mine")
+
+    info = js(CATCH)(cb)
+    assert info.pythonType == "MyAppError"
+    assert info.message == "MyAppError: mine"
+
+
+def test_python_exception_propagates_back_as_same_object():
+    original = ValueError("the original")
+
+    def cb():
+        raise original
+
+    with pytest.raises(ValueError) as info:
+        js("(f) => f()")(cb)
+    assert info.value is original
+
+
+def test_python_exception_rethrown_by_js_is_same_object():
+    original = LookupError("rethrown")
+
+    def cb():
+        raise original
+
+    with pytest.raises(LookupError) as info:
+        js("(f) => { try { f(); } catch (e) { throw e; } }")(cb)
+    assert info.value is original
+
+
+def test_python_exception_through_nested_calls():
+    original = ZeroDivisionError("deep")
+
+    def inner():
+        raise original
+
+    def outer(g):
+        return g(inner)
+
+    # Python -> JS -> Python (outer) -> JS -> Python (inner) raises
+    with pytest.raises(ZeroDivisionError) as info:
+        js("(outer) => outer((f) => f() + 1)")(outer)
+    assert info.value is original
+
+
+def test_js_error_caught_in_python_callback():
+    thrower = js("() => { throw new TypeError('from js') }")
+    caught = []
+
+    def cb():
+        try:
+            thrower()
+        except pymport_py.JSTypeError as e:
+            caught.append(e.message)
+            return "handled"
+
+    assert js("(f) => f()")(cb) == "handled"
+    assert caught == ["from js"]
+
+
+def test_js_error_passing_through_python_callback_reaches_js():
+    thrower = js("() => { throw new RangeError('passes through') }")
+
+    def cb():
+        thrower()
+
+    result = js(
+        "(f) => { try { f(); return 'no error'; } catch (e) { return e instanceof Error ? e.message : String(e); } }"
+    )(cb)
+    assert "passes through" in result
+
+
+# --------------------------------------------------------------------------
+# hostile objects
+
+
+def test_throwing_getter():
+    o = js("({ get bad() { throw new RangeError('getter says no') }, fine: 1 })")
+    with pytest.raises(pymport_py.JSRangeError) as info:
+        o.bad
+    assert info.value.message == "getter says no"
+    with pytest.raises(pymport_py.JSRangeError):
+        o["bad"]
+    assert o.fine == 1
+
+
+def test_throwing_setter():
+    o = js("({ set bad(v) { throw new Error('setter says no') } })")
+    with pytest.raises(JSError) as info:
+        o.bad = 1
+    assert info.value.message == "setter says no"
+
+
+def test_throwing_to_string_and_length():
+    o = js("({ toString() { throw new Error('no string') }, get length() { throw new Error('no length') } })")
+    with pytest.raises(JSError):
+        str(o)
+    with pytest.raises(JSError):
+        len(o)
+
+
+def test_iterator_that_throws_midway():
+    gen = js("(function* () { yield 1; throw new RangeError('stop here'); })()")
+    it = iter(gen)
+    assert next(it) == 1
+    with pytest.raises(pymport_py.JSRangeError):
+        next(it)
+
+
+@pytest.mark.parametrize(
+    "trap, action",
+    [
+        ("get", lambda p: p.x),
+        ("has", lambda p: "x" in p),
+        ("set", lambda p: setattr(p, "x", 1)),
+        ("deleteProperty", lambda p: delattr(p, "x")),
+        ("ownKeys", lambda p: dir(p)),
+        ("apply", lambda p: p()),
+        ("construct", lambda p: p.new()),
+    ],
+)
+def test_proxy_trap_that_throws(trap, action):
+    p = js(
+        f"new Proxy(function () {{}}, {{ {trap}() {{ throw new Error('trap {trap}'); }} }})"
+    )
+    with pytest.raises(JSError) as info:
+        action(p)
+    assert info.value.message == f"trap {trap}"
+
+
+def test_repr_of_proxy_does_not_run_traps():
+    p = js("new Proxy({a: 1}, { get() { throw new Error('trap') }, ownKeys() { throw new Error('trap') } })")
+    assert isinstance(repr(p), str)
+
+
+def test_revoked_proxy():
+    r = js("Proxy.revocable({a: 1}, {})")
+    p = r.proxy
+    assert p.a == 1
+    r.revoke()
+    with pytest.raises(pymport_py.JSTypeError):
+        p.a
+    with pytest.raises(pymport_py.JSTypeError):
+        "a" in p
+    with pytest.raises(pymport_py.JSTypeError):
+        p.b = 2
+    with pytest.raises(pymport_py.JSTypeError):
+        str(p)
+    assert isinstance(repr(p), str)
+    # it still passes back to JS as itself
+    assert js("(x) => typeof x")(p) == "object"
+
+
+def test_stack_overflow_in_js_is_range_error():
+    with pytest.raises(pymport_py.JSRangeError) as info:
+        js("(function recurse(n) { return recurse(n + 1) + 1; })(0)")
+    assert "call stack" in info.value.message
+
+
+def test_stack_overflow_in_js_from_python_thread(run_python):
+    proc = run_python(
+        """
+        import threading, pymport_py
+        out = []
+        def work():
+            try:
+                pymport_py.eval("(function recurse(n) { return recurse(n + 1) + 1; })(0)")
+            except pymport_py.JSRangeError as e:
+                out.append(e.message)
+        t = threading.Thread(target=work)
+        t.start(); t.join()
+        print(out)
+        print(pymport_py.eval("1 + 1"))
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.splitlines() == ["['Maximum call stack size exceeded']", "2"], proc.report
+
+
+def test_mixed_recursion_python_js_does_not_crash(run_python):
+    proc = run_python(
+        """
+        import pymport_py
+        bounce = pymport_py.eval("(n, py) => py(n + 1)")
+        def py(n):
+            return bounce(n, py)
+        try:
+            py(0)
+        except (RecursionError, pymport_py.JSRangeError) as e:
+            print("limited", type(e).__name__)
+        print(pymport_py.eval("1 + 1"))
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("limited ") and lines[1] == "2", proc.report

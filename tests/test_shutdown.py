@@ -1,0 +1,208 @@
+"""Stopping Node: interpreter exit, process.exit, shutdown from another thread,
+repeated restarts (DESIGN.md §3). Each test runs a fresh interpreter."""
+
+
+
+def test_exit_with_pending_timers_keeps_exit_code(run_python):
+    proc = run_python(
+        """
+        import sys, pymport_py
+        pymport_py.eval("setInterval(() => {}, 1000); setTimeout(() => {}, 100000)")
+        sys.exit(7)
+        """
+    )
+    assert proc.returncode == 7, proc.report
+    assert proc.stderr == "", proc.report
+
+
+def test_exit_normally_with_live_proxies_and_callbacks(run_python):
+    proc = run_python(
+        """
+        import pymport_py
+        obj = pymport_py.eval("({a: 1})")
+        fs = pymport_py.require("fs")
+        cb = lambda: 1
+        pymport_py.eval("(f) => { globalThis.cb = f; setInterval(f, 5); }")(cb)
+        mv = memoryview(pymport_py.eval("Buffer.alloc(8)"))
+        print("done")
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "done\n", proc.report
+    assert proc.stderr == "", proc.report
+
+
+def test_output_just_before_exit_is_not_lost(run_python):
+    proc = run_python(
+        """
+        import sys, pymport_py
+        print("py first")
+        pymport_py.eval("console.log('js second'); process.stdout.write('no newline')")
+        pymport_py.eval("console.error('to stderr')")
+        sys.exit(0)
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "py first\njs second\nno newline", proc.report
+    assert proc.stderr == "to stderr\n", proc.report
+
+
+def test_output_from_timer_before_exit_is_not_lost(run_python):
+    proc = run_python(
+        """
+        import threading, pymport_py
+        done = threading.Event()
+        pymport_py.eval("(cb) => setTimeout(() => { console.log('from timer'); cb(); }, 10)")(done.set)
+        assert done.wait(30)
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "from timer\n", proc.report
+
+
+def test_atexit_handlers_registered_later_can_still_use_js(run_python):
+    proc = run_python(
+        """
+        import atexit, pymport_py
+        pymport_py.eval("0")
+        atexit.register(lambda: print(pymport_py.eval("'atexit ' + (40 + 2)")))
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "atexit 42\n", proc.report
+
+
+def test_uncaught_process_exit_sets_exit_code(run_python):
+    proc = run_python(
+        """
+        import pymport_py
+        print("before")
+        pymport_py.eval("console.log('js before'); process.exit(5)")
+        print("not reached")
+        """
+    )
+    assert proc.returncode == 5, proc.report
+    assert proc.stdout == "before\njs before\n", proc.report
+
+
+def test_process_exit_is_a_catchable_system_exit(run_python):
+    proc = run_python(
+        """
+        import pymport_py
+        try:
+            pymport_py.eval("process.exit(6)")
+        except SystemExit as e:
+            print("caught", type(e).__name__, e.code)
+        print(pymport_py.eval("1 + 1"))
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "caught ProcessExit 6\n2\n", proc.report
+
+
+def test_shutdown_from_another_thread_while_main_thread_is_in_a_js_callback(run_python):
+    proc = run_python(
+        """
+        import threading, pymport_py
+        entered = threading.Event()
+        release = threading.Event()
+        stopped = threading.Event()
+
+        def callback():
+            entered.set()
+            release.wait(30)
+            return 1
+
+        def stopper():
+            assert entered.wait(30)
+            t = threading.Thread(target=lambda: (pymport_py.shutdown(), stopped.set()))
+            t.start()
+            release.set()
+            t.join(30)
+
+        f = pymport_py.eval("(cb) => cb() + 1")
+        s = threading.Thread(target=stopper)
+        s.start()
+        try:
+            outcome = f(callback)
+        except pymport_py.EnvironmentClosed as e:
+            outcome = "closed"
+        s.join(30)
+        print(outcome in (2, "closed"), outcome)
+        print(stopped.is_set(), pymport_py.running())
+        print(pymport_py.eval("'new env'"))
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3, proc.report
+    assert lines[0].startswith("True "), proc.report
+    assert lines[1:] == ["True False", "new env"], proc.report
+
+
+def test_shutdown_from_another_thread_while_main_thread_waits_for_a_timer(run_python):
+    proc = run_python(
+        """
+        import threading, pymport_py
+        fired = threading.Event()
+        pymport_py.eval("(cb) => { setTimeout(cb, 100000); }")(fired.set)
+        t = threading.Thread(target=pymport_py.shutdown)
+        t.start()
+        t.join(30)
+        print(t.is_alive(), pymport_py.running(), fired.is_set())
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "False False False\n", proc.report
+
+
+def test_restart_three_times(run_python):
+    proc = run_python(
+        """
+        import pymport_py
+        for i in range(3):
+            pymport_py.start()
+            assert pymport_py.running()
+            assert pymport_py.eval("typeof restartMarker") == "undefined"
+            pymport_py.eval(f"globalThis.restartMarker = {i}; setTimeout(() => {{}}, 100000)")
+            assert pymport_py.require("path").basename("/a/b") == "b"
+            assert pymport_py.eval("restartMarker") == i
+            pymport_py.shutdown()
+            assert not pymport_py.running()
+            print("cycle", i)
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.splitlines() == ["cycle 0", "cycle 1", "cycle 2"], proc.report
+
+
+def test_lazy_restarts_after_shutdown(run_python):
+    proc = run_python(
+        """
+        import pymport_py
+        values = []
+        for i in range(3):
+            values.append(pymport_py.eval(f"{i} * 10"))
+            pymport_py.shutdown()
+        print(values)
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "[0, 10, 20]\n", proc.report
+
+
+def test_old_timers_do_not_fire_after_restart(run_python):
+    proc = run_python(
+        """
+        import threading, pymport_py
+        fired_old = []
+        pymport_py.eval("(cb) => { setTimeout(cb, 50); }")(lambda: fired_old.append(1))
+        pymport_py.shutdown()
+        done = threading.Event()
+        pymport_py.eval("(cb) => { setTimeout(cb, 200); }")(done.set)
+        assert done.wait(30)
+        print(fired_old)
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "[]\n", proc.report
