@@ -637,9 +637,11 @@ static void *rt_loop_main(void *arg) {
     rt_lock_raw(env, &scope);
     em_setup_add_binding(env->setup, "pymport_py", rt_register_binding);
     em_setup_on_exit(env->setup, rt_on_process_exit, env);
+    /* `wake` stays referenced: the loop is then always alive, so
+     * uv_backend_timeout gives the time to the next timer (or -1) rather than 0
+     * for "nothing keeps the loop alive", which would make the thread spin. */
     uv_async_init(env->loop, &env->wake, rt_on_wake);
     env->wake.data = env;
-    uv_unref((uv_handle_t *)&env->wake);
 
     rt_loading = env;
     int rc = em_setup_load(env->setup, rt_main_script, error, sizeof error);
