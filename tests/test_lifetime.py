@@ -4,66 +4,185 @@ is freed while the other side still uses it, shutdown() releases everything."""
 import gc
 import os
 import sys
+import textwrap
+import tracemalloc
 
 import pymport_py
 
 MB = 1 << 20
-PAGE = os.sysconf("SC_PAGE_SIZE")
 N = 100_000
 
+
+# RSS checks run in a fresh interpreter: a clean baseline, and under
+# AddressSanitizer (scripts/test-sanitized) the allocator's quarantine, which
+# keeps freed memory resident, can be switched off for it.
+LEAK_PRELUDE = """
+import gc, os, sys, pymport_py
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 def rss():
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * PAGE
 
-
-def gc_object_count():
+def objects():
     gc.collect()
     return len(gc.get_objects())
 
-
-def test_sync_calls_keep_rss_and_objects_flat():
-    f = pymport_py.eval("(x) => x + 1")
-    total = 0
-    for i in range(20_000):  # warm-up
-        total += f(i)
-    objects_before = gc_object_count()
-    rss_before = rss()
-    total = 0
-    for i in range(N):
-        total += f(i)
-    assert total == sum(range(1, N + 1))
-    assert rss() - rss_before < 20 * MB
-    assert gc_object_count() - objects_before < 1000
+def measure(loop, warmup, n):
+    loop(warmup)
+    objects_before, rss_before = objects(), rss()
+    loop(n)
+    print("growth", (rss() - rss_before) / 2**20, objects() - objects_before)
+"""
 
 
-def test_returned_objects_are_released():
-    make = pymport_py.eval("(i) => ({i, pad: new Array(32).fill(i)})")
-    for i in range(20_000):  # warm-up: grows V8's young generation to its working size
-        make(i).i
-    objects_before = gc_object_count()
-    rss_before = rss()
-    checksum = 0
-    for i in range(N):
-        checksum += make(i).i
-    assert checksum == sum(range(N))
-    assert rss() - rss_before < 20 * MB
-    assert gc_object_count() - objects_before < 1000
+def run_leak_check(run_python, body):
+    """Runs `body` after LEAK_PRELUDE in a fresh interpreter. Returns (RSS
+    growth in MB, growth of gc-tracked objects, the CompletedProcess)."""
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "quarantine_size_mb=0"]))
+    proc = run_python(LEAK_PRELUDE + textwrap.dedent(body), env=env)
+    assert proc.returncode == 0, proc.report
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("growth ")]
+    assert len(lines) == 1, proc.report
+    _, mb, objs = lines[0].split()
+    return float(mb), int(objs), proc
 
 
-def test_js_to_python_callbacks_do_not_leak_references():
-    def cb(x):
-        return x
+def test_sync_calls_keep_rss_and_objects_flat(run_python):
+    mb, objs, proc = run_leak_check(
+        run_python,
+        """
+        f = pymport_py.eval("(x) => x + 1")
 
-    run = pymport_py.eval("(f, n) => { let s = 0; for (let i = 0; i < n; i++) s += f(i); return s; }")
-    assert run(cb, 1000) == sum(range(1000))  # warm-up, and cb now has its JS function
-    refs_before = sys.getrefcount(cb)
-    objects_before = gc_object_count()
-    rss_before = rss()
-    assert run(cb, N) == sum(range(N))
-    assert sys.getrefcount(cb) == refs_before
-    assert rss() - rss_before < 20 * MB
-    assert gc_object_count() - objects_before < 1000
+        def loop(n):
+            total = 0
+            for i in range(n):
+                total += f(i)
+            assert total == n * (n + 1) // 2
+
+        measure(loop, 20_000, 100_000)
+        """,
+    )
+    assert mb < 20, proc.report
+    assert objs < 1000, proc.report
+
+
+def test_returned_objects_are_released(run_python):
+    # each object is ~0.3 KB of JS heap: 100k leaked ones would be ~40 MB
+    mb, objs, proc = run_leak_check(
+        run_python,
+        """
+        make = pymport_py.eval("(i) => ({i, pad: new Array(32).fill(i)})")
+
+        def loop(n):
+            checksum = 0
+            for i in range(n):
+                checksum += make(i).i
+            assert checksum == n * (n - 1) // 2
+
+        measure(loop, 20_000, 100_000)
+        """,
+    )
+    assert mb < 20, proc.report
+    assert objs < 1000, proc.report
+
+
+def test_js_to_python_callbacks_do_not_leak(run_python):
+    mb, objs, proc = run_leak_check(
+        run_python,
+        """
+        def cb(x):
+            return x
+
+        run = pymport_py.eval("(f, n) => { let s = 0; for (let i = 0; i < n; i++) s += f(i); return s; }")
+        run(cb, 10)  # cb now has its JS function
+        refs_before = sys.getrefcount(cb)
+
+        def loop(n):
+            assert run(cb, n) == n * (n - 1) // 2
+
+        measure(loop, 20_000, 100_000)
+        assert sys.getrefcount(cb) == refs_before, (sys.getrefcount(cb), refs_before)
+        """,
+    )
+    assert mb < 20, proc.report
+    assert objs < 1000, proc.report
+
+
+def test_errors_do_not_leak(run_python):
+    mb, objs, proc = run_leak_check(
+        run_python,
+        """
+        fail = pymport_py.eval("(i) => { throw new TypeError('fail ' + i); }")
+
+        def loop(n):
+            for i in range(n):
+                try:
+                    fail(i)
+                except pymport_py.JSTypeError:
+                    pass
+
+        measure(loop, 2_000, 20_000)
+        """,
+    )
+    assert mb < 20, proc.report
+    assert objs < 1000, proc.report
+
+
+def test_arguments_are_not_leaked():
+    # values that JS gets as copies keep no Python reference behind
+    f = pymport_py.eval("(x) => typeof x")
+    big = 10**30
+    text = "some text " * 100
+    assert f(big) == "bigint"
+    assert f(text) == "string"
+    refs_before = (sys.getrefcount(big), sys.getrefcount(text))
+    for _ in range(N // 4):
+        f(big)
+        f(text)
+    assert (sys.getrefcount(big), sys.getrefcount(text)) == refs_before
+
+
+def traced_growth(fn):
+    """Bytes of Python-heap memory still allocated after fn() (tracemalloc:
+    exact, and unaffected by a sanitizer's allocator quarantine)."""
+    tracemalloc.start()
+    try:
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        fn()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_string_round_trips_do_not_leak():
+    # 1 KB per call each way: a leaked string per call would be ~50 MB
+    echo = pymport_py.eval("(s) => s.slice(0)")
+    text = "x" * 1024
+    for _ in range(5000):  # warm-up
+        echo(text)
+
+    def loop():
+        for _ in range(N // 2):
+            assert len(echo(text)) == 1024
+
+    assert traced_growth(loop) < 1 * MB
+
+
+def test_string_arguments_of_callbacks_do_not_leak():
+    received = [0]
+
+    def cb(s):
+        received[0] += len(s)
+
+    run = pymport_py.eval("(f, n) => { const s = 'y'.repeat(1024); for (let i = 0; i < n; i++) f(s + i); }")
+    run(cb, 5000)  # warm-up
+    received[0] = 0
+    assert traced_growth(lambda: run(cb, N // 2)) < 1 * MB
+    assert received[0] >= 1024 * (N // 2)
 
 
 def test_returning_a_held_python_object_does_not_leak_references():
@@ -79,24 +198,6 @@ def test_returning_a_held_python_object_does_not_leak_references():
         get()
     assert sys.getrefcount(held) == refs_before
     pymport_py.eval("delete globalThis.heldForLeakTest")
-
-
-def test_errors_do_not_leak():
-    fail = pymport_py.eval("(i) => { throw new TypeError('fail ' + i); }")
-
-    def loop(n):
-        for i in range(n):
-            try:
-                fail(i)
-            except pymport_py.JSTypeError:
-                pass
-
-    loop(2000)  # warm-up
-    objects_before = gc_object_count()
-    rss_before = rss()
-    loop(20_000)
-    assert rss() - rss_before < 20 * MB
-    assert gc_object_count() - objects_before < 1000
 
 
 def test_shutdown_releases_every_python_object_js_held():

@@ -455,3 +455,7 @@ def test_readme_map_with_python_lambda():
 
 def test_readme_globalthis_math():
     assert pymport_py.globalThis.Math.max(1, 2) == 2
+
+
+def test_readme_promise_result():
+    assert js("new Promise((r) => setTimeout(() => r(42), 10))").result(10) == 42
