@@ -173,62 +173,65 @@ done:
     return text;
 }
 
-void er_throw_to_js(rt_env *env) {
+int er_exception_to_js(rt_env *env, PyObject *value, napi_value *out) {
     mod_state *st = rt_state_of(env);
-    PyObject *type, *value, *tb, *message = NULL, *trace = NULL, *jsvalue = NULL;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (!value) {
-        napi_throw_error(env->napi, NULL, "unknown Python error");
-        goto done;
-    }
-    if (tb) PyException_SetTraceback(value, tb);
-    napi_value out;
+    PyObject *message = NULL, *trace = NULL, *jsvalue = NULL, *str = NULL;
+    int rc = -1;
     if (PyObject_TypeCheck(value, (PyTypeObject *)st->JSError) &&
-        (jsvalue = PyObject_GetAttrString(value, "value")) != NULL &&
-        jsvalue != Py_None) {
-        /* A JS exception coming back through Python: throw the original value. */
-        if (cv_to_js(env, jsvalue, CV_ARG, &out) == 0) {
-            napi_throw(env->napi, out);
+        (jsvalue = PyObject_GetAttrString(value, "value")) != NULL && jsvalue != Py_None) {
+        /* A JS exception coming back through Python: the original value. */
+        if (cv_to_js(env, jsvalue, CV_ARG, out) == 0) {
+            rc = 0;
             goto done;
         }
     }
     PyErr_Clear();
-    PyObject *str = PyObject_Str(value);
-    if (!str) {
+    if (!(str = PyObject_Str(value))) {
         PyErr_Clear();
         str = PyUnicode_FromString("<unprintable exception>");
     }
-    message = str ? PyUnicode_FromFormat("%s: %U", ((PyTypeObject *)type)->tp_name, str) : NULL;
-    Py_XDECREF(str);
+    const char *tname = Py_TYPE(value)->tp_name;
+    message = str ? PyUnicode_FromFormat("%s: %U", tname, str) : NULL;
     trace = er_format_trace(value);
-    napi_value args[4];
-    if (!message || !trace ||
-        napi_create_string_utf8(env->napi, PyUnicode_AsUTF8(message), NAPI_AUTO_LENGTH, &args[0]) != napi_ok ||
-        napi_create_string_utf8(env->napi, ((PyTypeObject *)type)->tp_name, NAPI_AUTO_LENGTH, &args[1]) != napi_ok ||
-        pyp_wrap(env, value, &args[2]) < 0 ||
-        napi_create_string_utf8(env->napi, PyUnicode_AsUTF8(trace), NAPI_AUTO_LENGTH, &args[3]) != napi_ok) {
-        PyErr_Clear();
-        napi_throw_error(env->napi, NULL, "a Python exception (it could not be converted)");
-        goto done;
-    }
-    napi_value fn = rt_helper_value(env, RT_H_PYERROR), undefined, err;
-    napi_get_undefined(env->napi, &undefined);
-    if (!fn || napi_call_function(env->napi, undefined, fn, 4, args, &err) != napi_ok) {
-        napi_value ignored;
-        napi_get_and_clear_last_exception(env->napi, &ignored);
-        napi_throw_error(env->napi, NULL, PyUnicode_AsUTF8(message));
-        goto done;
-    }
-    napi_throw(env->napi, err);
+    napi_value args[4], fn, undefined;
+    if (!message || !trace) goto done;
+    const char *m = PyUnicode_AsUTF8(message), *t = PyUnicode_AsUTF8(trace);
+    if (!m || !t) goto done;
+    NAPI_OK(env, napi_create_string_utf8(env->napi, m, NAPI_AUTO_LENGTH, &args[0]));
+    NAPI_OK(env, napi_create_string_utf8(env->napi, tname, NAPI_AUTO_LENGTH, &args[1]));
+    if (pyp_wrap(env, value, &args[2]) < 0) goto done;
+    NAPI_OK(env, napi_create_string_utf8(env->napi, t, NAPI_AUTO_LENGTH, &args[3]));
+    if (!(fn = rt_helper_value(env, RT_H_PYERROR))) goto done;
+    NAPI_OK(env, napi_get_undefined(env->napi, &undefined));
+    NAPI_OK(env, napi_call_function(env->napi, undefined, fn, 4, args, out));
+    rc = 0;
+    goto done;
+error:
 done:
-    PyErr_Clear();
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(tb);
     Py_XDECREF(message);
     Py_XDECREF(trace);
     Py_XDECREF(jsvalue);
+    Py_XDECREF(str);
+    return rc;
+}
+
+void er_throw_to_js(rt_env *env) {
+    PyObject *type, *value, *tb;
+    napi_value out;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value && tb) PyException_SetTraceback(value, tb);
+    if (value && er_exception_to_js(env, value, &out) == 0) {
+        napi_throw(env->napi, out);
+    } else {
+        PyErr_Clear();
+        napi_value ignored;
+        napi_get_and_clear_last_exception(env->napi, &ignored);
+        napi_throw_error(env->napi, NULL, "a Python exception (it could not be converted)");
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
 }
 
 void er_unraisable(rt_env *env, napi_value err, const char *what) {

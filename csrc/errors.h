@@ -28,6 +28,11 @@ void er_from_js(rt_env *env, napi_value exc);
  * value for a JSError, else an Error with pythonType/pythonValue/pythonTrace. */
 void er_throw_to_js(rt_env *env);
 
+/* Makes the JS value for the Python exception instance `value` (as
+ * er_throw_to_js would throw it) without throwing. Returns 0, or -1 with a
+ * Python exception. */
+int er_exception_to_js(rt_env *env, PyObject *value, napi_value *out);
+
 /* Sends the JS value `err` to sys.unraisablehook as a JSError. Node lock held;
  * takes the GIL itself. */
 void er_unraisable(rt_env *env, napi_value err, const char *what);

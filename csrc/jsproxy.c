@@ -8,6 +8,7 @@
  * rt_enter, so it may run from any thread. */
 #include "jsproxy.h"
 
+#include "async.h"
 #include "convert.h"
 #include "errors.h"
 
@@ -284,11 +285,8 @@ error:
     return res;
 }
 
-/* Converts call arguments; keyword arguments become one trailing plain
- * object. Returns the number of values in *argv (PyMem-allocated when larger
- * than `small`), or -1. */
-static Py_ssize_t jsp_args(rt_env *env, PyObject *args, PyObject *kwargs, napi_value *small,
-                           Py_ssize_t nsmall, napi_value **argv) {
+Py_ssize_t jsp_convert_args(rt_env *env, PyObject *args, PyObject *kwargs, napi_value *small,
+                            Py_ssize_t nsmall, napi_value **argv) {
     Py_ssize_t n = PyTuple_GET_SIZE(args);
     Py_ssize_t total = n + (kwargs && PyDict_GET_SIZE(kwargs) ? 1 : 0);
     *argv = total <= nsmall ? small : PyMem_Malloc((size_t)total * sizeof **argv);
@@ -321,7 +319,7 @@ static PyObject *jsp_invoke(jsp_object *o, PyObject *args, PyObject *kwargs, int
                                                    : "this JavaScript object is not callable");
         goto error;
     }
-    if ((argc = jsp_args(env, args, kwargs, small, 8, &argv)) < 0) goto error;
+    if ((argc = jsp_convert_args(env, args, kwargs, small, 8, &argv)) < 0) goto error;
     if (construct) {
         NAPI_OK(env, rt_construct(env, fn, (size_t)argc, argv, &out));
     } else {
@@ -345,6 +343,20 @@ static PyObject *jsp_call(PyObject *self, PyObject *args, PyObject *kwargs) {
 
 static PyObject *jsp_new_method(PyObject *self, PyObject *args, PyObject *kwargs) {
     return jsp_invoke((jsp_object *)self, args, kwargs, 1);
+}
+
+static PyObject *jsp_call_async(PyObject *self, PyObject *args, PyObject *kwargs) {
+    return as_call_async(self, args, kwargs);
+}
+
+/* `await o`: the outcome of a promise or thenable, else the value itself. */
+static PyObject *jsp_await(PyObject *self) {
+    mod_state *st = rt_state_of(((jsp_object *)self)->env);
+    PyObject *future = as_to_future(self);
+    if (!future) return NULL;
+    PyObject *it = PyObject_CallOneArg(st->await_future, future);
+    Py_DECREF(future);
+    return it;
 }
 
 static PyObject *jsp_to_py(PyObject *self, PyObject *unused) {
@@ -581,6 +593,9 @@ static PyMethodDef jsp_methods[] = {
     {"to_py", jsp_to_py, METH_NOARGS, "Deep copy into Python values (list, dict, set, datetime, bytes ...)."},
     {"new", (PyCFunction)(void (*)(void))jsp_new_method, METH_VARARGS | METH_KEYWORDS,
      "Construct: `new f(*args)` (keyword arguments become one trailing options object)."},
+    {"call_async", (PyCFunction)(void (*)(void))jsp_call_async, METH_VARARGS | METH_KEYWORDS,
+     "Call on the environment's loop thread; returns at once with an awaitable "
+     "concurrent.futures.Future settled with the result (a returned Promise's outcome)."},
     {"result", (PyCFunction)(void (*)(void))jsp_result, METH_VARARGS | METH_KEYWORDS,
      "Block until this Promise or thenable settles (GIL released); return its value or raise."},
     {"__dir__", jsp_dir, METH_NOARGS, NULL},
@@ -613,6 +628,7 @@ static PyType_Slot jsp_slots[] = {
     {Py_mp_ass_subscript, jsp_setitem},
     {Py_sq_contains, jsp_contains},
     {Py_nb_bool, jsp_bool},
+    {Py_am_await, jsp_await},
     {Py_bf_getbuffer, jsp_getbuffer},
     {Py_bf_releasebuffer, jsp_releasebuffer},
     {0, NULL},

@@ -24,6 +24,12 @@ int jsp_value(rt_env *env, PyObject *obj, napi_value *out);
 /* True if obj is a JSObject (or subclass). */
 int jsp_check(mod_state *st, PyObject *obj);
 
+/* Converts call arguments; keyword arguments become one trailing plain
+ * object. Returns the number of values in *argv (PyMem-allocated when larger
+ * than `small`), or -1. Node lock and GIL held. */
+Py_ssize_t jsp_convert_args(rt_env *env, PyObject *args, PyObject *kwargs, napi_value *small,
+                            Py_ssize_t nsmall, napi_value **argv);
+
 int jsp_setup_types(PyObject *module);
 
 #endif

@@ -166,6 +166,20 @@ static int mod_exec(PyObject *module) {
     if (!st->epoch) goto error;
     Py_DECREF(datetime);
     Py_DECREF(utc);
+    datetime = utc = NULL;
+
+    PyObject *futures = PyImport_ImportModule("pymport_py._futures");
+    if (!futures) goto error;
+    st->JSFuture = PyObject_GetAttrString(futures, "JSFuture");
+    st->to_concurrent_future = PyObject_GetAttrString(futures, "to_concurrent_future");
+    st->await_future = PyObject_GetAttrString(futures, "await_future");
+    Py_DECREF(futures);
+    if (!st->JSFuture || !st->to_concurrent_future || !st->await_future) goto error;
+    PyObject *cf = PyImport_ImportModule("concurrent.futures");
+    if (!cf) goto error;
+    st->ConcurrentFuture = PyObject_GetAttrString(cf, "Future");
+    Py_DECREF(cf);
+    if (!st->ConcurrentFuture) goto error;
     return 0;
 error:
     Py_XDECREF(bases);
@@ -191,6 +205,10 @@ static int mod_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->null);
     Py_VISIT(st->epoch);
     Py_VISIT(st->timedelta);
+    Py_VISIT(st->JSFuture);
+    Py_VISIT(st->ConcurrentFuture);
+    Py_VISIT(st->to_concurrent_future);
+    Py_VISIT(st->await_future);
     return 0;
 }
 
@@ -211,6 +229,10 @@ static int mod_clear(PyObject *module) {
     Py_CLEAR(st->null);
     Py_CLEAR(st->epoch);
     Py_CLEAR(st->timedelta);
+    Py_CLEAR(st->JSFuture);
+    Py_CLEAR(st->ConcurrentFuture);
+    Py_CLEAR(st->to_concurrent_future);
+    Py_CLEAR(st->await_future);
     return 0;
 }
 

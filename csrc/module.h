@@ -27,6 +27,10 @@ typedef struct {
     PyObject *null;            /* the pymport_py.null singleton */
     PyObject *epoch;           /* datetime(1970, 1, 1, tzinfo=utc) */
     PyObject *timedelta;       /* datetime.timedelta */
+    PyObject *JSFuture;        /* pymport_py._futures.JSFuture */
+    PyObject *ConcurrentFuture; /* concurrent.futures.Future */
+    PyObject *to_concurrent_future; /* pymport_py._futures.to_concurrent_future */
+    PyObject *await_future;    /* pymport_py._futures.await_future */
 } mod_state;
 
 /* The module definition (for PyType_GetModuleByDef). */

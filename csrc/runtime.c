@@ -8,6 +8,7 @@
  * inside callbacks into Python (PyGILState_Ensure). */
 #include "runtime.h"
 
+#include "async.h"
 #include "convert.h"
 #include "errors.h"
 #include "pyproxy.h"
@@ -342,9 +343,50 @@ void rt_release_ref(rt_env *env, napi_ref ref) {
     pthread_mutex_unlock(&env->qmutex);
 }
 
+int rt_post(rt_env *env, rt_task *task) {
+    int rc = -1;
+    task->next = NULL;
+    pthread_mutex_lock(&env->qmutex);
+    if (!env->wake_closed && atomic_load(&env->state) == RT_RUNNING) {
+        if (env->tasks_tail)
+            env->tasks_tail->next = task;
+        else
+            env->tasks_head = task;
+        env->tasks_tail = task;
+        uv_async_send(&env->wake);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&env->qmutex);
+    return rc;
+}
+
+/* Takes the queued tasks (oldest first). */
+static rt_task *rt_take_tasks(rt_env *env) {
+    pthread_mutex_lock(&env->qmutex);
+    rt_task *t = env->tasks_head;
+    env->tasks_head = env->tasks_tail = NULL;
+    pthread_mutex_unlock(&env->qmutex);
+    return t;
+}
+
+/* Runs the queued tasks. Loop thread, Node lock held. */
+static void rt_run_tasks(rt_env *env) {
+    rt_task *t = rt_take_tasks(env);
+    while (t) {
+        rt_task *next = t->next;
+        if (atomic_load(&env->state) == RT_RUNNING)
+            t->run(env, t);
+        else
+            t->cancel(env, t);
+        t = next;
+    }
+}
+
 /* uv_async callback of `wake`. Loop thread, Node lock held. */
 static void rt_on_wake(uv_async_t *handle) {
-    rt_drain_released((rt_env *)handle->data);
+    rt_env *env = handle->data;
+    rt_drain_released(env);
+    rt_run_tasks(env);
 }
 
 /* ---- waiting for promises ---- */
@@ -602,6 +644,11 @@ static void rt_teardown(rt_env *env, em_scope *scope, int loaded) {
     pthread_mutex_lock(&env->qmutex);
     env->wake_closed = 1;
     pthread_mutex_unlock(&env->qmutex);
+    for (rt_task *t = rt_take_tasks(env), *next; t; t = next) {
+        next = t->next;
+        t->cancel(env, t);
+    }
+    if (loaded) as_fail_pending(env);
     uv_close((uv_handle_t *)&env->wake, NULL);
     uv_run(env->loop, UV_RUN_NOWAIT); /* completes the close */
     env->depth = 0;
@@ -771,7 +818,7 @@ static napi_value rt_js_init(napi_env napi, napi_callback_info info) {
     static const char *const names[RT_H_COUNT] = {
         "require", "importModule", "evalScript", "inspect", "keys", "iter", "next",
         "settle", "describeError", "pyError", "entries", "Set", "Map", "PyObject",
-        "done", "length", "markHandled", "str",
+        "done", "length", "markHandled", "str", "drain",
     };
     rt_env *env = rt_env_of(napi);
     size_t argc = 1;

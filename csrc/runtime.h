@@ -45,10 +45,23 @@ typedef enum {
     RT_H_LENGTH,      /* (o) => numeric length or size, or undefined */
     RT_H_HANDLED,     /* function(): marks `this` (a promise) as handled */
     RT_H_STR,         /* (o) => String(o), or util.inspect(o) when o has no string form */
+    RT_H_DRAIN,       /* () => {}: called through rt_call, runs pending microtasks */
     RT_H_COUNT
 } rt_helper;
 
-typedef struct rt_env {
+/* Work for the loop thread (rt_post). */
+typedef struct rt_env rt_env;
+typedef struct rt_task rt_task;
+struct rt_task {
+    rt_task *next; /* queue link, under the environment's `qmutex` */
+    /* Runs on the loop thread with the Node lock held (not the GIL); owns the task. */
+    void (*run)(rt_env *env, rt_task *task);
+    /* Runs instead when the environment closes first; Node lock may be held, the
+     * GIL is not; owns the task. */
+    void (*cancel)(rt_env *env, rt_task *task);
+};
+
+struct rt_env {
     /* Set once at creation (GIL). */
     PyObject *module;      /* strong: the state outlives every callback */
     char *bootstrap_path;  /* the bootstrap script */
@@ -91,7 +104,12 @@ typedef struct rt_env {
     /* Identity maps, protected by the GIL. */
     tb_table objects;   /* V8 identity hash -> JSObject (jsproxy.c) */
     tb_table pyobjects; /* PyObject* -> pyp_record (pyproxy.c) */
-} rt_env;
+
+    /* Tasks for the loop thread, protected by `qmutex`. */
+    rt_task *tasks_head, *tasks_tail;
+    /* Futures waiting for a JS promise (async.c), protected by the GIL. */
+    struct as_pending *pending;
+};
 
 /* A token unique to the calling thread. */
 uintptr_t rt_self(void);
@@ -146,6 +164,11 @@ napi_status rt_call_helper(rt_env *env, rt_helper h, size_t argc, const napi_val
                            napi_value *result);
 /* Gets helper h. Node lock held. */
 napi_value rt_helper_value(rt_env *env, rt_helper h);
+
+/* Queues a task for the loop thread and wakes it. Any thread, no lock needed.
+ * Returns 0, or -1 when the environment is closing (the task was not queued
+ * and is still the caller's). */
+int rt_post(rt_env *env, rt_task *task);
 
 /* Queues a reference to be deleted under the Node lock (now if the lock is
  * free or ours, else by the loop thread). GIL held. */

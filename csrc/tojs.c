@@ -2,6 +2,7 @@
  * and GIL held throughout. */
 #include "convert.h"
 
+#include "async.h"
 #include "errors.h"
 #include "jsproxy.h"
 #include "pyproxy.h"
@@ -178,7 +179,7 @@ static int cv_buffer_to_js(rt_env *env, PyObject *obj, napi_value *out) {
                 type = napi_uint8_array;
                 itemsize = 1;
             }
-            napi_value buffer, arraybuffer;
+            napi_value arraybuffer;
             napi_status status = napi_create_external_arraybuffer(
                 env->napi, view->buf, (size_t)view->len, cv_release_buffer, view, &arraybuffer);
             if (status != napi_ok) {
@@ -186,7 +187,6 @@ static int cv_buffer_to_js(rt_env *env, PyObject *obj, napi_value *out) {
                 PyMem_RawFree(view);
                 return er_from_status(env, status);
             }
-            (void)buffer;
             NAPI_OK(env, napi_create_typedarray(env->napi, type, (size_t)view->len / (size_t)itemsize,
                                                 arraybuffer, 0, out));
             return 0;
@@ -258,6 +258,8 @@ int cv_to_js(rt_env *env, PyObject *obj, cv_mode mode, napi_value *out) {
         return rc;
     }
     if (PyObject_CheckBuffer(obj)) return cv_buffer_to_js(env, obj, out);
+    /* Coroutines, asyncio and concurrent futures become Promises. */
+    if (as_is_awaitable(st, obj)) return as_awaitable_to_js(env, obj, out);
     /* Callables become functions, everything else a PyObject proxy. */
     return pyp_wrap(env, obj, out);
 error:

@@ -153,6 +153,7 @@ module.exports = function bootstrap(binding) {
     done: Object.freeze({ done: true }),
     length,
     markHandled() { this.then(undefined, () => {}); },
+    drain: () => {},
     str: (o) => {
       const convertible = typeof o === 'function' || typeof o[Symbol.toPrimitive] === 'function' ||
         typeof o.toString === 'function' || typeof o.valueOf === 'function';

@@ -1,0 +1,427 @@
+/* async.c - futures, promises and call_async (DESIGN.md section 7).
+ *
+ * JS -> Python: call_async and `await js_object` hand their work to the
+ * environment's loop thread (rt_post), so the calling thread (often an asyncio
+ * loop) never waits for the Node lock; a JSFuture is settled there, or by the
+ * then-callbacks of a returned promise. Futures still waiting when the
+ * environment closes fail with EnvironmentClosed (as_fail_pending).
+ * Python -> JS: an awaitable becomes a Promise whose deferred is settled on the
+ * loop thread when the awaitable's concurrent future is done. */
+#include "async.h"
+
+#include "convert.h"
+#include "errors.h"
+#include "jsproxy.h"
+
+/* ---- futures waiting for a promise ---- */
+
+/* Returns a new pending entry for `future` (borrowed, gets a new reference),
+ * listed on env. GIL held. */
+static as_pending *as_pending_new(rt_env *env, PyObject *future) {
+    as_pending *p = PyMem_RawCalloc(1, sizeof *p);
+    if (!p) return (as_pending *)PyErr_NoMemory();
+    p->future = Py_NewRef(future);
+    p->env = env;
+    atomic_store(&p->refs, 1);
+    p->next = env->pending;
+    if (env->pending) env->pending->prev = p;
+    env->pending = p;
+    return p;
+}
+
+static void as_pending_unref(as_pending *p) {
+    if (atomic_fetch_sub(&p->refs, 1) == 1) PyMem_RawFree(p);
+}
+
+/* Settles the future with `value` or, when value is NULL, with the exception
+ * `exc` (both borrowed) and unlists it. A cancelled future ignores it. GIL held. */
+static void as_pending_settle(as_pending *p, PyObject *value, PyObject *exc) {
+    if (!p->future) return;
+    PyObject *r = value ? PyObject_CallMethod(p->future, "set_result", "O", value)
+                        : PyObject_CallMethod(p->future, "set_exception", "O", exc);
+    if (!r) PyErr_Clear(); /* InvalidStateError: cancelled meanwhile */
+    Py_XDECREF(r);
+    Py_CLEAR(p->future);
+    if (p->prev) p->prev->next = p->next;
+    else if (p->env->pending == p) p->env->pending = p->next;
+    if (p->next) p->next->prev = p->prev;
+    p->prev = p->next = NULL;
+}
+
+/* Settles the future with the current Python exception (cleared). GIL held. */
+static void as_pending_fail(as_pending *p) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value && tb) PyException_SetTraceback(value, tb);
+    if (value) as_pending_settle(p, NULL, value);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+static void as_settle_finalize(napi_env napi, void *data, void *hint) {
+    (void)napi;
+    (void)hint;
+    as_pending_unref(data);
+}
+
+/* The then-callbacks. JS thread, Node lock held; they take the GIL. */
+static napi_value as_on_settled(napi_env napi, napi_callback_info info, int fulfilled) {
+    size_t argc = 1;
+    napi_value arg = NULL;
+    void *data = NULL;
+    if (napi_get_cb_info(napi, info, &argc, &arg, NULL, &data) != napi_ok) return NULL;
+    as_pending *p = data;
+    if (argc < 1) napi_get_undefined(napi, &arg);
+    PyGILState_STATE gil = PyGILState_Ensure();
+    if (p->future) {
+        if (fulfilled) {
+            PyObject *value = cv_to_py(p->env, arg);
+            if (value) as_pending_settle(p, value, NULL);
+            else as_pending_fail(p);
+            Py_XDECREF(value);
+        } else {
+            er_from_js(p->env, arg);
+            as_pending_fail(p);
+        }
+    }
+    PyGILState_Release(gil);
+    return NULL;
+}
+
+static napi_value as_on_fulfilled(napi_env napi, napi_callback_info info) {
+    return as_on_settled(napi, info, 1);
+}
+
+static napi_value as_on_rejected(napi_env napi, napi_callback_info info) {
+    return as_on_settled(napi, info, 0);
+}
+
+/* Settles `future` with the outcome of the promise or thenable v. Node lock
+ * and GIL held. Returns 0, or -1 with a Python exception. */
+static int as_attach(rt_env *env, napi_value v, PyObject *future) {
+    as_pending *p = as_pending_new(env, future);
+    if (!p) return -1;
+    napi_value args[3] = {v, NULL, NULL}, ignored;
+    napi_callback cbs[2] = {as_on_fulfilled, as_on_rejected};
+    for (int i = 0; i < 2; i++) {
+        NAPI_OK(env, napi_create_function(env->napi, "settle", NAPI_AUTO_LENGTH, cbs[i], p, &args[i + 1]));
+        atomic_fetch_add(&p->refs, 1);
+        napi_status status = napi_add_finalizer(env->napi, args[i + 1], p, as_settle_finalize, NULL, NULL);
+        if (status != napi_ok) atomic_fetch_sub(&p->refs, 1);
+        NAPI_OK(env, status);
+    }
+    NAPI_OK(env, rt_call_helper(env, RT_H_SETTLE, 3, args, &ignored));
+    as_pending_unref(p); /* the list's share: the settle functions keep it */
+    return 0;
+error:
+    as_pending_fail(p);
+    as_pending_unref(p);
+    return 0; /* the failure went into the future */
+}
+
+/* 1 if v is a promise or an object with a callable `then`. */
+static int as_is_thenable(rt_env *env, napi_value v) {
+    bool is = false;
+    napi_valuetype type;
+    napi_value then;
+    if (napi_is_promise(env->napi, v, &is) == napi_ok && is) return 1;
+    if (napi_typeof(env->napi, v, &type) != napi_ok || (type != napi_object && type != napi_function))
+        return 0;
+    if (napi_get_named_property(env->napi, v, "then", &then) != napi_ok) {
+        napi_value ignored;
+        napi_get_and_clear_last_exception(env->napi, &ignored);
+        return 0;
+    }
+    return napi_typeof(env->napi, then, &type) == napi_ok && type == napi_function;
+}
+
+/* Settles the future with v: its outcome if a thenable, else its value. */
+static void as_settle_with(rt_env *env, napi_value v, PyObject *future) {
+    if (as_is_thenable(env, v)) {
+        as_attach(env, v, future);
+        return;
+    }
+    PyObject *value = cv_to_py(env, v);
+    PyObject *r = value ? PyObject_CallMethod(future, "set_result", "O", value) : NULL;
+    if (!value) {
+        PyObject *type, *exc, *tb;
+        PyErr_Fetch(&type, &exc, &tb);
+        PyErr_NormalizeException(&type, &exc, &tb);
+        if (exc) r = PyObject_CallMethod(future, "set_exception", "O", exc);
+        Py_XDECREF(type);
+        Py_XDECREF(exc);
+        Py_XDECREF(tb);
+    }
+    if (!r) PyErr_Clear();
+    Py_XDECREF(r);
+    Py_XDECREF(value);
+}
+
+/* Sets the future's exception to the current Python exception. GIL held. */
+static void as_future_fail(PyObject *future) {
+    PyObject *type, *exc, *tb;
+    PyErr_Fetch(&type, &exc, &tb);
+    PyErr_NormalizeException(&type, &exc, &tb);
+    if (exc && tb) PyException_SetTraceback(exc, tb);
+    PyObject *r = exc ? PyObject_CallMethod(future, "set_exception", "O", exc) : NULL;
+    if (!r) PyErr_Clear();
+    Py_XDECREF(r);
+    Py_XDECREF(type);
+    Py_XDECREF(exc);
+    Py_XDECREF(tb);
+}
+
+void as_fail_pending(rt_env *env) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    while (env->pending) {
+        rt_raise_cut_short(env);
+        as_pending_fail(env->pending);
+    }
+    PyGILState_Release(gil);
+}
+
+/* ---- call_async and await ---- */
+
+typedef struct {
+    rt_task base;
+    PyObject *target; /* JSObject: the function to call, or the value to await */
+    PyObject *args;   /* NULL for await */
+    PyObject *kwargs;
+    PyObject *future;
+} as_call_task;
+
+static void as_call_task_free(as_call_task *t) {
+    Py_DECREF(t->target);
+    Py_XDECREF(t->args);
+    Py_XDECREF(t->kwargs);
+    Py_DECREF(t->future);
+    PyMem_RawFree(t);
+}
+
+/* Loop thread, Node lock held. */
+static void as_call_task_run(rt_env *env, rt_task *task) {
+    as_call_task *t = (as_call_task *)task;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    napi_handle_scope hscope;
+    napi_value small[8], *argv = small, fn, recv, out;
+    Py_ssize_t argc = 0;
+    jsp_object *target = (jsp_object *)t->target;
+    PyObject *ok = PyObject_CallMethod(t->future, "set_running_or_notify_cancel", NULL);
+    int run = ok == Py_True;
+    Py_XDECREF(ok);
+    PyErr_Clear();
+    if (!run) goto done_noscope; /* cancelled before it ran */
+    if (napi_open_handle_scope(env->napi, &hscope) != napi_ok) goto done_noscope;
+    NAPI_OK(env, napi_get_reference_value(env->napi, target->ref, &fn));
+    if (!t->args) { /* await */
+        as_settle_with(env, fn, t->future);
+        goto done;
+    }
+    if ((argc = jsp_convert_args(env, t->args, t->kwargs, small, 8, &argv)) < 0) goto error;
+    if (target->bound_this) {
+        if (jsp_value(env, target->bound_this, &recv) < 0) goto error;
+    } else {
+        NAPI_OK(env, napi_get_undefined(env->napi, &recv));
+    }
+    NAPI_OK(env, rt_call(env, recv, fn, (size_t)argc, argv, &out));
+    as_settle_with(env, out, t->future);
+    goto done;
+error:
+    as_future_fail(t->future);
+done:
+    if (argv != small) PyMem_Free(argv);
+    napi_close_handle_scope(env->napi, hscope);
+done_noscope:
+    as_call_task_free(t);
+    PyGILState_Release(gil);
+}
+
+static void as_call_task_cancel(rt_env *env, rt_task *task) {
+    as_call_task *t = (as_call_task *)task;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    rt_raise_cut_short(env);
+    as_future_fail(t->future);
+    as_call_task_free(t);
+    PyGILState_Release(gil);
+}
+
+/* Queues the task; returns the future (new reference) or NULL. */
+static PyObject *as_queue(PyObject *target, PyObject *args, PyObject *kwargs) {
+    rt_env *env = ((jsp_object *)target)->env;
+    mod_state *st = rt_state_of(env);
+    PyObject *future = PyObject_CallNoArgs(st->JSFuture);
+    if (!future) return NULL;
+    as_call_task *t = PyMem_RawCalloc(1, sizeof *t);
+    if (!t) {
+        Py_DECREF(future);
+        return PyErr_NoMemory();
+    }
+    t->base.run = as_call_task_run;
+    t->base.cancel = as_call_task_cancel;
+    t->target = Py_NewRef(target);
+    t->args = Py_XNewRef(args);
+    t->kwargs = kwargs && PyDict_GET_SIZE(kwargs) ? Py_NewRef(kwargs) : NULL;
+    t->future = Py_NewRef(future);
+    if (rt_post(env, &t->base) < 0) {
+        as_call_task_free(t);
+        Py_DECREF(future);
+        rt_raise_closed(env);
+        return NULL;
+    }
+    return future;
+}
+
+PyObject *as_call_async(PyObject *fn, PyObject *args, PyObject *kwargs) {
+    return as_queue(fn, args, kwargs);
+}
+
+PyObject *as_to_future(PyObject *obj) { return as_queue(obj, NULL, NULL); }
+
+/* ---- Python awaitables as JS promises ---- */
+
+/* The deferred of a promise waiting for a concurrent future. */
+typedef struct {
+    rt_task base;
+    napi_deferred deferred;
+    rt_env *env;       /* strong (rt_env_incref) */
+    PyObject *future;  /* set when posted: the done concurrent future */
+} as_deferred;
+
+static void as_deferred_free(as_deferred *d) {
+    Py_XDECREF(d->future);
+    rt_env_decref(d->env);
+    PyMem_RawFree(d);
+}
+
+/* Loop thread, Node lock held: settles the promise from the done future. */
+static void as_deferred_run(rt_env *env, rt_task *task) {
+    as_deferred *d = (as_deferred *)task;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    napi_handle_scope hscope;
+    napi_value out, ignored;
+    PyObject *value = NULL, *exc = NULL;
+    int fulfilled = 0;
+    if (napi_open_handle_scope(env->napi, &hscope) != napi_ok) goto done;
+    PyObject *cancelled = PyObject_CallMethod(d->future, "cancelled", NULL);
+    if (cancelled == Py_True) {
+        PyErr_SetString(PyExc_RuntimeError, "the Python future was cancelled");
+    } else if (cancelled && (exc = PyObject_CallMethod(d->future, "exception", "i", 0)) != NULL) {
+        if (exc == Py_None) {
+            if ((value = PyObject_CallMethod(d->future, "result", "i", 0)) != NULL)
+                fulfilled = cv_to_js(env, value, CV_ARG, &out) == 0;
+        } else {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        }
+    }
+    Py_XDECREF(cancelled);
+    if (!fulfilled) {
+        /* The outcome is the current Python exception. */
+        PyObject *type, *e, *tb;
+        PyErr_Fetch(&type, &e, &tb);
+        PyErr_NormalizeException(&type, &e, &tb);
+        if (e && tb) PyException_SetTraceback(e, tb);
+        if (!e || er_exception_to_js(env, e, &out) < 0) {
+            PyErr_Clear();
+            napi_get_and_clear_last_exception(env->napi, &ignored);
+            napi_create_string_utf8(env->napi, "a Python exception (it could not be converted)",
+                                    NAPI_AUTO_LENGTH, &out);
+        }
+        Py_XDECREF(type);
+        Py_XDECREF(e);
+        Py_XDECREF(tb);
+        napi_reject_deferred(env->napi, d->deferred, out);
+    } else {
+        napi_resolve_deferred(env->napi, d->deferred, out);
+    }
+    /* Run the reactions that settling queued, as after any call. */
+    rt_call_helper(env, RT_H_DRAIN, 0, NULL, &ignored);
+    napi_close_handle_scope(env->napi, hscope);
+done:
+    Py_XDECREF(value);
+    Py_XDECREF(exc);
+    as_deferred_free(d);
+    PyGILState_Release(gil);
+}
+
+static void as_deferred_cancel(rt_env *env, rt_task *task) {
+    (void)env;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    as_deferred_free((as_deferred *)task);
+    PyGILState_Release(gil);
+}
+
+/* The capsule behind the done callback holds a link to the record, emptied
+ * when the callback hands the record to a task. */
+typedef struct {
+    as_deferred *d;
+} as_link;
+
+static void as_capsule_destroy(PyObject *capsule) {
+    as_link *link = PyCapsule_GetPointer(capsule, "pymport_py.deferred");
+    if (!link) {
+        PyErr_Clear();
+        return;
+    }
+    if (link->d) as_deferred_free(link->d); /* the future never finished */
+    PyMem_RawFree(link);
+}
+
+/* The concurrent future's done callback: any thread, GIL held. */
+static PyObject *as_on_future_done(PyObject *capsule, PyObject *future) {
+    as_link *link = PyCapsule_GetPointer(capsule, "pymport_py.deferred");
+    if (!link) return NULL;
+    as_deferred *d = link->d;
+    if (!d) Py_RETURN_NONE;
+    link->d = NULL; /* the task owns the record now */
+    d->future = Py_NewRef(future);
+    if (rt_post(d->env, &d->base) < 0) as_deferred_free(d); /* closed: nobody waits */
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef as_done_def = {"_settle_promise", as_on_future_done, METH_O, NULL};
+
+int as_is_awaitable(mod_state *st, PyObject *obj) {
+    PyAsyncMethods *am = Py_TYPE(obj)->tp_as_async;
+    if (am && am->am_await) return 1;
+    return PyObject_TypeCheck(obj, (PyTypeObject *)st->ConcurrentFuture);
+}
+
+int as_awaitable_to_js(rt_env *env, PyObject *obj, napi_value *out) {
+    mod_state *st = rt_state_of(env);
+    PyObject *cf = NULL, *capsule = NULL, *cb = NULL, *r = NULL;
+    as_deferred *d = NULL;
+    int rc = -1;
+    if (!(cf = PyObject_CallOneArg(st->to_concurrent_future, obj))) goto error;
+    if (!(d = PyMem_RawCalloc(1, sizeof *d))) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    d->base.run = as_deferred_run;
+    d->base.cancel = as_deferred_cancel;
+    d->env = env;
+    rt_env_incref(env);
+    NAPI_OK(env, napi_create_promise(env->napi, &d->deferred, out));
+    as_link *link = PyMem_RawMalloc(sizeof *link);
+    if (!link) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    link->d = d;
+    if (!(capsule = PyCapsule_New(link, "pymport_py.deferred", as_capsule_destroy))) {
+        PyMem_RawFree(link);
+        goto error;
+    }
+    d = NULL; /* the capsule owns it */
+    if (!(cb = PyCFunction_New(&as_done_def, capsule))) goto error;
+    if (!(r = PyObject_CallMethod(cf, "add_done_callback", "O", cb))) goto error;
+    rc = 0;
+error:
+    if (d) as_deferred_free(d);
+    Py_XDECREF(cf);
+    Py_XDECREF(capsule);
+    Py_XDECREF(cb);
+    Py_XDECREF(r);
+    return rc;
+}

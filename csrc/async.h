@@ -1,0 +1,36 @@
+/* async.h - futures, promises and call_async (DESIGN.md section 7). */
+#ifndef PYMPORT_ASYNC_H
+#define PYMPORT_ASYNC_H
+
+#include "runtime.h"
+
+/* A future waiting for a JS promise; listed on its environment so that closing
+ * it fails the future. */
+typedef struct as_pending {
+    struct as_pending *prev, *next; /* env->pending, under the GIL */
+    PyObject *future;               /* strong; NULL once settled */
+    rt_env *env;
+    atomic_int refs;                /* the list entry and the two settle functions */
+} as_pending;
+
+/* Returns a new reference: a JSFuture settled with the outcome of calling fn
+ * (a JSObject) with args/kwargs on the loop thread; a returned promise or
+ * thenable settles it. GIL held; never takes the Node lock. */
+PyObject *as_call_async(PyObject *fn, PyObject *args, PyObject *kwargs);
+
+/* Returns a new reference: a JSFuture settled with the value of the JSObject
+ * `obj` as `await` sees it (a promise's outcome, else the value). GIL held. */
+PyObject *as_to_future(PyObject *obj);
+
+/* True if obj is a Python awaitable or future that becomes a JS Promise. */
+int as_is_awaitable(mod_state *st, PyObject *obj);
+
+/* Makes a JS Promise settled by the Python awaitable obj. Node lock and GIL
+ * held. Returns 0, or -1 with a Python exception. */
+int as_awaitable_to_js(rt_env *env, PyObject *obj, napi_value *out);
+
+/* Fails every future still waiting for a promise of env. Loop thread, during
+ * teardown (Node lock held, not the GIL). */
+void as_fail_pending(rt_env *env);
+
+#endif

@@ -1,0 +1,82 @@
+"""Futures and awaitables crossing between asyncio and JavaScript (used by the extension)."""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from typing import Any, Awaitable, Generator
+
+
+class JSFuture(concurrent.futures.Future):
+    """A ``concurrent.futures.Future`` that is also awaitable from any asyncio loop.
+
+    Returned by ``JSObject.call_async``; settled from Node's loop thread, and
+    through ``loop.call_soon_threadsafe`` on the loop that awaits it.
+    """
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return asyncio.wrap_future(self).__await__()
+
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def background_loop() -> asyncio.AbstractEventLoop:
+    """The asyncio loop, on a daemon thread of its own, that runs Python coroutines
+    handed to JavaScript when the calling thread runs no loop."""
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def run() -> None:
+                asyncio.set_event_loop(loop)
+                loop.call_soon(ready.set)
+                loop.run_forever()
+
+            threading.Thread(target=run, name="pymport_py-asyncio", daemon=True).start()
+            ready.wait()
+            _loop = loop
+        return _loop
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _copy_outcome(source: asyncio.Future[Any], target: concurrent.futures.Future[Any]) -> None:
+    if source.cancelled():
+        target.cancel()
+    elif source.exception() is not None:
+        target.set_exception(source.exception())
+    else:
+        target.set_result(source.result())
+
+
+def to_concurrent_future(obj: Any) -> concurrent.futures.Future[Any]:
+    """A concurrent future with the outcome of ``obj`` (a concurrent or asyncio
+    future, a coroutine or any awaitable). Coroutines run on the asyncio loop
+    running in this thread, or else on the background loop."""
+    if isinstance(obj, concurrent.futures.Future):
+        return obj
+    result: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    if isinstance(obj, asyncio.Future):
+        obj.get_loop().call_soon_threadsafe(
+            obj.add_done_callback, lambda f: _copy_outcome(f, result))
+        return result
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is not None:
+        task = running.create_task(_await(obj))
+        task.add_done_callback(lambda f: _copy_outcome(f, result))
+        return result
+    return asyncio.run_coroutine_threadsafe(_await(obj), background_loop())
+
+
+def await_future(future: concurrent.futures.Future[Any]) -> Generator[Any, None, Any]:
+    """The iterator behind ``await js_object``."""
+    return asyncio.wrap_future(future).__await__()
