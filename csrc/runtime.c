@@ -38,9 +38,94 @@ static void rt_install_atfork(void) { pthread_atfork(NULL, NULL, rt_on_fork_chil
 /* The environment whose bootstrap runs on this thread (read by the binding's
  * register function). Loop thread only. */
 static _Thread_local rt_env *rt_loading;
-static _Thread_local char rt_self_anchor;
+/* What a thread holds and waits for, for deadlock detection across
+ * environments. Allocated once per thread that uses Node and never freed, so
+ * another thread may read it at any time. */
+typedef struct {
+    _Atomic(rt_env *) waiting_for; /* the environment whose Node lock it waits for */
+    atomic_int held;               /* how many Node locks it holds */
+} rt_thread;
 
-uintptr_t rt_self(void) { return (uintptr_t)&rt_self_anchor; }
+static _Thread_local rt_thread *rt_me;
+static rt_thread rt_fallback_thread; /* if calloc fails: detection is then off */
+
+static rt_thread *rt_thread_self(void) {
+    if (!rt_me) {
+        rt_me = calloc(1, sizeof *rt_me);
+        if (!rt_me) rt_me = &rt_fallback_thread;
+    }
+    return rt_me;
+}
+
+uintptr_t rt_self(void) { return (uintptr_t)rt_thread_self(); }
+
+/* Marks the calling thread as the owner of env's Node lock (depth 1). */
+static void rt_set_owner(rt_env *env) {
+    rt_thread *me = rt_thread_self();
+    atomic_fetch_add(&me->held, 1);
+    atomic_store_explicit(&env->owner, (uintptr_t)me, memory_order_relaxed);
+    env->depth = 1;
+}
+
+static void rt_clear_owner(rt_env *env) {
+    env->depth = 0;
+    atomic_store_explicit(&env->owner, 0, memory_order_relaxed);
+    atomic_fetch_sub(&rt_thread_self()->held, 1);
+}
+
+/* True if waiting for env's lock would close a cycle: its owner waits for a
+ * lock whose owner waits ... for a lock this thread holds. */
+static int rt_cycle(rt_env *env) {
+    rt_thread *me = rt_thread_self();
+    for (int hops = 0; env && hops < 64; hops++) {
+        rt_thread *owner = (rt_thread *)atomic_load(&env->owner);
+        if (!owner) return 0;
+        if (owner == me) return 1;
+        env = atomic_load(&owner->waiting_for);
+    }
+    return 0;
+}
+
+/* Takes env's mutex, blocking with the GIL released (GIL held on entry and
+ * return). A thread that holds another environment's Node lock waits in
+ * slices and checks for a cycle of waits between environments: instead of
+ * deadlocking silently it raises RuntimeError. Returns 0 or -1. */
+static int rt_acquire(rt_env *env) {
+    if (pthread_mutex_trylock(&env->mutex) == 0) return 0;
+    rt_thread *me = rt_thread_self();
+    int deadlock = 0;
+    Py_BEGIN_ALLOW_THREADS
+    if (atomic_load(&me->held) == 0) {
+        pthread_mutex_lock(&env->mutex);
+    } else {
+        atomic_store(&me->waiting_for, env);
+        for (;;) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 20 * 1000 * 1000;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            if (pthread_mutex_timedlock(&env->mutex, &until) == 0) break;
+            if (rt_cycle(env)) {
+                deadlock = 1;
+                break;
+            }
+        }
+        atomic_store(&me->waiting_for, NULL);
+    }
+    Py_END_ALLOW_THREADS
+    if (deadlock) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "deadlock: this thread holds a Node environment's lock and waits for "
+                        "another's whose owner waits for it (JavaScript in two environments "
+                        "calling Python that calls the other one); use call_async for one of "
+                        "the calls");
+        return -1;
+    }
+    return 0;
+}
 
 static char **rt_strv_from_seq(PyObject *seq) {
     PyObject *fast = PySequence_Fast(seq, "argv must be a sequence of str");
@@ -144,13 +229,11 @@ void rt_env_decref(rt_env *env) {
 static void rt_lock_raw(rt_env *env, em_scope *scope) {
     pthread_mutex_lock(&env->mutex);
     em_scope_enter(env->setup, scope);
-    atomic_store_explicit(&env->owner, rt_self(), memory_order_relaxed);
-    env->depth = 1;
+    rt_set_owner(env);
 }
 
 static void rt_unlock_raw(rt_env *env, em_scope *scope) {
-    env->depth = 0;
-    atomic_store_explicit(&env->owner, 0, memory_order_relaxed);
+    rt_clear_owner(env);
     em_scope_exit(scope);
     pthread_mutex_unlock(&env->mutex);
 }
@@ -198,18 +281,13 @@ int rt_enter(rt_env *env, rt_frame *frame) {
     } else {
         if (atomic_load(&env->state) != RT_RUNNING) return rt_raise_closed(env);
         /* Never block on the Node lock with the GIL held. */
-        if (pthread_mutex_trylock(&env->mutex) != 0) {
-            Py_BEGIN_ALLOW_THREADS
-            pthread_mutex_lock(&env->mutex);
-            Py_END_ALLOW_THREADS
-        }
+        if (rt_acquire(env) < 0) return -1;
         if (atomic_load(&env->state) != RT_RUNNING) {
             pthread_mutex_unlock(&env->mutex);
             return rt_raise_closed(env);
         }
         em_scope_enter(env->setup, &frame->scope);
-        atomic_store_explicit(&env->owner, rt_self(), memory_order_relaxed);
-        env->depth = 1;
+        rt_set_owner(env);
     }
     frame->dead = 0;
     if (napi_open_handle_scope(env->napi, &frame->hscope) != napi_ok) {
@@ -226,7 +304,7 @@ void rt_leave(rt_env *env, rt_frame *frame) {
     if (frame->hscope) napi_close_handle_scope(env->napi, frame->hscope);
     if (--env->depth > 0) return;
     if (atomic_load(&env->state) == RT_RUNNING && !rt_is_loop_thread(env)) rt_wake_if_needed(env);
-    atomic_store_explicit(&env->owner, 0, memory_order_relaxed);
+    rt_clear_owner(env);
     em_scope_exit(&frame->scope);
     pthread_mutex_unlock(&env->mutex);
 }
@@ -513,8 +591,7 @@ int rt_waiter_wait(rt_env *env, rt_frame *frame, rt_waiter *w, double timeout, n
     rt_wake_if_needed(env);
     napi_close_handle_scope(env->napi, frame->hscope);
     frame->hscope = NULL;
-    atomic_store_explicit(&env->owner, 0, memory_order_relaxed);
-    env->depth = 0;
+    rt_clear_owner(env);
     em_scope_exit(&frame->scope);
     pthread_mutex_unlock(&env->mutex);
 
@@ -561,8 +638,7 @@ int rt_waiter_wait(rt_env *env, rt_frame *frame, rt_waiter *w, double timeout, n
         return -1;
     }
     em_scope_enter(env->setup, &frame->scope);
-    atomic_store_explicit(&env->owner, rt_self(), memory_order_relaxed);
-    env->depth = 1;
+    rt_set_owner(env);
     if (napi_open_handle_scope(env->napi, &frame->hscope) != napi_ok) frame->hscope = NULL;
 
     if (interrupted) goto error;
@@ -651,8 +727,7 @@ static void rt_teardown(rt_env *env, em_scope *scope, int loaded) {
     if (loaded) as_fail_pending(env);
     uv_close((uv_handle_t *)&env->wake, NULL);
     uv_run(env->loop, UV_RUN_NOWAIT); /* completes the close */
-    env->depth = 0;
-    atomic_store_explicit(&env->owner, 0, memory_order_relaxed);
+    rt_clear_owner(env);
     em_scope_exit(scope);
     /* No one may call node::Stop on the setup from here on. */
     pthread_mutex_lock(&env->smutex);

@@ -43,11 +43,13 @@ from ._pymport import (  # noqa: E402
     ref,
 )
 from ._pymport import Environment as _Environment  # noqa: E402
+from ._futures import JSFuture  # noqa: E402
 
 __all__ = [
     "EnvironmentClosed", "JSError", "JSObject", "JSRangeError", "JSReferenceError",
     "JSSyntaxError", "JSTypeError", "ProcessExit", "null", "ref", "require", "import_module",
-    "eval", "globalThis", "new", "to_js", "start", "shutdown", "running", "__version__",
+    "eval", "globalThis", "new", "to_js", "start", "shutdown", "running", "Worker", "JSFuture",
+    "__version__",
 ]
 
 _BOOTSTRAP = os.path.join(_HERE, "js", "bootstrap.js")
@@ -151,6 +153,69 @@ def new(constructor: JSObject, *args: Any, **kwargs: Any) -> Any:
 def to_js(value: Any) -> Any:
     """Convert ``value`` deeply to JavaScript and return the result (a JSObject for objects)."""
     return _env().to_js(value)
+
+
+class Worker:
+    """A further Node environment, with its own isolate, event loop and loop thread.
+
+    Python threads that call into different workers run JavaScript in parallel.
+    JSObjects belong to the environment that made them: passing one to another
+    environment raises ValueError. Use as a context manager, or call close()::
+
+        with pymport_py.Worker() as w:
+            w.eval("1 + 1")
+    """
+
+    def __init__(self, argv: Iterable[str] = (), cwd: str | os.PathLike[str] | None = None):
+        exec_argv, rest = _split_argv(argv)
+        self._base = os.path.abspath(os.fspath(cwd)) if cwd is not None else None
+        self._env = _Environment(_BOOTSTRAP, rest, exec_argv, self._base)
+
+    def _where(self) -> str:
+        return self._base if self._base is not None else os.getcwd()
+
+    def require(self, id: str) -> Any:
+        """CommonJS ``require(id)`` in this worker, resolved from its directory."""
+        return self._env.require(id, self._where())
+
+    def import_module(self, specifier: str) -> Any:
+        """ES module ``import(specifier)`` in this worker; returns the namespace."""
+        return self._env.import_module(specifier, self._where())
+
+    def eval(self, source: str) -> Any:  # noqa: A003 - the JS name
+        """Run a script in this worker's global scope."""
+        return self._env.eval(source, self._base)
+
+    @property
+    def globalThis(self) -> JSObject:  # noqa: N802 - the JS name
+        """The worker's global object."""
+        return self._env.globalThis
+
+    def new(self, constructor: JSObject, *args: Any, **kwargs: Any) -> Any:
+        """``new constructor(*args)``."""
+        return constructor.new(*args, **kwargs)
+
+    def to_js(self, value: Any) -> Any:
+        """Convert ``value`` deeply to a JavaScript value of this worker."""
+        return self._env.to_js(value)
+
+    @property
+    def running(self) -> bool:
+        """True until the worker is closed (or stopped by process.exit)."""
+        return self._env.running
+
+    def close(self) -> None:
+        """Stop the worker: pending calls and futures fail with EnvironmentClosed."""
+        self._env.shutdown()
+
+    def __enter__(self) -> "Worker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<pymport_py.Worker {'running' if self.running else 'closed'}>"
 
 
 def __getattr__(name: str) -> Any:
