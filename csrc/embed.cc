@@ -51,7 +51,31 @@ struct em_setup {
     std::unique_ptr<node::CommonEnvironmentSetup> setup;  // set once
     void (*exit_fn)(void *, int) = nullptr;              // set once
     void *exit_data = nullptr;
+    void (*heap_fn)(void *) = nullptr;                   // set once
+    void *heap_data = nullptr;
 };
+
+namespace {
+
+struct Interrupt {
+    void (*fn)(void *);
+    void *data;
+};
+
+void run_interrupt(v8::Isolate *, void *data) {
+    std::unique_ptr<Interrupt> interrupt(static_cast<Interrupt *>(data));
+    interrupt->fn(interrupt->data);
+}
+
+size_t near_heap_limit(void *data, size_t current, size_t initial) {
+    auto *s = static_cast<em_setup *>(data);
+    s->heap_fn(s->heap_data);
+    s->setup->isolate()->TerminateExecution();
+    // Room to unwind the terminated JS; restored once the heap shrinks.
+    return current + initial / 2 + (64u << 20);
+}
+
+}  // namespace
 
 extern "C" int em_process_init(char *errbuf, size_t errlen) {
     std::call_once(process_once, [] {
@@ -158,6 +182,19 @@ extern "C" void em_setup_cancel_terminate(em_setup *s) {
 
 extern "C" int em_setup_is_terminating(em_setup *s) {
     return s->setup->isolate()->IsExecutionTerminating() ? 1 : 0;
+}
+
+extern "C" void em_setup_request_interrupt(em_setup *s, void (*fn)(void *), void *data) {
+    auto *interrupt = new (std::nothrow) Interrupt{fn, data};
+    if (interrupt) s->setup->isolate()->RequestInterrupt(run_interrupt, interrupt);
+}
+
+extern "C" void em_setup_on_heap_limit(em_setup *s, void (*fn)(void *), void *data) {
+    s->heap_fn = fn;
+    s->heap_data = data;
+    v8::Isolate *isolate = s->setup->isolate();
+    isolate->AddNearHeapLimitCallback(near_heap_limit, s);
+    isolate->AutomaticallyRestoreInitialHeapLimit(0.5);
 }
 
 extern "C" void em_setup_drain_tasks(em_setup *s) {

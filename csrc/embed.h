@@ -75,6 +75,15 @@ void em_setup_cancel_terminate(em_setup *s);
 /* Node lock held. True while a termination is pending. */
 int em_setup_is_terminating(em_setup *s);
 
+/* Asks the thread running this isolate's JS to call fn(data) at its next
+ * interrupt check (V8 RequestInterrupt). Any thread, while the setup lives. */
+void em_setup_request_interrupt(em_setup *s, void (*fn)(void *data), void *data);
+
+/* When the heap nears its limit: calls fn(data) on the thread running JS,
+ * terminates that JS and raises the limit so it can unwind (the initial limit
+ * comes back once the heap shrinks). Loop thread, before em_setup_load. */
+void em_setup_on_heap_limit(em_setup *s, void (*fn)(void *data), void *data);
+
 /* Runs pending platform tasks for the isolate. Loop thread, scope entered. */
 void em_setup_drain_tasks(em_setup *s);
 

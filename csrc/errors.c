@@ -145,6 +145,7 @@ int er_from_status(rt_env *env, napi_status status) {
     napi_value exc = NULL;
     napi_is_exception_pending(env->napi, &pending);
     if (pending) napi_get_and_clear_last_exception(env->napi, &exc);
+    if (rt_raise_interrupt(env) < 0) return -1;
     /* Every call cut short by process.exit() reports it, nested ones too. */
     if (atomic_load(&env->exit_requested) || atomic_load(&env->state) != RT_RUNNING)
         return rt_raise_cut_short(env);

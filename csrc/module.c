@@ -7,6 +7,7 @@
 
 #include "environment.h"
 #include "jsproxy.h"
+#include "runtime.h"
 
 #include <structmember.h>
 
@@ -102,6 +103,43 @@ static PyType_Spec ref_spec = {
     .slots = ref_slots,
 };
 
+/* ---- module functions ---- */
+
+static PyObject *mod_signal_fd(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    return PyLong_FromLong(rt_signal_fd());
+}
+
+static PyObject *mod_set_deadline(PyObject *module, PyObject *arg) {
+    (void)module;
+    if (arg == Py_None) {
+        rt_set_deadline(0);
+        Py_RETURN_NONE;
+    }
+    double seconds = PyFloat_AsDouble(arg);
+    if (seconds == -1 && PyErr_Occurred()) return NULL;
+    int64_t ns = (int64_t)(seconds * 1e9);
+    rt_set_deadline(ns > 0 ? ns : 1);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_get_deadline(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    int64_t ns = rt_get_deadline();
+    if (!ns) Py_RETURN_NONE;
+    return PyFloat_FromDouble((double)ns / 1e9);
+}
+
+static PyMethodDef mod_methods[] = {
+    {"_signal_fd", mod_signal_fd, METH_NOARGS, "The fd for signal.set_wakeup_fd (Ctrl-C in JS)."},
+    {"_set_deadline", mod_set_deadline, METH_O,
+     "Set (time.monotonic() seconds) or clear (None) this thread's JS deadline."},
+    {"_get_deadline", mod_get_deadline, METH_NOARGS, "This thread's JS deadline, or None."},
+    {NULL, NULL, 0, NULL},
+};
+
 /* ---- module ---- */
 
 /* Adds a new exception class `name` with the given bases to the module and
@@ -167,6 +205,17 @@ static int mod_exec(PyObject *module) {
     Py_DECREF(datetime);
     Py_DECREF(utc);
     datetime = utc = NULL;
+
+    PyObject *threading = PyImport_ImportModule("threading");
+    if (!threading) goto error;
+    PyObject *main = PyObject_CallMethod(threading, "main_thread", NULL);
+    Py_DECREF(threading);
+    PyObject *ident = main ? PyObject_GetAttrString(main, "ident") : NULL;
+    Py_XDECREF(main);
+    if (!ident) goto error;
+    rt_set_main_thread(PyLong_AsUnsignedLong(ident));
+    Py_DECREF(ident);
+    if (PyErr_Occurred()) goto error;
 
     PyObject *futures = PyImport_ImportModule("pymport_py._futures");
     if (!futures) goto error;
@@ -249,6 +298,7 @@ PyModuleDef mod_def = {
     .m_doc = "Node.js embedded in CPython (see the pymport_py package).",
     .m_size = sizeof(mod_state),
     .m_slots = mod_slots,
+    .m_methods = mod_methods,
     .m_traverse = mod_traverse,
     .m_clear = mod_clear,
     .m_free = mod_free,

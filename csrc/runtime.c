@@ -14,6 +14,7 @@
 #include "pyproxy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,9 @@ static _Thread_local rt_env *rt_loading;
 typedef struct {
     _Atomic(rt_env *) waiting_for; /* the environment whose Node lock it waits for */
     atomic_int held;               /* how many Node locks it holds */
+    int64_t deadline_ns;           /* own thread: pymport_py.deadline(), 0: none */
+    int report;                    /* own thread: rt_stop_reason to raise next */
+    PyObject *report_exc;          /* own thread, GIL: the exception for RT_STOP_SIGNAL */
 } rt_thread;
 
 static _Thread_local rt_thread *rt_me;
@@ -58,6 +62,223 @@ static rt_thread *rt_thread_self(void) {
 }
 
 uintptr_t rt_self(void) { return (uintptr_t)rt_thread_self(); }
+
+/* ---- the watcher: Ctrl-C and deadlines ----
+ *
+ * Process-wide, one thread. Python's C signal handler writes a byte to the
+ * wakeup fd (signal.set_wakeup_fd, installed by pymport_py when it is free);
+ * the watcher then asks the environments in which the main thread runs JS to
+ * interrupt it, and the interrupt (on that thread) runs Python's signal
+ * handlers; if they raise, the JS is terminated and the call raises that
+ * exception. Deadlines work the same way, from the watcher's timeout. */
+
+static struct {
+    pthread_once_t once;
+    pthread_mutex_t mutex;   /* protects envs */
+    rt_env **envs;           /* running environments */
+    size_t n, cap;
+    int kick[2];             /* pipe: recompute deadlines */
+    int sig[2];              /* pipe: Python's signal wakeup fd */
+    int ok;
+} rt_watch = {.once = PTHREAD_ONCE_INIT, .mutex = PTHREAD_MUTEX_INITIALIZER};
+
+/* Python's main thread (process-wide, set once at import): Ctrl-C reaches it. */
+static _Atomic unsigned long rt_main_ident;
+
+void rt_set_main_thread(unsigned long ident) { atomic_store(&rt_main_ident, ident); }
+
+static int rt_is_main_thread(void) {
+    return PyThread_get_thread_ident() == atomic_load_explicit(&rt_main_ident, memory_order_relaxed);
+}
+
+static int64_t rt_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void rt_drain_fd(int fd) {
+    char buf[256];
+    while (read(fd, buf, sizeof buf) > 0) {}
+}
+
+/* The interrupt on the thread running JS (Node lock held): Python's main
+ * thread runs the signal handlers; an exception terminates its JS. */
+static void rt_on_signal_interrupt(void *data) {
+    rt_env *env = data;
+    if (!atomic_load(&env->main_active) || !rt_is_main_thread()) return;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    if (PyErr_CheckSignals() < 0) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        if (value && tb) PyException_SetTraceback(value, tb);
+        Py_XSETREF(env->interrupt_exc, value);
+        Py_XDECREF(type);
+        Py_XDECREF(tb);
+        atomic_store(&env->stop_thread, rt_self());
+        atomic_store(&env->stop_reason, RT_STOP_SIGNAL);
+        em_setup_terminate(env->setup);
+    }
+    PyGILState_Release(gil);
+}
+
+static void rt_on_deadline_interrupt(void *data) {
+    rt_env *env = data;
+    int64_t deadline = atomic_load(&env->deadline_ns);
+    if (!deadline || atomic_load(&env->deadline_owner) != rt_self() || rt_now_ns() < deadline) return;
+    atomic_store(&env->stop_thread, rt_self());
+    atomic_store(&env->stop_reason, RT_STOP_DEADLINE);
+    em_setup_terminate(env->setup);
+}
+
+/* The heap neared its limit, on the thread running JS (Node lock held). */
+static void rt_on_heap_limit(void *data) {
+    rt_env *env = data;
+    atomic_store(&env->stop_thread, rt_self());
+    atomic_store(&env->stop_reason, RT_STOP_HEAP);
+}
+
+static void *rt_watch_main(void *unused) {
+    (void)unused;
+    for (;;) {
+        int64_t now = rt_now_ns(), next = 0;
+        pthread_mutex_lock(&rt_watch.mutex);
+        for (size_t i = 0; i < rt_watch.n; i++) {
+            rt_env *env = rt_watch.envs[i];
+            int64_t deadline = atomic_load(&env->deadline_ns);
+            if (!deadline || atomic_load(&env->deadline_fired)) continue;
+            if (deadline <= now) {
+                atomic_store(&env->deadline_fired, 1);
+                em_setup_request_interrupt(env->setup, rt_on_deadline_interrupt, env);
+            } else if (!next || deadline < next) {
+                next = deadline;
+            }
+        }
+        pthread_mutex_unlock(&rt_watch.mutex);
+        int timeout = next ? (int)((next - now) / 1000000) + 1 : -1;
+        struct pollfd fds[2] = {{.fd = rt_watch.kick[0], .events = POLLIN},
+                                {.fd = rt_watch.sig[0], .events = POLLIN}};
+        if (poll(fds, 2, timeout) <= 0) continue;
+        if (fds[0].revents) rt_drain_fd(rt_watch.kick[0]);
+        if (fds[1].revents) {
+            rt_drain_fd(rt_watch.sig[0]);
+            pthread_mutex_lock(&rt_watch.mutex);
+            for (size_t i = 0; i < rt_watch.n; i++)
+                if (atomic_load(&rt_watch.envs[i]->main_active))
+                    em_setup_request_interrupt(rt_watch.envs[i]->setup, rt_on_signal_interrupt,
+                                               rt_watch.envs[i]);
+            pthread_mutex_unlock(&rt_watch.mutex);
+        }
+    }
+    return NULL;
+}
+
+static int rt_pipe(int fds[2]) {
+    if (pipe(fds) < 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    return 0;
+}
+
+static void rt_watch_init(void) {
+    if (rt_pipe(rt_watch.kick) < 0) return;
+    if (rt_pipe(rt_watch.sig) < 0) return;
+    pthread_t thread;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rt_watch.ok = pthread_create(&thread, &attr, rt_watch_main, NULL) == 0;
+    pthread_attr_destroy(&attr);
+}
+
+static void rt_watch_kick(void) {
+    if (rt_watch.ok && write(rt_watch.kick[1], "k", 1) < 0) {}
+}
+
+/* Adds (add = 1) or removes an environment. Any thread. */
+static void rt_watch_env(rt_env *env, int add) {
+    pthread_once(&rt_watch.once, rt_watch_init);
+    pthread_mutex_lock(&rt_watch.mutex);
+    if (add) {
+        if (rt_watch.n == rt_watch.cap) {
+            size_t cap = rt_watch.cap ? rt_watch.cap * 2 : 8;
+            rt_env **grown = realloc(rt_watch.envs, cap * sizeof *grown);
+            if (grown) {
+                rt_watch.envs = grown;
+                rt_watch.cap = cap;
+            }
+        }
+        if (rt_watch.n < rt_watch.cap) rt_watch.envs[rt_watch.n++] = env;
+    } else {
+        for (size_t i = 0; i < rt_watch.n; i++) {
+            if (rt_watch.envs[i] == env) {
+                rt_watch.envs[i] = rt_watch.envs[--rt_watch.n];
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&rt_watch.mutex);
+}
+
+int rt_signal_fd(void) {
+    pthread_once(&rt_watch.once, rt_watch_init);
+    return rt_watch.ok ? rt_watch.sig[1] : -1;
+}
+
+void rt_set_deadline(int64_t deadline_ns) { rt_thread_self()->deadline_ns = deadline_ns; }
+
+int64_t rt_get_deadline(void) { return rt_thread_self()->deadline_ns; }
+
+int rt_raise_interrupt(rt_env *env) {
+    rt_thread *me = rt_thread_self();
+    int reason = me->report;
+    PyObject *exc = NULL;
+    if (reason) {
+        me->report = RT_STOP_NONE;
+        exc = me->report_exc;
+        me->report_exc = NULL;
+    } else if (atomic_load(&env->stop_thread) == (uintptr_t)me) {
+        /* Inside nested calls: unwind with the same kind of exception. */
+        reason = atomic_load(&env->stop_reason);
+        if (reason == RT_STOP_SIGNAL) exc = Py_XNewRef(env->interrupt_exc);
+    }
+    switch (reason) {
+    case RT_STOP_SIGNAL:
+        if (exc) PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
+        else PyErr_SetNone(PyExc_KeyboardInterrupt);
+        return -1;
+    case RT_STOP_DEADLINE:
+        Py_XDECREF(exc);
+        PyErr_SetString(PyExc_TimeoutError, "JavaScript ran past its pymport_py.deadline()");
+        return -1;
+    case RT_STOP_HEAP:
+        Py_XDECREF(exc);
+        PyErr_SetString(PyExc_MemoryError,
+                        "JavaScript reached the heap limit (the allocation was stopped; "
+                        "raise it with start(max_heap_mb=...))");
+        return -1;
+    default:
+        Py_XDECREF(exc);
+        return 0;
+    }
+}
+
+/* After the outermost JS call of this thread returned: if its JS was
+ * terminated for an interrupt, end the termination and keep the reason for
+ * rt_raise_interrupt. Node lock and GIL held, no JS on this thread's stack. */
+static void rt_settle_interrupt(rt_env *env) {
+    rt_thread *me = rt_thread_self();
+    if (atomic_load(&env->stop_thread) != (uintptr_t)me) return;
+    int reason = atomic_exchange(&env->stop_reason, RT_STOP_NONE);
+    atomic_store(&env->stop_thread, 0);
+    if (atomic_load(&env->state) == RT_RUNNING) em_setup_cancel_terminate(env->setup);
+    me->report = reason;
+    Py_XSETREF(me->report_exc, env->interrupt_exc);
+    env->interrupt_exc = NULL;
+}
 
 /* Marks the calling thread as the owner of env's Node lock (depth 1). */
 static void rt_set_owner(rt_env *env) {
@@ -218,6 +439,7 @@ void rt_env_decref(rt_env *env) {
     pthread_mutex_destroy(&env->smutex);
     pthread_mutex_destroy(&env->qmutex);
     pthread_cond_destroy(&env->scond);
+    Py_CLEAR(env->interrupt_exc);
     Py_CLEAR(env->module);
     free(env);
 }
@@ -325,6 +547,10 @@ napi_value rt_helper_value(rt_env *env, rt_helper h) {
     return v;
 }
 
+static void rt_watch_kick(void);
+static int rt_is_loop_thread(rt_env *env);
+static int rt_is_main_thread(void);
+
 /* Runs fn (as a call, or as `new fn(...)` when recv is NULL) inside a callback
  * scope, so that nextTicks and microtasks run when the outermost scope closes. */
 static napi_status rt_invoke(rt_env *env, napi_value recv, napi_value fn, size_t argc,
@@ -335,6 +561,17 @@ static napi_status rt_invoke(rt_env *env, napi_value recv, napi_value fn, size_t
     if (status != napi_ok) return status;
     status = napi_open_callback_scope(env->napi, resource, env->async_ctx, &cscope);
     if (status != napi_ok) return status;
+    /* The outermost call of a thread is what Ctrl-C and deadlines stop. */
+    int outer = env->depth == 1 && !rt_is_loop_thread(env);
+    int main_call = outer && rt_is_main_thread();
+    int64_t deadline = rt_thread_self()->deadline_ns;
+    if (main_call) atomic_store(&env->main_active, 1);
+    if (deadline && outer) {
+        atomic_store(&env->deadline_owner, rt_self());
+        atomic_store(&env->deadline_fired, 0);
+        atomic_store(&env->deadline_ns, deadline);
+        rt_watch_kick();
+    }
     /* JS runs without the GIL; callbacks into Python take it themselves. */
     PyThreadState *ts = PyEval_SaveThread();
     if (recv)
@@ -351,6 +588,15 @@ static napi_status rt_invoke(rt_env *env, napi_value recv, napi_value fn, size_t
     }
     napi_close_callback_scope(env->napi, cscope);
     PyEval_RestoreThread(ts);
+    if (main_call) atomic_store(&env->main_active, 0);
+    if (deadline && outer) atomic_store(&env->deadline_ns, 0);
+    if (outer) {
+        rt_settle_interrupt(env);
+        if (rt_thread_self()->report) {
+            /* Report it (rt_raise_interrupt), even if the call got to finish. */
+            if (status == napi_ok) status = napi_generic_failure;
+        }
+    }
     return status;
 }
 
@@ -707,6 +953,7 @@ static void rt_on_process_exit(void *data, int code) {
  * V8 scopes in `scope`; returns with the lock released and the state DEAD. */
 static void rt_teardown(rt_env *env, em_scope *scope, int loaded) {
     em_setup *setup = env->setup;
+    rt_watch_env(env, 0);
     pthread_mutex_lock(&env->smutex);
     atomic_store(&env->state, RT_STOPPING);
     em_setup_stop(setup);
@@ -740,6 +987,19 @@ static void rt_teardown(rt_env *env, em_scope *scope, int loaded) {
     pthread_mutex_unlock(&env->mutex);
 }
 
+/* The loop thread's own JS (a timer, I/O) was terminated at the heap limit:
+ * end the termination and report it. Loop thread, Node lock held. */
+static void rt_loop_interrupted(rt_env *env) {
+    atomic_store(&env->stop_thread, 0);
+    atomic_store(&env->stop_reason, RT_STOP_NONE);
+    em_setup_cancel_terminate(env->setup);
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyErr_SetString(PyExc_MemoryError, "JavaScript reached the heap limit in a callback of the "
+                                       "event loop (the allocation was stopped)");
+    _PyErr_WriteUnraisableMsg("in JavaScript (heap limit)", NULL);
+    PyGILState_Release(gil);
+}
+
 static void *rt_loop_main(void *arg) {
     rt_env *env = arg;
     char error[1024] = "";
@@ -759,6 +1019,7 @@ static void *rt_loop_main(void *arg) {
     rt_lock_raw(env, &scope);
     em_setup_add_binding(env->setup, "pymport_py", rt_register_binding);
     em_setup_on_exit(env->setup, rt_on_process_exit, env);
+    em_setup_on_heap_limit(env->setup, rt_on_heap_limit, env);
     /* `wake` stays referenced: the loop is then always alive, so
      * uv_backend_timeout gives the time to the next timer (or -1) rather than 0
      * for "nothing keeps the loop alive", which would make the thread spin. */
@@ -777,10 +1038,12 @@ static void *rt_loop_main(void *arg) {
         rt_signal_started(env, RT_DEAD, error);
         return NULL;
     }
+    rt_watch_env(env, 1);
     rt_signal_started(env, RT_RUNNING, NULL);
 
     while (atomic_load(&env->state) == RT_RUNNING) {
         uv_run(env->loop, UV_RUN_NOWAIT);
+        if (atomic_load(&env->stop_thread) == rt_self()) rt_loop_interrupted(env);
         em_setup_drain_tasks(env->setup);
         rt_drain_released(env);
         if (atomic_load(&env->state) != RT_RUNNING) break;

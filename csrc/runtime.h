@@ -18,6 +18,14 @@
 #include <stdatomic.h>
 #include <uv.h>
 
+/* Why the JS of a call was terminated (rt_env.stop_reason). */
+typedef enum {
+    RT_STOP_NONE = 0,
+    RT_STOP_SIGNAL,   /* a Python signal handler raised (Ctrl-C: KeyboardInterrupt) */
+    RT_STOP_DEADLINE, /* pymport_py.deadline() passed: TimeoutError */
+    RT_STOP_HEAP,     /* the heap limit: MemoryError */
+} rt_stop_reason;
+
 typedef enum {
     RT_STARTING = 0, /* loop thread is creating the environment */
     RT_RUNNING,      /* usable */
@@ -109,6 +117,15 @@ struct rt_env {
     rt_task *tasks_head, *tasks_tail;
     /* Futures waiting for a JS promise (async.c), protected by the GIL. */
     struct as_pending *pending;
+
+    /* Interrupts: Ctrl-C, deadlines, the heap limit. */
+    _Atomic int main_active;        /* Python's main thread is in an outermost call */
+    _Atomic int64_t deadline_ns;    /* CLOCK_MONOTONIC deadline of a running call, 0: none */
+    _Atomic uintptr_t deadline_owner; /* rt_self() of the thread that set it */
+    _Atomic int deadline_fired;     /* the watcher asked for the interrupt */
+    _Atomic int stop_reason;        /* rt_stop_reason of the terminated JS */
+    _Atomic uintptr_t stop_thread;  /* rt_self() of the thread whose JS was terminated */
+    PyObject *interrupt_exc;        /* GIL: what the signal handlers raised */
 };
 
 /* A token unique to the calling thread. */
@@ -198,6 +215,23 @@ int rt_raise_closed(rt_env *env);
 /* For a call cut short by the environment stopping: raises ProcessExit(code)
  * when process.exit() stopped it, else EnvironmentClosed. GIL held. Returns -1. */
 int rt_raise_cut_short(rt_env *env);
+
+/* The pending interrupt of the calling thread, as a Python exception: returns
+ * -1 with KeyboardInterrupt (or what the signal handler raised), TimeoutError
+ * or MemoryError set when this thread's JS was terminated for one, else 0.
+ * Node lock and GIL held. */
+int rt_raise_interrupt(rt_env *env);
+
+/* The wakeup fd for Python's signal.set_wakeup_fd (a non-blocking pipe), or
+ * -1. Starts the watcher thread. */
+int rt_signal_fd(void);
+
+/* Records Python's main thread (PyThread_get_thread_ident) for Ctrl-C. */
+void rt_set_main_thread(unsigned long ident);
+
+/* Sets or clears (0) the calling thread's deadline, in CLOCK_MONOTONIC ns. */
+void rt_set_deadline(int64_t deadline_ns);
+int64_t rt_get_deadline(void);
 
 /* The linked binding's register function (runs during bootstrap). */
 napi_value rt_register_binding(napi_env napi, napi_value exports);

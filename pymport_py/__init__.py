@@ -10,9 +10,12 @@ use (or with :func:`start`) and runs its event loop on its own thread::
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import os
+import signal
 import threading
+import time
 from typing import Any, Iterable
 
 from ._version import __version__
@@ -43,16 +46,65 @@ from ._pymport import (  # noqa: E402
     ref,
 )
 from ._pymport import Environment as _Environment  # noqa: E402
+from ._pymport import _get_deadline, _set_deadline, _signal_fd  # noqa: E402
 from ._futures import JSFuture  # noqa: E402
 
 __all__ = [
     "EnvironmentClosed", "JSError", "JSObject", "JSRangeError", "JSReferenceError",
     "JSSyntaxError", "JSTypeError", "ProcessExit", "null", "ref", "require", "import_module",
-    "eval", "globalThis", "new", "to_js", "start", "shutdown", "running", "Worker", "JSFuture",
+    "eval", "globalThis", "new", "to_js", "start", "shutdown", "running", "Worker", "JSFuture", "deadline",
     "__version__",
 ]
 
 _BOOTSTRAP = os.path.join(_HERE, "js", "bootstrap.js")
+
+def _install_signal_fd() -> None:
+    # Ctrl-C while the main thread runs JS: Python's signal handler writes to
+    # the wakeup fd, and pymport_py's watcher interrupts the JS (docs/threading.md).
+    # Only when no wakeup fd is set (asyncio sets its own while its loop runs).
+    if threading.current_thread() is not threading.main_thread():
+        return
+    fd = _signal_fd()
+    if fd < 0:
+        return
+    old = signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+    if old != -1 and old != fd:
+        signal.set_wakeup_fd(old)
+
+
+_install_signal_fd()
+
+
+def _node_options(exec_argv: list[str], max_heap_mb: int | None) -> list[str]:
+    if max_heap_mb is not None:
+        if max_heap_mb <= 0:
+            raise ValueError("max_heap_mb must be positive")
+        return [f"--max-old-space-size={int(max_heap_mb)}"] + exec_argv
+    if not any(o.startswith("--max-old-space-size") for o in exec_argv):
+        # V8 flags are per process: reset what an earlier environment set.
+        return ["--max-old-space-size=0"] + exec_argv
+    return exec_argv
+
+
+@contextlib.contextmanager
+def deadline(seconds: float):
+    """Stop JavaScript that this thread runs past ``seconds`` from now with TimeoutError.
+
+    Nested deadlines keep the earliest. The environment stays usable::
+
+        with pymport_py.deadline(0.5):
+            pymport_py.eval("while (true) {}")    # TimeoutError after 0.5 s
+    """
+    previous = _get_deadline()
+    until = time.monotonic() + seconds
+    if previous is not None:
+        until = min(until, previous)
+    _set_deadline(until)
+    try:
+        yield
+    finally:
+        _set_deadline(previous)
+
 
 _lock = threading.Lock()
 _main: _Environment | None = None
@@ -68,17 +120,21 @@ def _split_argv(argv: Iterable[str]) -> tuple[list[str], list[str]]:
     return exec_argv, rest
 
 
-def start(argv: Iterable[str] = (), cwd: str | os.PathLike[str] | None = None) -> None:
+def start(argv: Iterable[str] = (), cwd: str | os.PathLike[str] | None = None,
+          max_heap_mb: int | None = None) -> None:
     """Start the main Node environment now.
 
     ``argv``: leading options (``--expose-gc``, ``--max-old-space-size=256``) are
     Node/V8 options, the rest appear in ``process.argv`` after the program name.
     ``cwd``: the directory that ``require``, ``import_module`` and the global
     ``require`` of eval'd code resolve from (default: the current working
-    directory at each call). Raises RuntimeError if it is already running.
+    directory at each call). ``max_heap_mb``: the V8 heap limit; JS that reaches
+    it raises MemoryError instead of aborting the process. Raises RuntimeError
+    if it is already running.
     """
     global _main, _main_base
     exec_argv, rest = _split_argv(argv)
+    exec_argv = _node_options(exec_argv, max_heap_mb)
     base = os.path.abspath(os.fspath(cwd)) if cwd is not None else None
     with _lock:
         if _main is not None and _main.running:
@@ -100,7 +156,7 @@ def _env() -> _Environment:
             old, _main = _main, None
             if old is not None:
                 old.shutdown()
-            _main = _Environment(_BOOTSTRAP, [], [], None)
+            _main = _Environment(_BOOTSTRAP, [], _node_options([], None), None)
             _main_base = None
         return _main
 
@@ -166,8 +222,10 @@ class Worker:
             w.eval("1 + 1")
     """
 
-    def __init__(self, argv: Iterable[str] = (), cwd: str | os.PathLike[str] | None = None):
+    def __init__(self, argv: Iterable[str] = (), cwd: str | os.PathLike[str] | None = None,
+                 max_heap_mb: int | None = None):
         exec_argv, rest = _split_argv(argv)
+        exec_argv = _node_options(exec_argv, max_heap_mb)
         self._base = os.path.abspath(os.fspath(cwd)) if cwd is not None else None
         self._env = _Environment(_BOOTSTRAP, rest, exec_argv, self._base)
 
