@@ -1,0 +1,124 @@
+"""Ctrl-C, deadlines and the heap limit stop JavaScript with Python exceptions."""
+import _thread
+import threading
+
+import pytest
+
+import pymport_py
+
+
+def test_interrupt_main_stops_a_long_js_call():
+    pymport_py.eval("1")
+    timer = threading.Timer(0.2, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            pymport_py.eval("while (true) {}")
+    finally:
+        timer.cancel()
+    # the environment stays usable, and state from before is still there
+    pymport_py.eval("globalThis.afterInterrupt = 41")
+    assert pymport_py.eval("afterInterrupt + 1") == 42
+
+
+def test_interrupt_reaches_js_below_python_callbacks():
+    hits = []
+
+    def middle(spin):
+        hits.append("in python")
+        spin()
+
+    f = pymport_py.eval("(py) => py(() => { while (true) {} })")
+    timer = threading.Timer(0.2, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            f(middle)
+    finally:
+        timer.cancel()
+    assert hits == ["in python"]
+    assert pymport_py.eval("2 * 21") == 42
+
+
+def test_deadline_raises_timeout_error_and_environment_survives():
+    with pytest.raises(TimeoutError):
+        with pymport_py.deadline(0.2):
+            pymport_py.eval("while (true) {}")
+    assert pymport_py.eval("'still here'") == "still here"
+
+
+def test_deadline_does_not_affect_calls_that_finish():
+    with pymport_py.deadline(10):
+        assert pymport_py.eval("[1, 2, 3].length") == 3
+    # and it is gone after the block
+    assert pymport_py._get_deadline() is None
+
+
+def test_nested_deadlines_keep_the_earliest():
+    with pymport_py.deadline(0.2):
+        with pymport_py.deadline(60):
+            with pytest.raises(TimeoutError):
+                pymport_py.eval("while (true) {}")
+
+
+def test_deadline_in_another_thread_only_stops_that_thread():
+    outcome = {}
+
+    def worker():
+        try:
+            with pymport_py.deadline(0.2):
+                pymport_py.eval("while (true) {}")
+        except TimeoutError:
+            outcome["thread"] = "TimeoutError"
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join(30)
+    assert outcome == {"thread": "TimeoutError"}
+    assert pymport_py.eval("1 + 1") == 2
+
+
+def test_deadline_in_a_worker():
+    with pymport_py.Worker() as w:
+        with pytest.raises(TimeoutError):
+            with pymport_py.deadline(0.2):
+                w.eval("for (;;) {}")
+        assert w.eval("3") == 3
+
+
+def test_heap_limit_raises_memory_error_and_process_survives(run_python):
+    proc = run_python(
+        """
+        import pymport_py
+        pymport_py.start(max_heap_mb=64)
+        try:
+            pymport_py.eval("const a = []; while (true) a.push(new Array(100000).fill(1.5))")
+        except MemoryError as e:
+            print("MemoryError")
+        print(pymport_py.eval("'alive ' + (6 * 7)"))
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.split() == ["MemoryError", "alive", "42"]
+
+
+def test_heap_limit_in_a_worker(run_python):
+    proc = run_python(
+        """
+        import pymport_py
+        with pymport_py.Worker(max_heap_mb=64) as w:
+            try:
+                w.eval("const a = []; for (;;) a.push(new Array(100000).fill(0.5))")
+            except MemoryError:
+                print("MemoryError")
+            print(w.eval("1 + 1"))
+        print(pymport_py.eval("2 + 2"))
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.split() == ["MemoryError", "2", "4"]
+
+
+def test_max_heap_mb_must_be_positive():
+    with pytest.raises(ValueError):
+        pymport_py.Worker(max_heap_mb=0)
