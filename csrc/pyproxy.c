@@ -169,10 +169,54 @@ static napi_value pyp_js_repr(napi_env napi, napi_callback_info info) {
     return pyp_js_text(napi, info, PyObject_Repr);
 }
 
+/* binding.pyimport(name) / binding.pyeval(code): import a Python module, or
+ * evaluate a Python expression (in a fresh namespace); the result converted
+ * per DESIGN.md section 5. JS thread, Node lock held; takes the GIL. */
+static napi_value pyp_js_python(napi_env napi, napi_callback_info info, int eval) {
+    size_t argc = 1;
+    napi_value arg, out = NULL;
+    void *data = NULL;
+    napi_get_instance_data(napi, &data);
+    rt_env *env = data;
+    if (napi_get_cb_info(napi, info, &argc, &arg, NULL, NULL) != napi_ok || argc < 1) return NULL;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *text = cv_string_to_py(env, arg), *res = NULL, *globals = NULL;
+    if (!text) goto error;
+    if (eval) {
+        if (!(globals = PyDict_New())) goto error;
+        if (PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0) goto error;
+        const char *code = PyUnicode_AsUTF8(text);
+        if (!code || !(res = PyRun_String(code, Py_eval_input, globals, globals))) goto error;
+    } else if (!(res = PyImport_Import(text))) {
+        goto error;
+    }
+    if (cv_to_js(env, res, CV_ARG, &out) < 0) goto error;
+    goto done;
+error:
+    out = NULL;
+    er_throw_to_js(env);
+done:
+    Py_XDECREF(text);
+    Py_XDECREF(res);
+    Py_XDECREF(globals);
+    PyGILState_Release(gil);
+    return out;
+}
+
+static napi_value pyp_js_import(napi_env napi, napi_callback_info info) {
+    return pyp_js_python(napi, info, 0);
+}
+
+static napi_value pyp_js_eval(napi_env napi, napi_callback_info info) {
+    return pyp_js_python(napi, info, 1);
+}
+
 napi_status pyp_define_binding(napi_env napi, napi_value exports) {
     napi_property_descriptor props[] = {
         {"str", NULL, pyp_js_str, NULL, NULL, NULL, napi_default, NULL},
         {"repr", NULL, pyp_js_repr, NULL, NULL, NULL, napi_default, NULL},
+        {"pyimport", NULL, pyp_js_import, NULL, NULL, NULL, napi_default, NULL},
+        {"pyeval", NULL, pyp_js_eval, NULL, NULL, NULL, napi_default, NULL},
     };
     return napi_define_properties(napi, exports, sizeof props / sizeof props[0], props);
 }

@@ -381,9 +381,14 @@ static int rt_strv_len(char **v) {
     return n;
 }
 
-rt_env *rt_env_new(PyObject *module, const char *bootstrap, PyObject *argv,
-                   PyObject *exec_argv, PyObject *base_dir) {
-    pthread_once(&rt_atfork_once, rt_install_atfork);
+/* Process-wide, set by the first environment: what the linked binding needs in
+ * Node worker_threads, whose environments Node creates without us. The module
+ * is borrowed: environments (and their workers) stop at exit before it dies. */
+static PyObject *rt_module;
+static char *rt_bootstrap;
+
+/* Returns a new environment struct (refcnt 1), or NULL with an exception. GIL held. */
+static rt_env *rt_env_alloc(PyObject *module, const char *bootstrap) {
     rt_env *env = calloc(1, sizeof *env);
     if (!env) return (rt_env *)PyErr_NoMemory();
     env->refcnt = 1;
@@ -394,7 +399,22 @@ rt_env *rt_env_new(PyObject *module, const char *bootstrap, PyObject *argv,
     pthread_cond_init(&env->scond, NULL);
     atomic_store(&env->state, RT_STARTING);
     env->sleep_until = -1;
-    if (!(env->bootstrap_path = strdup(bootstrap))) goto nomem;
+    if (!(env->bootstrap_path = strdup(bootstrap))) {
+        rt_env_decref(env);
+        return (rt_env *)PyErr_NoMemory();
+    }
+    return env;
+}
+
+rt_env *rt_env_new(PyObject *module, const char *bootstrap, PyObject *argv,
+                   PyObject *exec_argv, PyObject *base_dir) {
+    pthread_once(&rt_atfork_once, rt_install_atfork);
+    if (!rt_module) {
+        rt_module = module;
+        rt_bootstrap = strdup(bootstrap);
+    }
+    rt_env *env = rt_env_alloc(module, bootstrap);
+    if (!env) return NULL;
     if (base_dir != Py_None) {
         const char *b = PyUnicode_AsUTF8(base_dir);
         if (!b) goto error;
@@ -500,6 +520,12 @@ int rt_enter(rt_env *env, rt_frame *frame) {
     if (atomic_load_explicit(&rt_forked, memory_order_relaxed)) return rt_raise_closed(env);
     if (rt_owns(env)) {
         env->depth++;
+    } else if (env->foreign) {
+        if (atomic_load(&env->state) != RT_RUNNING) return rt_raise_closed(env);
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this JavaScript object belongs to a Node worker_thread: use it on that "
+                        "thread (inside a call from its JavaScript)");
+        return -1;
     } else {
         if (atomic_load(&env->state) != RT_RUNNING) return rt_raise_closed(env);
         /* Never block on the Node lock with the GIL held. */
@@ -638,6 +664,9 @@ void rt_release_ref(rt_env *env, napi_ref ref) {
         napi_delete_reference(env->napi, ref);
         return;
     }
+    /* A worker_thread's environment is only reachable from its thread; the
+     * reference goes with that environment. */
+    if (env->foreign) return;
     if (pthread_mutex_trylock(&env->mutex) == 0) {
         int state = atomic_load(&env->state);
         if (state == RT_RUNNING || state == RT_STOPPING) {
@@ -1214,18 +1243,62 @@ static napi_value rt_js_unraisable(napi_env napi, napi_callback_info info) {
     return NULL;
 }
 
+/* The environment of a Node worker_thread went away (its thread). */
+static void rt_foreign_finalize(napi_env napi, void *data, void *hint) {
+    (void)napi;
+    (void)hint;
+    rt_env *env = data;
+    atomic_store(&env->state, RT_STOPPING);
+    as_fail_pending(env);
+    PyGILState_STATE gil = PyGILState_Ensure();
+    atomic_store(&env->state, RT_DEAD);
+    rt_clear_owner(env);
+    rt_env_decref(env);
+    PyGILState_Release(gil);
+}
+
+/* A Node worker_thread loads the binding: its environment becomes a foreign
+ * rt_env, owned for good by that thread (which holds its isolate throughout). */
+static rt_env *rt_register_worker(napi_env napi) {
+    if (!rt_module || _Py_IsFinalizing()) return NULL;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    rt_env *env = rt_env_alloc(rt_module, rt_bootstrap);
+    if (env) {
+        env->foreign = 1;
+        env->napi = napi;
+        env->wake_closed = 1; /* no loop thread of ours: no tasks */
+        atomic_store(&env->state, RT_RUNNING);
+        rt_set_owner(env);
+    } else {
+        PyErr_Clear();
+    }
+    PyGILState_Release(gil);
+    if (env && napi_set_instance_data(napi, env, rt_foreign_finalize, NULL) != napi_ok) return NULL;
+    return env;
+}
+
+/* binding.ready(): the bootstrap ran in this environment. */
+static napi_value rt_js_ready(napi_env napi, napi_callback_info info) {
+    (void)info;
+    napi_value out = NULL;
+    napi_get_boolean(napi, rt_env_of(napi)->helpers[RT_H_COUNT - 1] != NULL, &out);
+    return out;
+}
+
 napi_value rt_register_binding(napi_env napi, napi_value exports) {
     rt_env *env = rt_loading;
-    if (!env) {
-        /* A Node worker_thread: the JS-side API comes with its own issue. */
-        return exports;
+    if (env) {
+        env->napi = napi;
+        napi_set_instance_data(napi, env, NULL, NULL);
+    } else if (!(env = rt_register_worker(napi))) {
+        napi_throw_error(napi, NULL, "pymport_py is not available in this environment");
+        return NULL;
     }
-    env->napi = napi;
-    napi_set_instance_data(napi, env, NULL, NULL);
     napi_property_descriptor props[] = {
         {"bootstrapPath", NULL, rt_js_bootstrap_path, NULL, NULL, NULL, napi_default, NULL},
         {"getcwd", NULL, rt_js_getcwd, NULL, NULL, NULL, napi_default, NULL},
         {"init", NULL, rt_js_init, NULL, NULL, NULL, napi_default, NULL},
+        {"ready", NULL, rt_js_ready, NULL, NULL, NULL, napi_default, NULL},
         {"write", NULL, rt_js_write, NULL, NULL, NULL, napi_default, NULL},
         {"unraisable", NULL, rt_js_unraisable, NULL, NULL, NULL, napi_default, NULL},
     };

@@ -78,6 +78,7 @@ struct rt_env {
     char **exec_argv;      /* Node/V8 options, NULL-terminated */
     pthread_t loop_thread; /* joined by rt_env_shutdown */
     int loop_thread_started; /* GIL */
+    int foreign;           /* set once: a Node worker_thread's environment, owned by its thread */
     long refcnt;           /* GIL: the Environment object and every JSObject */
 
     /* Set once by the loop thread before RT_RUNNING. */

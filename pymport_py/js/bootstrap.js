@@ -10,7 +10,15 @@ const url = require('url');
 const vm = require('vm');
 const { Writable } = require('stream');
 
-module.exports = function bootstrap(binding) {
+module.exports = function bootstrap(binding, { worker = false } = {}) {
+  require('./preload.js');
+  if (!worker) hostOnly(binding);
+  initHelpers(binding);
+};
+
+// What only environments started by pymport_py do (a Node worker_thread keeps
+// Node's own stdio, piped to its parent, and its own error events).
+function hostOnly(binding) {
   // Console output goes to Python's sys.stdout / sys.stderr, whatever they are
   // at the time of the write (pytest's capture, a notebook), and Node never
   // touches Python's file descriptors 0-2.
@@ -40,6 +48,9 @@ module.exports = function bootstrap(binding) {
   // environment keeps running.
   process.on('uncaughtException', (err) => binding.unraisable(err, 'uncaught exception'));
   process.on('unhandledRejection', (reason) => binding.unraisable(reason, 'unhandled rejection'));
+}
+
+function initHelpers(binding) {
 
   // require() and import() resolved from a directory, as from a module there.
   const loaders = new Map();

@@ -1,0 +1,30 @@
+'use strict';
+// Makes require('pymport') resolve to pymport_py's JS API in this environment,
+// and passes itself on to the Node worker_threads it starts (with --require),
+// so that it works there too.
+
+const Module = require('module');
+const path = require('path');
+const workerThreads = require('worker_threads');
+
+const marker = Symbol.for('pymport_py.preload');
+if (!Module[marker]) {
+  Module[marker] = true;
+
+  const api = path.join(__dirname, 'pymport.js');
+  const resolve = Module._resolveFilename;
+  Module._resolveFilename = function (request, ...rest) {
+    if (request === 'pymport') return api;
+    return resolve.call(this, request, ...rest);
+  };
+
+  const { Worker } = workerThreads;
+  class PymportWorker extends Worker {
+    constructor(filename, options = {}) {
+      // Not process.execArgv: pymport_py's are V8 flags, which workers refuse.
+      const execArgv = options.execArgv ?? [];
+      super(filename, { ...options, execArgv: [...execArgv, '--require', __filename] });
+    }
+  }
+  workerThreads.Worker = PymportWorker;
+}

@@ -1,0 +1,77 @@
+"""Node's own worker_threads inside pymport_py's environments reach Python."""
+import pymport_py
+
+WORKER = """(source) => new Promise((resolve, reject) => {
+  const { Worker } = require('worker_threads');
+  const w = new Worker(source, { eval: true });
+  w.on('message', resolve);
+  w.on('error', reject);
+})"""
+
+
+def run_in_worker(env, source):
+    return env.eval(WORKER)(source).result(30)
+
+
+def test_require_pymport_in_the_main_environment():
+    assert pymport_py.eval("require('pymport').pyval('2 ** 10')") == 1024
+    assert pymport_py.eval("typeof require('pymport').version") == "string"
+
+
+def test_worker_thread_evaluates_python():
+    out = run_in_worker(pymport_py, """
+        const { parentPort } = require('worker_threads');
+        const { pyval } = require('pymport');
+        parentPort.postMessage([pyval('6 * 7'), pyval('[1, "two", None]')]);
+    """)
+    assert out.to_py() == [42, [1, "two", None]]
+
+
+def test_python_code_runs_on_the_worker_thread():
+    out = run_in_worker(pymport_py, """
+        const { parentPort, threadId } = require('worker_threads');
+        const { pyval } = require('pymport');
+        const name = pyval('__import__("threading").current_thread().name');
+        const main = pyval('__import__("threading").main_thread().name');
+        parentPort.postMessage([threadId, name !== main]);
+    """)
+    thread_id, elsewhere = out.to_py()
+    assert thread_id >= 1 and elsewhere is True
+
+
+def test_python_errors_reach_the_worker_as_js_errors():
+    out = run_in_worker(pymport_py, """
+        const { parentPort } = require('worker_threads');
+        const { pyval } = require('pymport');
+        try { pyval('1 / 0') } catch (e) { parentPort.postMessage([e.pythonType, e.message]) }
+    """)
+    assert out.to_py() == ["ZeroDivisionError", "ZeroDivisionError: division by zero"]
+
+
+def test_nested_worker_threads_and_workers_of_a_python_worker():
+    source = """
+        const { Worker, parentPort } = require('worker_threads');
+        const inner = new Worker(`
+            require('worker_threads').parentPort.postMessage(require('pymport').pyval('"inner " + str(3 * 3)'))
+        `, { eval: true });
+        inner.on('message', (m) => parentPort.postMessage(m));
+    """
+    assert run_in_worker(pymport_py, source) == "inner 9"
+    with pymport_py.Worker() as w:
+        assert run_in_worker(w, source) == "inner 9"
+
+
+def test_many_worker_threads_at_once():
+    results = pymport_py.eval("""() => Promise.all(Array.from({ length: 4 }, (_, i) => new Promise((resolve, reject) => {
+        const { Worker } = require('worker_threads');
+        const w = new Worker(`
+            const { parentPort, workerData } = require('worker_threads');
+            const { pyval } = require('pymport');
+            let s = 0;
+            for (let k = 0; k < 200; k++) s += pyval(String(workerData) + ' + ' + k);
+            parentPort.postMessage(s);
+        `, { eval: true, workerData: i });
+        w.on('message', resolve);
+        w.on('error', reject);
+    })))""")().result(60)
+    assert results.to_py() == [200 * i + sum(range(200)) for i in range(4)]
