@@ -219,6 +219,7 @@ static void as_call_task_run(rt_env *env, rt_task *task) {
         as_settle_with(env, fn, t->future);
         goto done;
     }
+    if (jsp_check_function(env, fn, 0) < 0) goto error;
     if ((argc = jsp_convert_args(env, t->args, t->kwargs, small, 8, &argv)) < 0) goto error;
     if (target->bound_this) {
         if (jsp_value(env, target->bound_this, &recv) < 0) goto error;

@@ -285,6 +285,16 @@ error:
     return res;
 }
 
+int jsp_check_function(rt_env *env, napi_value fn, int construct) {
+    napi_valuetype type;
+    NAPI_OK(env, napi_typeof(env->napi, fn, &type));
+    if (type == napi_function) return 0;
+    PyErr_SetString(PyExc_TypeError, construct ? "this JavaScript object is not a constructor"
+                                               : "this JavaScript object is not callable");
+error:
+    return -1;
+}
+
 Py_ssize_t jsp_convert_args(rt_env *env, PyObject *args, PyObject *kwargs, napi_value *small,
                             Py_ssize_t nsmall, napi_value **argv) {
     Py_ssize_t n = PyTuple_GET_SIZE(args);
@@ -310,15 +320,9 @@ static PyObject *jsp_invoke(jsp_object *o, PyObject *args, PyObject *kwargs, int
     PyObject *res = NULL;
     napi_value small[8], *argv = small, fn, recv, out;
     Py_ssize_t argc = 0;
-    napi_valuetype type;
     JSP_ENTER(o, frame, NULL);
     NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &fn));
-    NAPI_OK(env, napi_typeof(env->napi, fn, &type));
-    if (type != napi_function) {
-        PyErr_SetString(PyExc_TypeError, construct ? "this JavaScript object is not a constructor"
-                                                   : "this JavaScript object is not callable");
-        goto error;
-    }
+    if (jsp_check_function(env, fn, construct) < 0) goto error;
     if ((argc = jsp_convert_args(env, args, kwargs, small, 8, &argv)) < 0) goto error;
     if (construct) {
         NAPI_OK(env, rt_construct(env, fn, (size_t)argc, argv, &out));

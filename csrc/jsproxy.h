@@ -24,6 +24,9 @@ int jsp_value(rt_env *env, PyObject *obj, napi_value *out);
 /* True if obj is a JSObject (or subclass). */
 int jsp_check(mod_state *st, PyObject *obj);
 
+/* Raises TypeError unless fn is a function. Node lock and GIL held. Returns 0 or -1. */
+int jsp_check_function(rt_env *env, napi_value fn, int construct);
+
 /* Converts call arguments; keyword arguments become one trailing plain
  * object. Returns the number of values in *argv (PyMem-allocated when larger
  * than `small`), or -1. Node lock and GIL held. */

@@ -294,14 +294,18 @@ static void rt_clear_owner(rt_env *env) {
     atomic_fetch_sub(&rt_thread_self()->held, 1);
 }
 
-/* True if waiting for env's lock would close a cycle: its owner waits for a
- * lock whose owner waits ... for a lock this thread holds. */
+/* True if waiting for env's lock closes a cycle (its owner waits for a lock
+ * whose owner waits ... for a lock this thread holds) and this thread is the
+ * one of the cycle to give way: the one with the highest token, so that
+ * exactly one thread of a cycle raises and the others go on. */
 static int rt_cycle(rt_env *env) {
     rt_thread *me = rt_thread_self();
+    uintptr_t highest = (uintptr_t)me;
     for (int hops = 0; env && hops < 64; hops++) {
         rt_thread *owner = (rt_thread *)atomic_load(&env->owner);
         if (!owner) return 0;
-        if (owner == me) return 1;
+        if (owner == me) return highest == (uintptr_t)me;
+        if ((uintptr_t)owner > highest) highest = (uintptr_t)owner;
         env = atomic_load(&owner->waiting_for);
     }
     return 0;
