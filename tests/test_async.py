@@ -1,0 +1,561 @@
+"""Async (DESIGN.md §4, §7): call_async and JSFuture, Promises awaited from
+asyncio, Python coroutines, asyncio and concurrent futures handed to JavaScript."""
+
+import asyncio
+import concurrent.futures
+import sys
+import threading
+
+import pytest
+
+import pymport_py as node
+
+JOIN_TIMEOUT = 30
+
+
+@pytest.fixture
+def unraisables(monkeypatch):
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append(u.exc_value))
+    return seen
+
+
+def _resolvable():
+    """A pending Promise and its resolve/reject functions (JSObjects)."""
+    box = node.eval(
+        """(() => { const b = {}; b.promise = new Promise((res, rej) => { b.resolve = res; b.reject = rej }); return b })()"""
+    )
+    return box.promise, box.resolve, box.reject
+
+
+# ---- call_async ----
+
+
+def test_call_async_returns_a_jsfuture_with_the_result():
+    add = node.eval("(a, b) => a + b")
+    fut = add.call_async(2, 3)
+    assert isinstance(fut, node.JSFuture)
+    assert isinstance(fut, concurrent.futures.Future)
+    assert fut.result(10) == 5
+
+
+def test_call_async_passes_keyword_arguments_and_binds_this():
+    show = node.eval("(...args) => JSON.stringify(args)")
+    assert show.call_async(1, "two", flag=True).result(10) == '[1,"two",{"flag":true}]'
+    counter = node.eval("({ n: 40, bump(by) { this.n += by; return this.n } })")
+    assert counter.bump.call_async(2).result(10) == 42
+    assert counter.n == 42
+
+
+def test_call_async_returns_before_a_returned_promise_settles():
+    box = node.eval("({})")
+    started = threading.Event()
+    make = node.eval("(box, started) => { started(); return new Promise((resolve) => { box.resolve = resolve }) }")
+    fut = make.call_async(box, started.set)
+    assert started.wait(10)
+    assert not fut.done()
+    box.resolve("settled later")
+    assert fut.result(10) == "settled later"
+
+
+def test_call_async_returns_while_the_environment_is_busy():
+    # Another thread holds the environment (its JS is inside a Python callback
+    # that waits): call_async must not wait for the Node lock.
+    entered = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        entered.set()
+        assert release.wait(30)
+        return "held"
+
+    holder_result = []
+    holder = threading.Thread(target=lambda: holder_result.append(node.eval("(f) => f()")(hold)))
+    add = node.eval("(a, b) => a + b")
+    holder.start()
+    try:
+        assert entered.wait(10)
+        returned = threading.Event()
+        futs = []
+        caller = threading.Thread(target=lambda: (futs.append(add.call_async(20, 22)), returned.set()))
+        caller.start()
+        assert returned.wait(10), "call_async blocked while the environment was busy"
+        assert not futs[0].done()  # cannot have run: the holder has the Node lock
+    finally:
+        release.set()
+        holder.join(JOIN_TIMEOUT)
+    caller.join(JOIN_TIMEOUT)
+    assert holder_result == ["held"]
+    assert futs[0].result(10) == 42
+
+
+def test_call_async_from_inside_a_callback_is_queued_not_run_inline():
+    add = node.eval("(a, b) => a + b")
+    futs = []
+
+    def cb():
+        fut = add.call_async(1, 2)
+        futs.append((fut, fut.done()))
+        return 0
+
+    node.eval("(f) => f()")(cb)
+    fut, done_at_once = futs[0]
+    assert done_at_once is False
+    assert fut.result(10) == 3
+
+
+def test_call_async_settles_with_a_thenable():
+    make = node.eval(
+        """(ok) => ({ then(resolve, reject) {
+             setTimeout(() => ok ? resolve('thenable value') : reject(new RangeError('thenable no')), 5)
+           } })"""
+    )
+    assert make.call_async(True).result(10) == "thenable value"
+    with pytest.raises(node.JSRangeError, match="thenable no"):
+        make.call_async(False).result(10)
+
+
+@pytest.mark.parametrize(
+    "throw, expected",
+    [
+        ("null.x", node.JSTypeError),
+        ("new Array(-1)", node.JSRangeError),
+        ("undefinedName", node.JSReferenceError),
+        ("eval('(')", node.JSSyntaxError),
+        ("(() => { const e = new Error('custom'); e.name = 'MyError'; throw e })()", node.JSError),
+        ("(() => { throw 42 })()", node.JSError),
+    ],
+)
+def test_call_async_errors_are_the_same_exceptions_as_sync_throws(throw, expected):
+    sync_fn = node.eval(f"() => {throw}")
+    async_fn = node.eval(f"async () => {{ await null; return {throw} }}")
+    with pytest.raises(node.JSError) as sync_info:
+        sync_fn()
+    for fut in (sync_fn.call_async(), async_fn.call_async()):
+        exc = fut.exception(10)
+        assert type(exc) is type(sync_info.value) is expected
+        assert exc.name == sync_info.value.name
+        assert exc.message == sync_info.value.message
+
+
+def test_call_async_of_a_non_callable_raises_type_error_like_a_sync_call():
+    obj = node.eval("({ a: 1 })")
+    with pytest.raises(TypeError) as sync_info:
+        obj()
+    exc = obj.call_async().exception(10)
+    assert isinstance(exc, TypeError), repr(exc)
+    assert type(exc) is type(sync_info.value)
+
+
+def test_rejection_of_a_promise_waited_with_result_is_typed_like_sync_throw():
+    failing = node.eval("async (n) => { await null; throw new TypeError(`bad ${n}`) }")
+    with pytest.raises(TypeError) as info:
+        failing(3).result(10)
+    assert type(info.value) is node.JSTypeError
+    assert info.value.message == "bad 3"
+
+
+def test_python_exception_raised_in_a_callback_during_call_async_is_the_same_object():
+    err = KeyError("from the callback")
+
+    def cb():
+        raise err
+
+    sync_path = node.eval("(f) => f()")
+    assert sync_path.call_async(cb).exception(10) is err
+    async_path = node.eval("async (f) => { await null; return f() }")
+    assert async_path.call_async(cb).exception(10) is err
+    with pytest.raises(KeyError) as info:
+        sync_path.call_async(cb).result(10)
+    assert info.value is err
+
+
+def test_cancelled_call_async_does_not_run():
+    node.eval("globalThis.__cancelCalls = 0")
+    bump = node.eval("() => ++globalThis.__cancelCalls")
+    read = node.eval("() => globalThis.__cancelCalls")
+    cancelled = []
+
+    def inside():
+        # This thread holds the Node lock: the queued call cannot have started.
+        fut = bump.call_async()
+        cancelled.append((fut, fut.cancel()))
+
+    node.eval("(f) => f()")(inside)
+    fut, ok = cancelled[0]
+    assert ok is True
+    assert fut.cancelled()
+    with pytest.raises(concurrent.futures.CancelledError):
+        fut.result(0)
+    # A call queued after it has run; the cancelled one never did.
+    assert read.call_async().result(10) == 0
+    assert node.eval("globalThis.__cancelCalls") == 0
+    assert bump() == 1
+
+
+def test_cancelling_right_away_is_safe():
+    bump = node.eval("globalThis.__raceCalls = 0; () => ++globalThis.__raceCalls")
+    futs = [bump.call_async() for _ in range(200)]
+    n_cancelled = sum(1 for f in futs if f.cancel())
+    concurrent.futures.wait(futs, timeout=30)
+    assert all(f.done() for f in futs)
+    ran = [f.result() for f in futs if not f.cancelled()]
+    assert len(ran) == 200 - n_cancelled
+    assert node.eval("globalThis.__raceCalls") == len(ran)
+    assert sorted(ran) == list(range(1, len(ran) + 1))
+
+
+def test_jsfuture_is_awaitable_from_asyncio():
+    add = node.eval("async (a, b) => { await new Promise(r => setTimeout(r, 10)); return a + b }")
+
+    async def main():
+        return await add.call_async(40, 2), await asyncio.gather(*(add.call_async(i, i) for i in range(20)))
+
+    single, many = asyncio.run(main())
+    assert single == 42
+    assert many == [2 * i for i in range(20)]
+
+
+def test_call_async_of_a_long_js_call_does_not_block_the_asyncio_loop():
+    busy = node.eval("(ms) => { const end = Date.now() + ms; while (Date.now() < end) {} return 'busy done' }")
+
+    async def main():
+        ticks = []
+        stop = asyncio.Event()
+
+        async def ticker():
+            while not stop.is_set():
+                ticks.append(1)
+                await asyncio.sleep(0.01)
+
+        t = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        before = len(ticks)
+        result = await busy.call_async(300)
+        during = len(ticks) - before
+        stop.set()
+        await t
+        return result, during
+
+    result, during = asyncio.run(main())
+    assert result == "busy done"
+    assert during >= 5, during
+
+
+def test_many_call_async_from_many_threads():
+    mul = node.eval("(a, b) => a * b")
+    results = {}
+    errors = []
+    barrier = threading.Barrier(8, timeout=10)
+
+    def worker(tid):
+        try:
+            barrier.wait()
+            futs = [mul.call_async(tid, i) for i in range(200)]
+            results[tid] = [f.result(30) for f in futs]
+        except BaseException as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(JOIN_TIMEOUT)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    assert results == {t: [t * i for i in range(200)] for t in range(8)}
+
+
+# ---- Promises awaited from Python ----
+
+
+def test_promise_is_awaitable_from_asyncio_run():
+    async def main():
+        ok = await node.eval("new Promise(r => setTimeout(() => r({a: [1, 2]}), 20))")
+        try:
+            await node.eval("Promise.reject(new RangeError('nope'))")
+        except ValueError as e:
+            return ok.to_py(), type(e), e.message
+        return ok.to_py(), None, None
+
+    assert asyncio.run(main()) == ({"a": [1, 2]}, node.JSRangeError, "nope")
+
+
+def test_thenable_is_awaitable():
+    thenable = node.eval("({ then(res) { setTimeout(() => res('from then'), 5) } })")
+
+    async def main():
+        return await thenable
+
+    assert asyncio.run(main()) == "from then"
+
+
+def test_promise_awaited_from_a_loop_in_another_thread():
+    promise, resolve, _ = _resolvable()
+    awaiting = threading.Event()
+    out = []
+
+    def thread_main():
+        async def main():
+            awaiting.set()
+            return await promise
+
+        out.append(asyncio.run(main()))
+
+    t = threading.Thread(target=thread_main)
+    t.start()
+    assert awaiting.wait(10)
+    resolve("resolved from the main thread")
+    t.join(JOIN_TIMEOUT)
+    assert not t.is_alive()
+    assert out == ["resolved from the main thread"]
+
+
+def test_gather_of_50_promises():
+    make = node.eval("(i) => new Promise(r => setTimeout(() => r(i * i), 50 - i))")
+
+    async def main():
+        return await asyncio.gather(*(make(i) for i in range(50)))
+
+    assert asyncio.run(main()) == [i * i for i in range(50)]
+
+
+def test_gather_of_promises_from_several_asyncio_loops_in_threads():
+    make = node.eval("(i) => new Promise(r => setTimeout(() => r(i + 1), i % 7))")
+    results = {}
+    errors = []
+
+    def thread_main(tid):
+        async def main():
+            return await asyncio.gather(*(make(tid * 100 + i) for i in range(50)))
+
+        try:
+            results[tid] = asyncio.run(main())
+        except BaseException as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=thread_main, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(JOIN_TIMEOUT)
+    assert errors == []
+    assert results == {t: [t * 100 + i + 1 for i in range(50)] for t in range(4)}
+
+
+def test_result_with_timeout_on_a_never_settling_promise_raises_timeout_error():
+    never = node.eval("new Promise(() => {})")
+    with pytest.raises(TimeoutError):
+        never.result(timeout=0.2)
+    # The environment still works; a JSFuture of a never-settling call times
+    # out the same way.
+    assert node.eval("1 + 1") == 2
+    fut = node.eval("() => new Promise(() => {})").call_async()
+    with pytest.raises(TimeoutError):
+        fut.result(timeout=0.2)
+    assert not fut.done()
+
+
+def test_awaiting_a_js_timer_promise_does_not_block_the_asyncio_loop():
+    async def main():
+        ticks = []
+        stop = asyncio.Event()
+
+        async def ticker():
+            while not stop.is_set():
+                ticks.append(1)
+                await asyncio.sleep(0.01)
+
+        t = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        before = len(ticks)
+        value = await node.eval("new Promise(r => setTimeout(() => r('timer'), 300))")
+        during = len(ticks) - before
+        stop.set()
+        await t
+        return value, during
+
+    value, during = asyncio.run(main())
+    assert value == "timer"
+    assert during >= 5, during
+
+
+def test_cancelling_the_awaiting_task_is_safe_and_the_environment_keeps_working(unraisables):
+    promise, resolve, _ = _resolvable()
+
+    async def main():
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(promise, 0.05)
+        never = node.eval("new Promise(() => {})")
+        task = asyncio.ensure_future(never)
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # Settling the promise whose awaiter was cancelled is harmless.
+        resolve("too late")
+        return await node.eval("new Promise(r => setTimeout(() => r('still works'), 5))")
+
+    assert asyncio.run(main()) == "still works"
+    assert node.eval("2 + 2") == 4
+    assert promise.result(5) == "too late"
+    assert unraisables == []
+
+
+# ---- Python async into JavaScript ----
+
+
+def test_async_def_becomes_a_function_returning_a_promise():
+    async def py_double(x):
+        await asyncio.sleep(0)
+        return x * 2
+
+    assert node.eval("async (f) => (await f(4)) + 1")(py_double).result(10) == 9
+    assert node.eval("(f) => f(1) instanceof Promise")(py_double) is True
+
+
+def test_async_def_runs_on_the_background_loop_when_no_loop_runs():
+    seen = {}
+
+    async def where(x):
+        seen["thread"] = threading.current_thread().name
+        seen["loop"] = asyncio.get_running_loop()
+        return x
+
+    assert node.eval("async (f) => await f('bg')")(where).result(10) == "bg"
+    assert seen["thread"] == "pymport_py-asyncio"
+    first_loop = seen["loop"]
+    # The same background loop serves later calls and calls from other threads.
+    out = []
+    t = threading.Thread(target=lambda: out.append(node.eval("(f) => f('t')")(where).result(10)))
+    t.start()
+    t.join(JOIN_TIMEOUT)
+    assert out == ["t"]
+    assert seen["thread"] == "pymport_py-asyncio"
+    assert seen["loop"] is first_loop
+
+
+def test_async_def_runs_on_the_running_loop_of_the_caller():
+    seen = {}
+
+    async def py_double(x):
+        seen["loop"] = asyncio.get_running_loop()
+        seen["thread"] = threading.get_ident()
+        await asyncio.sleep(0.01)
+        return x * 2
+
+    async def main():
+        seen["outer"] = asyncio.get_running_loop()
+        return await node.eval("async (f) => (await f(4)) + 1")(py_double)
+
+    assert asyncio.run(main()) == 9
+    assert seen["loop"] is seen["outer"]
+    assert seen["thread"] == threading.get_ident()
+
+
+def test_coroutine_object_becomes_a_promise():
+    async def coro(x):
+        await asyncio.sleep(0.01)
+        return x + 1
+
+    assert node.eval("(p) => p instanceof Promise")(coro(0)) is True
+    assert node.eval("(p) => p.then(v => v * 10)")(coro(4)).result(10) == 50
+
+    async def main():
+        return await node.eval("(p) => p.then(v => v * 10)")(coro(1))
+
+    assert asyncio.run(main()) == 20
+
+
+def test_python_exception_from_a_coroutine_is_catchable_in_js():
+    async def fails():
+        await asyncio.sleep(0)
+        raise ValueError("coroutine failed")
+
+    catch = node.eval(
+        """async (p) => {
+             try { await p; return 'no error' }
+             catch (e) { return [e instanceof Error, e.pythonType, e.message] }
+           }"""
+    )
+    assert catch(fails()).result(10).to_py() == [True, "ValueError", "ValueError: coroutine failed"]
+
+    async def main():
+        return (await catch(fails())).to_py()
+
+    assert asyncio.run(main()) == [True, "ValueError", "ValueError: coroutine failed"]
+
+
+def test_python_exception_from_a_coroutine_comes_back_as_the_same_object():
+    err = LookupError("round trip")
+
+    async def fails():
+        raise err
+
+    passthrough = node.eval("async (p) => { await p }")
+    with pytest.raises(LookupError) as info:
+        passthrough(fails()).result(10)
+    assert info.value is err
+    assert node.eval("(f) => f()").call_async(fails).exception(10) is err
+
+
+def test_asyncio_future_becomes_a_promise_both_ways():
+    double = node.eval("(p) => p.then(v => v * 2)")
+    catch = node.eval("(p) => p.then(() => 'no error', e => [e.pythonType, e.message])")
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        ok = loop.create_future()
+        bad = loop.create_future()
+        p_ok, p_bad = double(ok), catch(bad)
+        loop.call_later(0.01, ok.set_result, 21)
+        loop.call_later(0.01, bad.set_exception, OSError("asyncio future failed"))
+        return await p_ok, (await p_bad).to_py()
+
+    assert asyncio.run(main()) == (42, ["OSError", "OSError: asyncio future failed"])
+
+
+def test_concurrent_future_becomes_a_promise_both_ways():
+    double = node.eval("(p) => p.then(v => v * 2)")
+    catch = node.eval("(p) => p.then(() => 'no error', e => [e.pythonType, e.pythonValue])")
+    ok = concurrent.futures.Future()
+    bad = concurrent.futures.Future()
+    err = ZeroDivisionError("concurrent future failed")
+    p_ok, p_bad = double(ok), catch(bad)
+    threading.Timer(0.01, ok.set_result, (50,)).start()
+    threading.Timer(0.01, bad.set_exception, (err,)).start()
+    assert p_ok.result(10) == 100
+    kind, value = p_bad.result(10).to_py()
+    assert kind == "ZeroDivisionError"
+    assert value is err
+
+
+def test_future_that_is_already_done_becomes_a_settled_promise():
+    done = concurrent.futures.Future()
+    done.set_result("ready")
+    assert node.eval("async (p) => await p")(done).result(10) == "ready"
+
+
+def test_cancelled_python_future_rejects_the_promise():
+    fut = concurrent.futures.Future()
+    p = node.eval("(p) => p.then(() => 'fulfilled', () => 'rejected')")(fut)
+    fut.cancel()
+    assert p.result(10) == "rejected"
+
+
+def test_js_rejection_reaches_python_awaiting_through_a_python_coroutine():
+    # Both directions in one chain: Python awaits a JS promise that awaits a
+    # Python coroutine that awaits a JS promise that rejects.
+    js_fail = node.eval("async () => { await null; throw new TypeError('deep') }")
+
+    async def middle():
+        return await js_fail()
+
+    outer = node.eval("async (f) => await f()")
+
+    async def main():
+        with pytest.raises(node.JSTypeError, match="deep"):
+            await outer(middle)
+        return "ok"
+
+    assert asyncio.run(main()) == "ok"

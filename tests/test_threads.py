@@ -1,0 +1,591 @@
+"""Threads and the GIL (DESIGN.md §3): JavaScript runs without the GIL, callbacks
+from JavaScript take it, calls into one environment from many Python threads are
+serialised on its Node lock, callbacks re-enter JavaScript to any depth, and start
+and shutdown are safe while other threads call in."""
+
+import ctypes
+import threading
+
+import pytest
+
+import pymport_py as node
+
+JOIN_TIMEOUT = 30
+
+
+def _gil_held():
+    # PyDLL keeps the GIL for the call: 1 when the calling thread holds it.
+    return ctypes.pythonapi.PyGILState_Check() == 1
+
+
+def _join_all(threads):
+    for t in threads:
+        t.join(JOIN_TIMEOUT)
+    stuck = [t.name for t in threads if t.is_alive()]
+    assert not stuck, f"threads still running (deadlock?): {stuck}"
+
+
+# ---- JavaScript runs without the GIL ----
+
+
+def test_long_js_call_lets_another_python_thread_run():
+    counter = [0]
+    spinning = threading.Event()
+    stop = threading.Event()
+    marks = {}
+
+    def spin():
+        spinning.set()
+        while not stop.is_set():
+            counter[0] += 1
+
+    def mark(name):
+        marks[name] = counter[0]
+
+    busy = node.eval(
+        """(mark) => {
+             mark('start');
+             const end = Date.now() + 300;
+             while (Date.now() < end) {}   // calls nothing: no GIL taken here
+             mark('end');
+           }"""
+    )
+    spinner = threading.Thread(target=spin, name="spinner")
+    spinner.start()
+    try:
+        assert spinning.wait(10)
+        busy(mark)
+    finally:
+        stop.set()
+        spinner.join(JOIN_TIMEOUT)
+    assert not spinner.is_alive()
+    assert marks["end"] > marks["start"], marks
+
+
+def test_long_js_call_on_another_thread_lets_main_thread_run_python():
+    # The JS call runs on a helper thread; the main thread runs Python (with
+    # the GIL) between two marks the JS sets around its busy loop.
+    in_js = threading.Event()
+    finished = threading.Event()
+    main_progress = []
+
+    busy = node.eval(
+        """(started) => {
+             started();
+             const end = Date.now() + 300;
+             while (Date.now() < end) {}
+             return 'done';
+           }"""
+    )
+    result = []
+    t = threading.Thread(target=lambda: (result.append(busy(in_js.set)), finished.set()))
+    t.start()
+    assert in_js.wait(10)
+    n = 0
+    while not finished.is_set():
+        n += 1
+        if n % 1000 == 0:
+            main_progress.append(n)
+    t.join(JOIN_TIMEOUT)
+    assert result == ["done"]
+    assert main_progress, "the main thread made no progress while JavaScript ran"
+
+
+# ---- callbacks from JavaScript take the GIL ----
+
+
+def test_callback_from_a_sync_call_runs_on_the_calling_thread_with_the_gil():
+    seen = []
+
+    def cb(x):
+        seen.append((threading.get_ident(), _gil_held(), x))
+        return x * 2
+
+    call_each = node.eval("(f, n) => { const r = []; for (let i = 0; i < n; i++) r.push(f(i)); return r }")
+    main = threading.get_ident()
+    assert call_each(cb, 100).to_py() == [i * 2 for i in range(100)]
+    assert seen == [(main, True, i) for i in range(100)]
+
+    other = []
+    t = threading.Thread(target=lambda: other.append((threading.get_ident(), call_each(cb, 3).to_py())))
+    t.start()
+    _join_all([t])
+    ident, values = other[0]
+    assert values == [0, 2, 4]
+    assert [s[0] for s in seen[100:]] == [ident] * 3
+    assert all(s[1] for s in seen[100:])
+
+
+def test_timer_callback_runs_on_the_loop_thread_with_the_gil_while_python_threads_run():
+    stop = threading.Event()
+    counter = [0]
+
+    def spin():
+        while not stop.is_set():
+            counter[0] += 1
+
+    spinners = [threading.Thread(target=spin) for _ in range(2)]
+    for t in spinners:
+        t.start()
+    fired = threading.Event()
+    seen = {}
+
+    def cb(value):
+        seen["thread"] = threading.current_thread()
+        seen["gil"] = _gil_held()
+        # Some Python work that needs the GIL.
+        seen["value"] = sorted({i: str(i) for i in range(value)}.items())[-1]
+        fired.set()
+
+    try:
+        node.globalThis.setTimeout(cb, 10, 1000)
+        assert fired.wait(10)
+    finally:
+        stop.set()
+        _join_all(spinners)
+    assert seen["gil"] is True
+    assert seen["value"] == (999, "999")
+    assert seen["thread"] is not threading.main_thread()
+    assert seen["thread"] not in spinners
+
+
+# ---- many threads, one environment ----
+
+
+def test_many_threads_calling_one_environment_are_serialised_and_correct():
+    n_threads, n_calls = 8, 500
+    fn = node.eval(
+        """(() => {
+             let inside = false;
+             globalThis.__threadCalls = 0;
+             return (tid, i, cb) => {
+               if (inside) throw new Error('two threads ran JavaScript at once');
+               inside = true;
+               try {
+                 globalThis.__threadCalls++;
+                 // The callback takes the GIL: other Python threads run and try
+                 // to enter JavaScript meanwhile.
+                 return cb(tid * 100000 + i) + 1;
+               } finally {
+                 inside = false;
+               }
+             };
+           })()"""
+    )
+    barrier = threading.Barrier(n_threads, timeout=10)
+    errors = []
+    done = [0] * n_threads
+
+    def identity(x):
+        return x
+
+    def worker(tid):
+        try:
+            barrier.wait()
+            for i in range(n_calls):
+                r = fn(tid, i, identity)
+                if r != tid * 100000 + i + 1:
+                    errors.append((tid, i, r))
+                    return
+                done[tid] += 1
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append((tid, repr(e)))
+
+    threads = [threading.Thread(target=worker, args=(t,), name=f"caller-{t}") for t in range(n_threads)]
+    for t in threads:
+        t.start()
+    _join_all(threads)
+    assert errors == []
+    assert done == [n_calls] * n_threads
+    assert node.eval("globalThis.__threadCalls") == n_threads * n_calls
+
+
+def test_many_threads_mixing_calls_attributes_and_evals():
+    obj = node.eval("({ items: [], push(x) { this.items.push(x); return this.items.length } })")
+    n_threads, n_calls = 6, 200
+    barrier = threading.Barrier(n_threads, timeout=10)
+    errors = []
+
+    def worker(tid):
+        try:
+            barrier.wait()
+            for i in range(n_calls):
+                obj.push(f"{tid}:{i}")
+                assert node.eval(f"{tid} + {i}") == tid + i
+                obj[f"k{tid}"] = i
+                assert obj[f"k{tid}"] == i
+        except BaseException as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
+    for t in threads:
+        t.start()
+    _join_all(threads)
+    assert errors == []
+    items = obj["items"].to_py()
+    assert len(items) == n_threads * n_calls
+    assert sorted(items) == sorted(f"{t}:{i}" for t in range(n_threads) for i in range(n_calls))
+    # Each thread's own pushes stayed in order.
+    for t in range(n_threads):
+        mine = [int(s.split(":")[1]) for s in items if s.startswith(f"{t}:")]
+        assert mine == list(range(n_calls))
+
+
+# ---- re-entrance ----
+
+
+def _countdown_via_js():
+    call = node.eval("(f, n) => f(n)")
+    threads_seen = set()
+
+    def countdown(n):
+        threads_seen.add(threading.get_ident())
+        return 0 if n == 0 else call(countdown, n - 1) + 1
+
+    return call, countdown, threads_seen
+
+
+def test_callback_calls_js_again_to_depth_50():
+    call, countdown, threads_seen = _countdown_via_js()
+    assert call(countdown, 50) == 50
+    assert threads_seen == {threading.get_ident()}
+
+
+def test_nested_callbacks_see_js_state_of_the_outer_call():
+    # Each level of Python calls JS that calls Python: the JS stack of the
+    # outer calls is live (same thread, re-entered), so a JS-side depth
+    # counter reaches the full depth.
+    step = node.eval(
+        """(() => {
+             let depth = 0, maxDepth = 0;
+             const step = (f, n) => {
+               depth++; maxDepth = Math.max(maxDepth, depth);
+               try { return f(n) } finally { depth-- }
+             };
+             step.max = () => maxDepth;
+             step.depth = () => depth;
+             return step;
+           })()"""
+    )
+
+    def down(n):
+        return n if n == 0 else step(down, n - 1)
+
+    assert step(down, 50) == 0
+    assert step.max() == 51
+    assert step.depth() == 0
+
+
+def test_reentrant_callbacks_from_several_threads_at_once():
+    call = node.eval("(f, n, tag) => f(n, tag)")
+    n_threads, depth = 4, 50
+    barrier = threading.Barrier(n_threads, timeout=10)
+    results = {}
+    errors = []
+
+    def down(n, tag):
+        if n == 0:
+            return tag
+        return call(down, n - 1, tag) + "."
+
+    def worker(tid):
+        try:
+            barrier.wait()
+            for _ in range(5):
+                results[tid] = call(down, depth, f"t{tid}")
+        except BaseException as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
+    for t in threads:
+        t.start()
+    _join_all(threads)
+    assert errors == []
+    assert results == {t: f"t{t}" + "." * depth for t in range(n_threads)}
+
+
+def test_timer_callback_on_the_loop_thread_reenters_js_directly():
+    # The timer sets state, calls Python, which calls JS that changes that
+    # state, and the timer reads it right after: the nested call ran
+    # synchronously inside the timer, on the loop thread.
+    node.eval("globalThis.__reenterState = 0; globalThis.__reenterLog = []")
+    bump = node.eval("() => { globalThis.__reenterState += 1; return globalThis.__reenterState }")
+    done = threading.Event()
+    seen = {}
+
+    def cb():
+        seen["thread"] = threading.current_thread()
+        seen["bump"] = bump()
+        seen["eval"] = node.eval("globalThis.__reenterState * 10")
+        return "from python"
+
+    node.eval(
+        """(cb, done) => setTimeout(() => {
+             globalThis.__reenterState = 1;
+             const r = cb();
+             globalThis.__reenterLog.push(r, globalThis.__reenterState);
+             done();
+           }, 10)"""
+    )(cb, done.set)
+    assert done.wait(10)
+    assert seen["thread"] is not threading.main_thread()
+    assert seen["bump"] == 2
+    assert seen["eval"] == 20
+    assert node.eval("globalThis.__reenterLog").to_py() == ["from python", 2]
+
+
+def test_timer_callback_reenters_js_to_depth_50():
+    call, countdown, threads_seen = _countdown_via_js()
+    done = threading.Event()
+    out = []
+    node.globalThis.setTimeout(lambda: (out.append(call(countdown, 50)), done.set()), 1)
+    assert done.wait(10)
+    assert out == [50]
+    assert threading.get_ident() not in threads_seen and len(threads_seen) == 1
+
+
+# ---- start and shutdown while threads call in ----
+
+
+STRESS_MAIN = """
+import sys, threading, time
+import pymport_py as node
+from pymport_py import EnvironmentClosed, ProcessExit
+
+N_THREADS = 4
+stop = threading.Event()
+errors = []
+ok = [0] * N_THREADS
+closed = [0] * N_THREADS
+lock = threading.Lock()
+
+def check(tid, k, value, expected):
+    if value != expected:
+        errors.append(f"thread {tid} call {k}: {value!r} != {expected!r}")
+
+def caller(tid):
+    fn = None
+    k = 0
+    while not stop.is_set():
+        k += 1
+        try:
+            kind = k % 5
+            if fn is None:
+                fn = node.eval("(a, b, cb) => cb ? cb(a) + b : a + b")
+            if kind == 0:
+                check(tid, k, node.eval(f"{tid} * 1000 + {k}"), tid * 1000 + k)
+            elif kind == 1:
+                check(tid, k, fn(tid, k), tid + k)
+            elif kind == 2:
+                check(tid, k, fn(tid, k, lambda a: a * 3), tid * 3 + k)
+            elif kind == 3:
+                check(tid, k, fn.call_async(tid, k).result(30), tid + k)
+            else:
+                check(tid, k, node.eval(f"Promise.resolve({k})").result(30), k)
+            ok[tid] += 1
+        except (EnvironmentClosed, ProcessExit):
+            closed[tid] += 1
+            fn = None
+        except BaseException as e:
+            errors.append(f"thread {tid} call {k}: {type(e).__name__}: {e}")
+            return
+
+threads = [threading.Thread(target=caller, args=(t,)) for t in range(N_THREADS)]
+for t in threads:
+    t.start()
+restarts = 0
+for i in range(RESTARTS):
+    time.sleep(0.15)
+    STOP_IT
+    time.sleep(0.05)
+    try:
+        node.start()
+    except RuntimeError as e:   # a caller restarted it first (lazily)
+        if "already running" not in str(e):
+            errors.append(f"start: {e!r}")
+    restarts += 1
+time.sleep(0.15)
+stop.set()
+for t in threads:
+    t.join(60)
+alive = [t for t in threads if t.is_alive()]
+print("restarts", restarts)
+print("alive", len(alive))
+print("errors", errors)
+print("ok", sum(ok) > 0)
+print("final", node.eval("6 * 7"))
+sys.stdout.flush()
+"""
+
+
+def test_calls_from_threads_while_main_environment_is_shut_down_and_restarted(run_python):
+    code = STRESS_MAIN.replace("RESTARTS", "6").replace("STOP_IT", "node.shutdown()")
+    proc = run_python(code, timeout=120)
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "restarts 6\nalive 0\nerrors []\nok True\nfinal 42\n", proc.report
+
+
+def test_calls_from_threads_while_js_stops_the_main_environment_with_process_exit(run_python):
+    # process.exit from one thread stops the environment under the others.
+    code = STRESS_MAIN.replace("RESTARTS", "6").replace(
+        "STOP_IT",
+        "try:\n        node.eval('process.exit(3)')\n    except (ProcessExit, EnvironmentClosed):\n        pass",
+    )
+    proc = run_python(code, timeout=120)
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "restarts 6\nalive 0\nerrors []\nok True\nfinal 42\n", proc.report
+
+
+def test_concurrent_start_calls_start_one_environment(run_python):
+    proc = run_python(
+        """
+        import threading
+        import pymport_py as node
+
+        for round in range(5):
+            node.shutdown()
+            barrier = threading.Barrier(6, timeout=10)
+            outcomes = []
+            def starter():
+                barrier.wait()
+                try:
+                    node.start()
+                    outcomes.append("started")
+                except RuntimeError as e:
+                    outcomes.append("already" if "already running" in str(e) else repr(e))
+            def user():
+                barrier.wait()
+                outcomes.append(node.eval("1 + 1"))
+            threads = [threading.Thread(target=starter) for _ in range(4)]
+            threads += [threading.Thread(target=user) for _ in range(2)]
+            for t in threads: t.start()
+            for t in threads: t.join(30)
+            assert not any(t.is_alive() for t in threads)
+            starts = outcomes.count("started")
+            assert outcomes.count(2) == 2, outcomes
+            assert starts <= 1 and starts + outcomes.count("already") == 4, outcomes
+            node.eval("globalThis.marker = 1")
+            assert node.eval("globalThis.marker") == 1
+        print("ok")
+        """,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "ok\n", proc.report
+
+
+# ---- os.fork ----
+
+
+def test_fork_child_gets_environment_closed_mentioning_spawn(run_python):
+    proc = run_python(
+        """
+        import os
+        import pymport_py as node
+
+        math = node.globalThis.Math
+        assert node.eval("20 + 1") == 21
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            out = []
+            for label, use in [
+                ("eval", lambda: node.eval("1 + 1")),
+                ("proxy", lambda: math.max(1, 2)),
+                ("require", lambda: node.require("path")),
+            ]:
+                try:
+                    use()
+                    out.append(f"{label}: no error")
+                except node.EnvironmentClosed as e:
+                    out.append(f"{label}: EnvironmentClosed: {e}")
+                except BaseException as e:
+                    out.append(f"{label}: {type(e).__name__}: {e}")
+            os.write(w, "\\n".join(out).encode())
+            os.close(w)
+            os._exit(0)
+        os.close(w)
+        chunks = []
+        while True:
+            b = os.read(r, 65536)
+            if not b:
+                break
+            chunks.append(b)
+        _, status = os.waitpid(pid, 0)
+        print(b"".join(chunks).decode())
+        print("child status", os.waitstatus_to_exitcode(status))
+        print("parent", node.eval("20 + 22"), math.max(1, 5))
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 5, proc.report
+    for label, line in zip(["eval", "proxy", "require"], lines[:3]):
+        assert line.startswith(f"{label}: EnvironmentClosed: "), proc.report
+        assert "spawn" in line, proc.report
+    assert lines[3:] == ["child status 0", "parent 42 5"], proc.report
+
+
+def test_fork_child_that_exits_normally_does_not_hang_or_crash(run_python):
+    proc = run_python(
+        """
+        import os, sys
+        import pymport_py as node
+
+        node.eval("setInterval(() => {}, 1000)")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                node.eval("1")
+            except node.EnvironmentClosed:
+                pass
+            sys.exit(9)     # normal interpreter exit: atexit handlers run
+        _, status = os.waitpid(pid, 0)
+        print("child", os.waitstatus_to_exitcode(status))
+        print("parent", node.eval("1 + 1"))
+        """,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "child 9\nparent 2\n", proc.report
+
+
+SPAWN_SCRIPT = """
+import multiprocessing as mp
+import os
+import pymport_py as node
+
+
+def work(x):
+    return node.eval(f"{x} * 2"), node.eval("process.pid"), os.getpid()
+
+
+if __name__ == "__main__":
+    assert node.eval("1") == 1                      # Node runs in the parent first
+    with mp.get_context("spawn").Pool(2) as pool:
+        results = pool.map(work, range(6))
+    parent = os.getpid()
+    print([r[0] for r in results])
+    print(all(node_pid == py_pid != parent for _, node_pid, py_pid in results))
+    print(node.eval("'parent ok'"))
+"""
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_multiprocessing_pool_with_spawn_or_forkserver_uses_node_in_every_child(start_method, tmp_path, repo_root):
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "pool.py"
+    script.write_text(SPAWN_SCRIPT.replace('"spawn"', repr(start_method)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = repo_root + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, str(script)], cwd=repo_root, env=env, capture_output=True,
+        text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    report = f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert proc.returncode == 0, report
+    assert proc.stdout == "[0, 2, 4, 6, 8, 10]\nTrue\nparent ok\n", report
