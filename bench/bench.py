@@ -261,6 +261,72 @@ def bench_peers(pym_call_us, pym_cold_ms, pym_rss):
 # ---------------------------------------------------------------------------------------------
 # main
 
+def bench_async(n):
+    """call_async throughput, await latency from asyncio, parallel speedup over workers."""
+    import asyncio
+    import concurrent.futures
+
+    section("call_async: f.call_async(i) for a batch, then wait all   baseline: sync f(i)")
+    f = n.eval("x => x + 1")
+    batch = 2000 if QUICK else 20000
+
+    def async_batch():
+        futures = [f.call_async(i) for i in range(batch)]
+        return [fu.result() for fu in futures]
+
+    assert async_batch()[:3] == [1, 2, 3]
+    t = best_of(async_batch, 3 if QUICK else 5) / batch * 1e6
+    base = best_of(lambda: [f(i) for i in range(batch)], 3 if QUICK else 5) / batch * 1e6
+    row(f"call_async throughput, batches of {batch} (per call)", fmt_us(t), fmt_us(base),
+        fmt_ratio(t, base))
+
+    section("await latency from asyncio: `await resolved_promise_fn()`   baseline: await asyncio.sleep(0)")
+    ready = n.eval("() => Promise.resolve(1)")
+    k = 300 if QUICK else 2000
+
+    async def awaits():
+        t0 = perf_counter()
+        for _ in range(k):
+            await ready()
+        return (perf_counter() - t0) / k * 1e6
+
+    async def sleeps():
+        t0 = perf_counter()
+        for _ in range(k):
+            await asyncio.sleep(0)
+        return (perf_counter() - t0) / k * 1e6
+
+    lat = min(asyncio.run(awaits()) for _ in range(3))
+    base = min(asyncio.run(sleeps()) for _ in range(3))
+    row("await of a JS Promise (round trip through the loop thread)", fmt_us(lat), fmt_us(base),
+        fmt_ratio(lat, base))
+
+    cores = os.cpu_count() or 1
+    section(f"parallel speedup: N = {cores} workers (cores), each a CPU-bound JS loop from its own thread")
+    busy = "globalThis.busy = (n) => { let s = 0; for (let i = 0; i < n; i++) s = (s + i * i) % 1000003; return s }"
+    iters = 30_000_000 if QUICK else 120_000_000
+    workers = [n.Worker() for _ in range(cores)]
+    try:
+        for w in workers:
+            w.eval(busy)
+            w.eval("busy(1000)")
+        t0 = perf_counter()
+        for w in workers:
+            w.eval(f"busy({iters})")
+        serial = perf_counter() - t0
+        with concurrent.futures.ThreadPoolExecutor(cores) as ex:
+            t0 = perf_counter()
+            list(ex.map(lambda w: w.eval(f"busy({iters})"), workers))
+            parallel = perf_counter() - t0
+    finally:
+        for w in workers:
+            w.close()
+    row(f"{cores} calls one after another (one thread)", fmt_ms(serial * 1e3))
+    row(f"{cores} calls from {cores} threads, one worker each", fmt_ms(parallel * 1e3),
+        fmt_ms(serial * 1e3), fmt_ratio(parallel, serial))
+    row("speedup (serial / parallel)", f"{serial / parallel:.2f}x", f"{cores}x ideal")
+
+
 def import_pymport():
     try:
         import pymport_py
@@ -347,6 +413,9 @@ def main():
     row("JS Buffer -> Python, buf.to_py() (copy)", fmt_ms(t), fmt_ms(base), fmt_ratio(t, base))
     buf = pyba = data = None  # drop the 10 MB buffers before the process section
     gc.collect()
+
+    # --- async and workers ---------------------------------------------------------------------
+    bench_async(n)
 
     # --- processes ------------------------------------------------------------------------------
     section(f"cold start of a whole process, wall time, median of {PROC_RUNS} (+1 warm-up)")

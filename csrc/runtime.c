@@ -729,6 +729,9 @@ static rt_task *rt_take_tasks(rt_env *env) {
 /* Runs the queued tasks. Loop thread, Node lock held. */
 static void rt_run_tasks(rt_env *env) {
     rt_task *t = rt_take_tasks(env);
+    if (!t) return;
+    /* One GIL acquisition for the batch (each task's own Ensure nests). */
+    PyGILState_STATE gil = PyGILState_Ensure();
     while (t) {
         rt_task *next = t->next;
         if (atomic_load(&env->state) == RT_RUNNING)
@@ -737,6 +740,7 @@ static void rt_run_tasks(rt_env *env) {
             t->cancel(env, t);
         t = next;
     }
+    PyGILState_Release(gil);
 }
 
 /* uv_async callback of `wake`. Loop thread, Node lock held. */
