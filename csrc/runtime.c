@@ -620,6 +620,10 @@ static napi_status rt_invoke(rt_env *env, napi_value recv, napi_value fn, size_t
     PyEval_RestoreThread(ts);
     if (main_call) atomic_store(&env->main_active, 0);
     if (deadline && outer) atomic_store(&env->deadline_ns, 0);
+    /* A stop (shutdown, process.exit) may have terminated the JS while it ran,
+     * and a terminated call can come back looking like it returned undefined:
+     * report the stop rather than a value that may not be the call's. */
+    if (status == napi_ok && atomic_load(&env->state) != RT_RUNNING) status = napi_pending_exception;
     if (outer) {
         rt_settle_interrupt(env);
         if (rt_thread_self()->report) {
