@@ -50,14 +50,9 @@ static void as_pending_settle(as_pending *p, PyObject *value, PyObject *exc) {
 
 /* Settles the future with the current Python exception (cleared). GIL held. */
 static void as_pending_fail(as_pending *p) {
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (value && tb) PyException_SetTraceback(value, tb);
+    PyObject *value = er_take();
     if (value) as_pending_settle(p, NULL, value);
-    Py_XDECREF(type);
     Py_XDECREF(value);
-    Py_XDECREF(tb);
 }
 
 static void as_settle_finalize(napi_env napi, void *data, void *hint) {
@@ -121,6 +116,15 @@ error:
     return 0; /* the failure went into the future */
 }
 
+/* Sets the future's exception to the current Python exception. GIL held. */
+static void as_future_fail(PyObject *future) {
+    PyObject *exc = er_take();
+    PyObject *r = exc ? PyObject_CallMethod(future, "set_exception", "O", exc) : NULL;
+    if (!r) PyErr_Clear(); /* cancelled meanwhile */
+    Py_XDECREF(r);
+    Py_XDECREF(exc);
+}
+
 /* 1 if v is a promise or an object with a callable `then`. */
 static int as_is_thenable(rt_env *env, napi_value v) {
     bool is = false;
@@ -144,33 +148,14 @@ static void as_settle_with(rt_env *env, napi_value v, PyObject *future) {
         return;
     }
     PyObject *value = cv_to_py(env, v);
-    PyObject *r = value ? PyObject_CallMethod(future, "set_result", "O", value) : NULL;
     if (!value) {
-        PyObject *type, *exc, *tb;
-        PyErr_Fetch(&type, &exc, &tb);
-        PyErr_NormalizeException(&type, &exc, &tb);
-        if (exc) r = PyObject_CallMethod(future, "set_exception", "O", exc);
-        Py_XDECREF(type);
-        Py_XDECREF(exc);
-        Py_XDECREF(tb);
+        as_future_fail(future);
+        return;
     }
-    if (!r) PyErr_Clear();
+    PyObject *r = PyObject_CallMethod(future, "set_result", "O", value);
+    if (!r) PyErr_Clear(); /* cancelled meanwhile */
     Py_XDECREF(r);
-    Py_XDECREF(value);
-}
-
-/* Sets the future's exception to the current Python exception. GIL held. */
-static void as_future_fail(PyObject *future) {
-    PyObject *type, *exc, *tb;
-    PyErr_Fetch(&type, &exc, &tb);
-    PyErr_NormalizeException(&type, &exc, &tb);
-    if (exc && tb) PyException_SetTraceback(exc, tb);
-    PyObject *r = exc ? PyObject_CallMethod(future, "set_exception", "O", exc) : NULL;
-    if (!r) PyErr_Clear();
-    Py_XDECREF(r);
-    Py_XDECREF(type);
-    Py_XDECREF(exc);
-    Py_XDECREF(tb);
+    Py_DECREF(value);
 }
 
 void as_fail_pending(rt_env *env) {
@@ -319,19 +304,14 @@ static void as_deferred_run(rt_env *env, rt_task *task) {
     Py_XDECREF(cancelled);
     if (!fulfilled) {
         /* The outcome is the current Python exception. */
-        PyObject *type, *e, *tb;
-        PyErr_Fetch(&type, &e, &tb);
-        PyErr_NormalizeException(&type, &e, &tb);
-        if (e && tb) PyException_SetTraceback(e, tb);
+        PyObject *e = er_take();
         if (!e || er_exception_to_js(env, e, &out) < 0) {
             PyErr_Clear();
             napi_get_and_clear_last_exception(env->napi, &ignored);
             napi_create_string_utf8(env->napi, "a Python exception (it could not be converted)",
                                     NAPI_AUTO_LENGTH, &out);
         }
-        Py_XDECREF(type);
         Py_XDECREF(e);
-        Py_XDECREF(tb);
         napi_reject_deferred(env->napi, d->deferred, out);
     } else {
         napi_resolve_deferred(env->napi, d->deferred, out);

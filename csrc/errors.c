@@ -216,12 +216,19 @@ done:
     return rc;
 }
 
-void er_throw_to_js(rt_env *env) {
+PyObject *er_take(void) {
     PyObject *type, *value, *tb;
-    napi_value out;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
     if (value && tb) PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+}
+
+void er_throw_to_js(rt_env *env) {
+    napi_value out;
+    PyObject *value = er_take();
     if (value && er_exception_to_js(env, value, &out) == 0) {
         napi_throw(env->napi, out);
     } else {
@@ -230,9 +237,7 @@ void er_throw_to_js(rt_env *env) {
         napi_get_and_clear_last_exception(env->napi, &ignored);
         napi_throw_error(env->napi, NULL, "a Python exception (it could not be converted)");
     }
-    Py_XDECREF(type);
     Py_XDECREF(value);
-    Py_XDECREF(tb);
 }
 
 void er_unraisable(rt_env *env, napi_value err, const char *what) {

@@ -24,6 +24,10 @@ int er_from_status(rt_env *env, napi_status status);
  * exception if `exc` carries one, else JSError or a subclass. */
 void er_from_js(rt_env *env, napi_value exc);
 
+/* Returns a new reference: the current Python exception, normalized, with its
+ * traceback attached, and clears it; NULL if none is set. GIL held. */
+PyObject *er_take(void);
+
 /* Throws the current Python exception into JS and clears it: the original JS
  * value for a JSError, else an Error with pythonType/pythonValue/pythonTrace. */
 void er_throw_to_js(rt_env *env);

@@ -109,13 +109,7 @@ static void rt_on_signal_interrupt(void *data) {
     if (!atomic_load(&env->main_active) || !rt_is_main_thread()) return;
     PyGILState_STATE gil = PyGILState_Ensure();
     if (PyErr_CheckSignals() < 0) {
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        PyErr_NormalizeException(&type, &value, &tb);
-        if (value && tb) PyException_SetTraceback(value, tb);
-        Py_XSETREF(env->interrupt_exc, value);
-        Py_XDECREF(type);
-        Py_XDECREF(tb);
+        Py_XSETREF(env->interrupt_exc, er_take());
         atomic_store(&env->stop_thread, rt_self());
         atomic_store(&env->stop_reason, RT_STOP_SIGNAL);
         em_setup_terminate(env->setup);
