@@ -263,7 +263,25 @@ PyObject *as_call_async(PyObject *fn, PyObject *args, PyObject *kwargs) {
     return as_queue(fn, args, kwargs);
 }
 
-PyObject *as_to_future(PyObject *obj) { return as_queue(obj, NULL, NULL); }
+PyObject *as_to_future(PyObject *obj) {
+    jsp_object *o = (jsp_object *)obj;
+    rt_env *env = o->env;
+    rt_frame frame;
+    /* When the Node lock is free, attach here: a settled promise then settles
+     * the future before this returns, without a round trip through the loop
+     * thread. Never wait for the lock: the caller may be an asyncio loop. */
+    if (!rt_try_enter(env, &frame)) return as_queue(obj, NULL, NULL);
+    PyObject *future = PyObject_CallNoArgs(rt_state_of(env)->JSFuture);
+    napi_value v;
+    if (future && napi_get_reference_value(env->napi, o->ref, &v) == napi_ok) {
+        PyObject *ok = PyObject_CallMethod(future, "set_running_or_notify_cancel", NULL);
+        Py_XDECREF(ok);
+        if (ok) as_settle_with(env, v, future);
+        else Py_CLEAR(future);
+    }
+    rt_leave(env, &frame);
+    return future;
+}
 
 /* ---- Python awaitables as JS promises ---- */
 

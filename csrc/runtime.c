@@ -545,6 +545,30 @@ int rt_enter(rt_env *env, rt_frame *frame) {
     return 0;
 }
 
+int rt_try_enter(rt_env *env, rt_frame *frame) {
+    if (atomic_load_explicit(&rt_forked, memory_order_relaxed) ||
+        atomic_load(&env->state) != RT_RUNNING)
+        return 0;
+    if (rt_owns(env)) {
+        env->depth++;
+    } else {
+        if (env->foreign || pthread_mutex_trylock(&env->mutex) != 0) return 0;
+        if (atomic_load(&env->state) != RT_RUNNING) {
+            pthread_mutex_unlock(&env->mutex);
+            return 0;
+        }
+        em_scope_enter(env->setup, &frame->scope);
+        rt_set_owner(env);
+    }
+    frame->dead = 0;
+    if (napi_open_handle_scope(env->napi, &frame->hscope) != napi_ok) {
+        frame->hscope = NULL;
+        rt_leave(env, frame);
+        return 0;
+    }
+    return 1;
+}
+
 void rt_leave(rt_env *env, rt_frame *frame) {
     if (frame->dead) return; /* rt_await found the environment torn down */
     if (frame->hscope) napi_close_handle_scope(env->napi, frame->hscope);

@@ -164,6 +164,10 @@ typedef struct {
     int dead;                /* the environment was torn down while waiting */
 } rt_frame;
 int rt_enter(rt_env *env, rt_frame *frame);
+/* rt_enter without waiting: returns 1 with the lock taken, or 0 (no exception)
+ * when another thread holds it or the environment is not running. GIL held. */
+int rt_try_enter(rt_env *env, rt_frame *frame);
+
 /* Closes the handle scope and releases one level of the Node lock, waking the
  * loop thread if the call changed what it waits for. GIL held. */
 void rt_leave(rt_env *env, rt_frame *frame);

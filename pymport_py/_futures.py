@@ -15,7 +15,7 @@ class JSFuture(concurrent.futures.Future):
     """
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return asyncio.wrap_future(self).__await__()
+        return await_future(self)
 
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -77,6 +77,14 @@ def to_concurrent_future(obj: Any) -> concurrent.futures.Future[Any]:
     return asyncio.run_coroutine_threadsafe(_await(obj), background_loop())
 
 
+def _settled(future: concurrent.futures.Future[Any]) -> Generator[Any, None, Any]:
+    return future.result()
+    yield  # a generator that finishes at once: nothing to wait for
+
+
 def await_future(future: concurrent.futures.Future[Any]) -> Generator[Any, None, Any]:
-    """The iterator behind ``await js_object``."""
+    """The iterator behind ``await js_object``: a settled future gives its
+    outcome at once (no trip through the event loop), like a done asyncio future."""
+    if future.done():
+        return _settled(future)
     return asyncio.wrap_future(future).__await__()
