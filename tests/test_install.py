@@ -1,0 +1,44 @@
+"""The build: libnode global for addons, and an install that does not need the checkout."""
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pymport_py
+
+
+def test_libnode_symbols_are_global_for_native_addons():
+    pymport_py.eval("1")
+    # dlsym(RTLD_DEFAULT): what a native addon loaded later would resolve against.
+    process = ctypes.CDLL(None)
+    assert process.napi_create_function
+    assert process.napi_module_register
+
+
+def test_package_copied_elsewhere_runs_with_its_own_libnode(tmp_path):
+    package = os.path.dirname(pymport_py.__file__)
+    if not os.path.exists(os.path.join(package, "libnode.so.108")):
+        # Built against the system libnode: nothing is shipped, nothing to relocate.
+        assert os.path.exists("/usr/lib/x86_64-linux-gnu/libnode.so.108")
+        return
+    target = tmp_path / "site"
+    shutil.copytree(package, target / "pymport_py",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    code = textwrap.dedent("""
+        import pymport_py
+        print(pymport_py.__file__)
+        print(pymport_py.require("path").basename("/x/y.txt"))
+        maps = open("/proc/self/maps").read()
+        print(sorted({line.split()[-1] for line in maps.splitlines() if "libnode" in line}))
+    """)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LD_LIBRARY_PATH")}
+    env["PYTHONPATH"] = str(target)
+    proc = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(str(target))
+    assert lines[1] == "y.txt"
+    assert lines[2] == str([str(target / "pymport_py" / "libnode.so.108")])
