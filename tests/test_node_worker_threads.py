@@ -75,3 +75,31 @@ def test_many_worker_threads_at_once():
         w.on('error', reject);
     })))""")().result(60)
     assert results.to_py() == [200 * i + sum(range(200)) for i in range(4)]
+
+
+def test_terminating_a_worker_inside_a_python_call_does_not_crash():
+    code = pymport_py.eval("""() => new Promise((resolve, reject) => {
+        const { Worker } = require('worker_threads');
+        const w = new Worker(`
+            const { parentPort } = require('worker_threads');
+            const { pyval } = require('pymport');
+            parentPort.postMessage('started');
+            pyval('__import__("time").sleep(0.3) or 1');
+            parentPort.postMessage('not reached');
+        `, { eval: true });
+        w.on('message', (m) => { if (m === 'started') setTimeout(() => w.terminate().then(resolve, reject), 50) });
+        w.on('error', reject);
+    })""")().result(30)
+    assert code == 1  # terminated
+    assert pymport_py.eval("require('pymport').pyval('2 + 2')") == 4
+
+
+def test_terminating_workers_that_call_python_in_a_loop():
+    for _ in range(5):
+        code = pymport_py.eval("""() => new Promise((resolve) => {
+            const { Worker } = require('worker_threads');
+            const w = new Worker(`const { pyval } = require('pymport'); for (;;) pyval('1')`, { eval: true });
+            setTimeout(() => w.terminate().then(resolve), 30);
+        })""")().result(30)
+        assert code == 1
+    assert pymport_py.eval("1 + 1") == 2
