@@ -101,5 +101,5 @@ def test_terminating_workers_that_call_python_in_a_loop():
             const w = new Worker(`const { pyval } = require('pymport'); for (;;) pyval('1')`, { eval: true });
             setTimeout(() => w.terminate().then(resolve), 30);
         })""")().result(30)
-        assert code == 1
+        assert code in (0, 1)  # Node's exit code of a terminated worker (0 if it had not started)
     assert pymport_py.eval("1 + 1") == 2
