@@ -63,6 +63,8 @@ static rt_thread *rt_thread_self(void) {
 
 uintptr_t rt_self(void) { return (uintptr_t)rt_thread_self(); }
 
+static int rt_is_loop_thread(rt_env *env);
+
 /* ---- the watcher: Ctrl-C and deadlines ----
  *
  * Process-wide, one thread. Python's C signal handler writes a byte to the
@@ -126,9 +128,19 @@ static void rt_on_deadline_interrupt(void *data) {
     em_setup_terminate(env->setup);
 }
 
-/* The heap neared its limit, on the thread running JS (Node lock held). */
+/* The heap neared its limit, on the thread running JS (Node lock held). JS
+ * called by pymport_py (rt_invoke) is terminated and the call raises
+ * MemoryError. JS that Node's event loop called (a timer, I/O) cannot be
+ * stopped alone without unbalancing Node's state: the environment stops. */
 static void rt_on_heap_limit(void *data) {
     rt_env *env = data;
+    if (rt_is_loop_thread(env) && !atomic_load(&env->loop_call)) {
+        atomic_store(&env->heap_stopped, 1);
+        int running = RT_RUNNING;
+        atomic_compare_exchange_strong(&env->state, &running, RT_STOPPING);
+        em_setup_stop(env->setup);
+        return;
+    }
     atomic_store(&env->stop_thread, rt_self());
     atomic_store(&env->stop_reason, RT_STOP_HEAP);
 }
@@ -260,18 +272,15 @@ int rt_raise_interrupt(rt_env *env) {
     }
 }
 
-/* After the outermost JS call of this thread returned: if its JS was
- * terminated for an interrupt, end the termination and keep the reason for
- * rt_raise_interrupt. Node lock and GIL held, no JS on this thread's stack. */
-static void rt_settle_interrupt(rt_env *env) {
-    rt_thread *me = rt_thread_self();
-    if (atomic_load(&env->stop_thread) != (uintptr_t)me) return;
+/* If this thread's JS was terminated for an interrupt: ends the termination
+ * and returns the reason (else RT_STOP_NONE). Node lock held, no JS of this
+ * thread on the stack; no GIL needed. */
+static int rt_end_termination(rt_env *env) {
+    if (atomic_load(&env->stop_thread) != rt_self()) return RT_STOP_NONE;
     int reason = atomic_exchange(&env->stop_reason, RT_STOP_NONE);
     atomic_store(&env->stop_thread, 0);
     if (atomic_load(&env->state) == RT_RUNNING) em_setup_cancel_terminate(env->setup);
-    me->report = reason;
-    Py_XSETREF(me->report_exc, env->interrupt_exc);
-    env->interrupt_exc = NULL;
+    return reason;
 }
 
 /* Marks the calling thread as the owner of env's Node lock (depth 1). */
@@ -573,6 +582,9 @@ void rt_leave(rt_env *env, rt_frame *frame) {
     if (frame->dead) return; /* rt_await found the environment torn down */
     if (frame->hscope) napi_close_handle_scope(env->napi, frame->hscope);
     if (--env->depth > 0) return;
+    /* A termination that hit JS run by a property access (a getter at the heap
+     * limit) ends here; the access already raised. */
+    rt_end_termination(env);
     if (atomic_load(&env->state) == RT_RUNNING && !rt_is_loop_thread(env)) rt_wake_if_needed(env);
     rt_clear_owner(env);
     em_scope_exit(&frame->scope);
@@ -596,8 +608,8 @@ napi_value rt_helper_value(rt_env *env, rt_helper h) {
 }
 
 static void rt_watch_kick(void);
-static int rt_is_loop_thread(rt_env *env);
 static int rt_is_main_thread(void);
+static int rt_end_termination(rt_env *env);
 
 /* Runs fn (as a call, or as `new fn(...)` when recv is NULL) inside a callback
  * scope, so that nextTicks and microtasks run when the outermost scope closes. */
@@ -610,8 +622,10 @@ static napi_status rt_invoke(rt_env *env, napi_value recv, napi_value fn, size_t
     status = napi_open_callback_scope(env->napi, resource, env->async_ctx, &cscope);
     if (status != napi_ok) return status;
     /* The outermost call of a thread is what Ctrl-C and deadlines stop. */
-    int outer = env->depth == 1 && !rt_is_loop_thread(env);
-    int main_call = outer && rt_is_main_thread();
+    int outer = env->depth == 1;
+    int loop_call = outer && rt_is_loop_thread(env);
+    int main_call = outer && !loop_call && rt_is_main_thread();
+    if (loop_call) atomic_store(&env->loop_call, 1);
     int64_t deadline = rt_thread_self()->deadline_ns;
     if (main_call) atomic_store(&env->main_active, 1);
     if (deadline && outer) {
@@ -634,20 +648,26 @@ static napi_status rt_invoke(rt_env *env, napi_value recv, napi_value fn, size_t
         napi_value mark = rt_helper_value(env, RT_H_HANDLED), ignored;
         if (mark) napi_call_function(env->napi, *result, mark, 0, NULL, &ignored);
     }
+    /* A termination aimed at this call ends before the scope closes (no JS of
+     * this thread is on the stack now), so the close runs ticks and microtasks
+     * as usual and Node's async context stack stays balanced. */
+    int reason = outer ? rt_end_termination(env) : RT_STOP_NONE;
     napi_close_callback_scope(env->napi, cscope);
     PyEval_RestoreThread(ts);
+    if (loop_call) atomic_store(&env->loop_call, 0);
     if (main_call) atomic_store(&env->main_active, 0);
     if (deadline && outer) atomic_store(&env->deadline_ns, 0);
     /* A stop (shutdown, process.exit) may have terminated the JS while it ran,
      * and a terminated call can come back looking like it returned undefined:
      * report the stop rather than a value that may not be the call's. */
     if (status == napi_ok && atomic_load(&env->state) != RT_RUNNING) status = napi_pending_exception;
-    if (outer) {
-        rt_settle_interrupt(env);
-        if (rt_thread_self()->report) {
-            /* Report it (rt_raise_interrupt), even if the call got to finish. */
-            if (status == napi_ok) status = napi_generic_failure;
-        }
+    if (reason) {
+        /* Report it (rt_raise_interrupt), even if the call got to finish. */
+        rt_thread *me = rt_thread_self();
+        me->report = reason;
+        Py_XSETREF(me->report_exc, env->interrupt_exc);
+        env->interrupt_exc = NULL;
+        if (status == napi_ok) status = napi_generic_failure;
     }
     return status;
 }
@@ -1046,15 +1066,13 @@ static void rt_teardown(rt_env *env, em_scope *scope, int loaded) {
     pthread_mutex_unlock(&env->mutex);
 }
 
-/* The loop thread's own JS (a timer, I/O) was terminated at the heap limit:
- * end the termination and report it. Loop thread, Node lock held. */
-static void rt_loop_interrupted(rt_env *env) {
-    atomic_store(&env->stop_thread, 0);
-    atomic_store(&env->stop_reason, RT_STOP_NONE);
-    em_setup_cancel_terminate(env->setup);
+/* The heap limit was reached by JS that the event loop called: the
+ * environment stopped; say so once. Loop thread. */
+static void rt_report_heap_stop(rt_env *env) {
+    if (!atomic_exchange(&env->heap_stopped, 0)) return;
     PyGILState_STATE gil = PyGILState_Ensure();
-    PyErr_SetString(PyExc_MemoryError, "JavaScript reached the heap limit in a callback of the "
-                                       "event loop (the allocation was stopped)");
+    PyErr_SetString(PyExc_MemoryError, "JavaScript called by the event loop (a timer or I/O "
+                                       "callback) reached the heap limit: the environment stopped");
     _PyErr_WriteUnraisableMsg("in JavaScript (heap limit)", NULL);
     PyGILState_Release(gil);
 }
@@ -1102,7 +1120,7 @@ static void *rt_loop_main(void *arg) {
 
     while (atomic_load(&env->state) == RT_RUNNING) {
         uv_run(env->loop, UV_RUN_NOWAIT);
-        if (atomic_load(&env->stop_thread) == rt_self()) rt_loop_interrupted(env);
+        if (atomic_load(&env->heap_stopped)) rt_report_heap_stop(env);
         em_setup_drain_tasks(env->setup);
         rt_drain_released(env);
         if (atomic_load(&env->state) != RT_RUNNING) break;

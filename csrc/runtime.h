@@ -127,6 +127,8 @@ struct rt_env {
     _Atomic int stop_reason;        /* rt_stop_reason of the terminated JS */
     _Atomic uintptr_t stop_thread;  /* rt_self() of the thread whose JS was terminated */
     PyObject *interrupt_exc;        /* GIL: what the signal handlers raised */
+    _Atomic int loop_call;          /* the loop thread is in an outermost rt_call (a task) */
+    _Atomic int heap_stopped;       /* the heap limit stopped the environment */
 };
 
 /* A token unique to the calling thread. */

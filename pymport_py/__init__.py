@@ -79,7 +79,7 @@ def _node_options(exec_argv: list[str], max_heap_mb: int | None) -> list[str]:
     if max_heap_mb is not None:
         if max_heap_mb <= 0:
             raise ValueError("max_heap_mb must be positive")
-        return [f"--max-old-space-size={int(max_heap_mb)}"] + exec_argv
+        return exec_argv + [f"--max-old-space-size={int(max_heap_mb)}"]  # the last one wins
     if not any(o.startswith("--max-old-space-size") for o in exec_argv):
         # V8 flags are per process: reset what an earlier environment set.
         return ["--max-old-space-size=0"] + exec_argv
