@@ -122,3 +122,41 @@ def test_heap_limit_in_a_worker(run_python):
 def test_max_heap_mb_must_be_positive():
     with pytest.raises(ValueError):
         pymport_py.Worker(max_heap_mb=0)
+
+
+def test_heap_limit_in_a_timer_stops_the_environment_not_the_process(run_python):
+    proc = run_python(
+        """
+        import sys, threading, pymport_py
+        seen = threading.Event()
+        reports = []
+        def hook(u):
+            reports.append((type(u.exc_value).__name__, u.err_msg))
+            seen.set()
+        sys.unraisablehook = hook
+        pymport_py.start(max_heap_mb=64)
+        pymport_py.eval("setTimeout(() => { const a = []; for (;;) a.push(new Array(100000).fill(1.5)) }, 1)")
+        print(seen.wait(30), reports)
+        print(pymport_py.eval("'a new environment ' + (40 + 2)"))
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "True [('MemoryError', 'Exception ignored in JavaScript (heap limit)')]"
+    assert lines[1] == "a new environment 42"
+
+
+def test_heap_limit_in_call_async_fails_only_the_future(run_python):
+    proc = run_python(
+        """
+        import sys, pymport_py
+        reports = []
+        sys.unraisablehook = lambda u: reports.append(u)
+        pymport_py.start(max_heap_mb=64)
+        bomb = pymport_py.eval("() => { const a = []; for (;;) a.push(new Array(100000).fill(1.5)) }")
+        print(type(bomb.call_async().exception(30)).__name__, len(reports))
+        print(pymport_py.eval("'same environment'"), pymport_py.running())
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.splitlines() == ["MemoryError 0", "same environment True"]
