@@ -1,6 +1,6 @@
 /* environment.c - the Python type Environment: one Node environment with its
- * loop thread. pymport_py's module functions use the main one; Worker (a later
- * issue) is another. All methods may be called from any Python thread. */
+ * loop thread. pymport_py's module functions use the main one; each Worker
+ * has another. All methods may be called from any Python thread. */
 #include "environment.h"
 
 #include "convert.h"
@@ -52,7 +52,11 @@ static void env_dealloc(PyObject *self) {
     env_object *e = (env_object *)self;
     PyObject_GC_UnTrack(self);
     if (e->weakreflist) PyObject_ClearWeakRefs(self);
-    if (e->env) {
+    if (e->env && _Py_IsFinalizing()) {
+        /* Too late: the loop thread could no longer take the GIL for the
+         * teardown. pymport_py stops its environments at exit (atexit);
+         * this one is left to the process's end. */
+    } else if (e->env) {
         if (rt_env_shutdown(e->env) < 0) PyErr_WriteUnraisable(self);
         rt_env_decref(e->env);
     }

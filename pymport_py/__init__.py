@@ -16,6 +16,7 @@ import os
 import signal
 import threading
 import time
+import weakref
 from typing import Any, Iterable
 
 from ._version import __version__
@@ -228,6 +229,7 @@ class Worker:
         exec_argv = _node_options(exec_argv, max_heap_mb)
         self._base = os.path.abspath(os.fspath(cwd)) if cwd is not None else None
         self._env = _Environment(_BOOTSTRAP, rest, exec_argv, self._base)
+        _open_environments.add(self._env)
 
     def _where(self) -> str:
         return self._base if self._base is not None else os.getcwd()
@@ -282,4 +284,15 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'pymport_py' has no attribute {name!r}")
 
 
-atexit.register(shutdown)
+# Environments still open at interpreter exit are stopped while threads can
+# still take the GIL (their teardown releases Python objects JS held).
+_open_environments: "weakref.WeakSet[_Environment]" = weakref.WeakSet()
+
+
+def _shutdown_all() -> None:
+    shutdown()
+    for env in list(_open_environments):
+        env.shutdown()
+
+
+atexit.register(_shutdown_all)
