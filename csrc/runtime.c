@@ -981,7 +981,12 @@ int rt_waiter_wait(rt_env *env, rt_frame *frame, rt_waiter *w, double timeout, n
     w->value = NULL;
     pthread_mutex_unlock(&w->mutex);
     if (!value) {
-        PyErr_SetString(PyExc_RuntimeError, "lost the value of a settled Promise");
+        /* The settle callback could not keep the value: the environment was
+         * stopping when the promise settled. */
+        if (atomic_load(&env->state) != RT_RUNNING)
+            rt_raise_cut_short(env);
+        else
+            PyErr_SetString(PyExc_RuntimeError, "lost the value of a settled Promise");
         goto error;
     }
     napi_value box, v;

@@ -395,9 +395,9 @@ for t in threads:
     t.start()
 restarts = 0
 for i in range(RESTARTS):
-    time.sleep(0.15)
+    time.sleep(0.08)
     STOP_IT
-    time.sleep(0.05)
+    time.sleep(0.02)
     try:
         node.start()
     except RuntimeError as e:   # a caller restarted it first (lazily)
@@ -419,21 +419,21 @@ sys.stdout.flush()
 
 
 def test_calls_from_threads_while_main_environment_is_shut_down_and_restarted(run_python):
-    code = STRESS_MAIN.replace("RESTARTS", "6").replace("STOP_IT", "node.shutdown()")
+    code = STRESS_MAIN.replace("RESTARTS", "12").replace("STOP_IT", "node.shutdown()")
     proc = run_python(code, timeout=120)
     assert proc.returncode == 0, proc.report
-    assert proc.stdout == "restarts 6\nalive 0\nerrors []\nok True\nfinal 42\n", proc.report
+    assert proc.stdout == "restarts 12\nalive 0\nerrors []\nok True\nfinal 42\n", proc.report
 
 
 def test_calls_from_threads_while_js_stops_the_main_environment_with_process_exit(run_python):
     # process.exit from one thread stops the environment under the others.
-    code = STRESS_MAIN.replace("RESTARTS", "6").replace(
+    code = STRESS_MAIN.replace("RESTARTS", "12").replace(
         "STOP_IT",
         "try:\n        node.eval('process.exit(3)')\n    except (ProcessExit, EnvironmentClosed):\n        pass",
     )
     proc = run_python(code, timeout=120)
     assert proc.returncode == 0, proc.report
-    assert proc.stdout == "restarts 6\nalive 0\nerrors []\nok True\nfinal 42\n", proc.report
+    assert proc.stdout == "restarts 12\nalive 0\nerrors []\nok True\nfinal 42\n", proc.report
 
 
 def test_concurrent_start_calls_start_one_environment(run_python):

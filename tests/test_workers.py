@@ -361,7 +361,7 @@ def _cross_call_once(wa, wb):
 
 def test_cross_environment_calls_never_deadlock_silently():
     with node.Worker() as wa, node.Worker() as wb:
-        for _ in range(10):
+        for _ in range(25):
             out = _cross_call_once(wa, wb)
             kinds = sorted(kind for kind, _ in out)
             assert kinds == ["err", "ok"], out
