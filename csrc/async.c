@@ -12,6 +12,7 @@
 #include "convert.h"
 #include "errors.h"
 #include "jsproxy.h"
+#include "pyproxy.h"
 
 /* ---- futures waiting for a promise ---- */
 
@@ -289,6 +290,7 @@ PyObject *as_to_future(PyObject *obj) {
 typedef struct {
     rt_task base;
     napi_deferred deferred;
+    pyp_kind kind;     /* how the result becomes JS: converted, or a PyObject */
     rt_env *env;       /* strong (rt_env_incref) */
     PyObject *future;  /* set when posted: the done concurrent future */
 } as_deferred;
@@ -314,7 +316,8 @@ static void as_deferred_run(rt_env *env, rt_task *task) {
     } else if (cancelled && (exc = PyObject_CallMethod(d->future, "exception", "i", 0)) != NULL) {
         if (exc == Py_None) {
             if ((value = PyObject_CallMethod(d->future, "result", "i", 0)) != NULL)
-                fulfilled = cv_to_js(env, value, CV_ARG, &out) == 0;
+                fulfilled = (d->kind == PYP_OBJECT ? pyp_wrap_as(env, value, PYP_OBJECT, &out)
+                                                   : cv_to_js(env, value, CV_ARG, &out)) == 0;
         } else {
             PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
         }
@@ -388,6 +391,10 @@ int as_is_awaitable(mod_state *st, PyObject *obj) {
 }
 
 int as_awaitable_to_js(rt_env *env, PyObject *obj, napi_value *out) {
+    return as_awaitable_to_js_as(env, obj, PYP_AUTO, out);
+}
+
+int as_awaitable_to_js_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out) {
     mod_state *st = rt_state_of(env);
     PyObject *cf = NULL, *capsule = NULL, *cb = NULL, *r = NULL;
     as_deferred *d = NULL;
@@ -399,6 +406,7 @@ int as_awaitable_to_js(rt_env *env, PyObject *obj, napi_value *out) {
     }
     d->base.run = as_deferred_run;
     d->base.cancel = as_deferred_cancel;
+    d->kind = kind;
     d->env = env;
     rt_env_incref(env);
     NAPI_OK(env, napi_create_promise(env->napi, &d->deferred, out));

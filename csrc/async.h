@@ -2,6 +2,7 @@
 #ifndef PYMPORT_ASYNC_H
 #define PYMPORT_ASYNC_H
 
+#include "pyproxy.h"
 #include "runtime.h"
 
 /* A future waiting for a JS promise; listed on its environment so that closing
@@ -28,6 +29,9 @@ int as_is_awaitable(mod_state *st, PyObject *obj);
 /* Makes a JS Promise settled by the Python awaitable obj. Node lock and GIL
  * held. Returns 0, or -1 with a Python exception. */
 int as_awaitable_to_js(rt_env *env, PyObject *obj, napi_value *out);
+
+/* The same, the promise resolving with a proxy of the given kind. */
+int as_awaitable_to_js_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out);
 
 /* Fails every future still waiting for a promise of env. Loop thread, during
  * teardown (Node lock held, not the GIL). */

@@ -222,8 +222,10 @@ static int mod_exec(PyObject *module) {
     st->JSFuture = PyObject_GetAttrString(futures, "JSFuture");
     st->to_concurrent_future = PyObject_GetAttrString(futures, "to_concurrent_future");
     st->await_future = PyObject_GetAttrString(futures, "await_future");
+    st->call_in_thread = PyObject_GetAttrString(futures, "call_in_thread");
     Py_DECREF(futures);
-    if (!st->JSFuture || !st->to_concurrent_future || !st->await_future) goto error;
+    if (!st->JSFuture || !st->to_concurrent_future || !st->await_future || !st->call_in_thread)
+        goto error;
     PyObject *cf = PyImport_ImportModule("concurrent.futures");
     if (!cf) goto error;
     st->ConcurrentFuture = PyObject_GetAttrString(cf, "Future");
@@ -258,6 +260,7 @@ static int mod_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->ConcurrentFuture);
     Py_VISIT(st->to_concurrent_future);
     Py_VISIT(st->await_future);
+    Py_VISIT(st->call_in_thread);
     return 0;
 }
 
@@ -282,6 +285,7 @@ static int mod_clear(PyObject *module) {
     Py_CLEAR(st->ConcurrentFuture);
     Py_CLEAR(st->to_concurrent_future);
     Py_CLEAR(st->await_future);
+    Py_CLEAR(st->call_in_thread);
     return 0;
 }
 

@@ -31,6 +31,7 @@ typedef struct {
     PyObject *ConcurrentFuture; /* concurrent.futures.Future */
     PyObject *to_concurrent_future; /* pymport_py._futures.to_concurrent_future */
     PyObject *await_future;    /* pymport_py._futures.await_future */
+    PyObject *call_in_thread;  /* pymport_py._futures.call_in_thread */
 } mod_state;
 
 /* The module definition (for PyType_GetModuleByDef). */

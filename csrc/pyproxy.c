@@ -15,6 +15,7 @@ typedef struct {
     PyObject *obj;  /* strong; released by pyp_finalize */
     napi_ref weak;  /* weak reference to the JS proxy */
     rt_env *env;    /* the proxy's environment; it finalizes its proxies before it dies */
+    uintptr_t key;  /* its key in env->pyobjects: the object's address | kind */
 } pyp_record;
 
 static const napi_type_tag pyp_tag = {0x70796d706f72745fULL, 0x70795f70726f7879ULL};
@@ -34,7 +35,7 @@ static void pyp_finalize(napi_env napi, void *data, void *hint) {
     pyp_record *r = data;
     if (!_Py_IsFinalizing()) {
         PyGILState_STATE gil = PyGILState_Ensure();
-        tb_remove(&r->env->pyobjects, (uintptr_t)r->obj, r);
+        tb_remove(&r->env->pyobjects, r->key, r);
         Py_DECREF(r->obj);
         PyGILState_Release(gil);
     }
@@ -86,8 +87,10 @@ done_nogil:
     return result;
 }
 
-int pyp_wrap(rt_env *env, PyObject *obj, napi_value *out) {
-    for (tb_entry *e = tb_first(&env->pyobjects, (uintptr_t)obj); e; e = tb_next(e)) {
+int pyp_wrap_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out) {
+    /* Addresses are aligned, so the low bit tells the two kinds of proxy apart. */
+    uintptr_t key = (uintptr_t)obj | (uintptr_t)kind;
+    for (tb_entry *e = tb_first(&env->pyobjects, key); e; e = tb_next(e)) {
         pyp_record *r = e->value;
         napi_value v = NULL;
         if (napi_get_reference_value(env->napi, r->weak, &v) == napi_ok && v) {
@@ -102,7 +105,8 @@ int pyp_wrap(rt_env *env, PyObject *obj, napi_value *out) {
         return -1;
     }
     r->env = env;
-    if (PyCallable_Check(obj) && !PyExceptionInstance_Check(obj)) {
+    r->key = key;
+    if (kind == PYP_AUTO && PyCallable_Check(obj) && !PyExceptionInstance_Check(obj)) {
         const char *name = "pyfunction";
         PyObject *qualname = PyObject_GetAttrString(obj, "__name__");
         if (qualname && PyUnicode_Check(qualname)) name = PyUnicode_AsUTF8(qualname);
@@ -116,7 +120,7 @@ int pyp_wrap(rt_env *env, PyObject *obj, napi_value *out) {
     }
     NAPI_OK(env, napi_type_tag_object(env->napi, v, &pyp_tag));
     NAPI_OK(env, napi_create_reference(env->napi, v, 0, &r->weak));
-    if (tb_insert(&env->pyobjects, (uintptr_t)obj, r) < 0) {
+    if (tb_insert(&env->pyobjects, key, r) < 0) {
         napi_delete_reference(env->napi, r->weak);
         PyErr_NoMemory();
         goto error;
@@ -124,7 +128,7 @@ int pyp_wrap(rt_env *env, PyObject *obj, napi_value *out) {
     r->obj = Py_NewRef(obj);
     /* From here the finalizer owns the record. */
     if (napi_wrap(env->napi, v, r, pyp_finalize, NULL, NULL) != napi_ok) {
-        tb_remove(&env->pyobjects, (uintptr_t)obj, r);
+        tb_remove(&env->pyobjects, key, r);
         Py_DECREF(obj);
         napi_delete_reference(env->napi, r->weak);
         er_from_status(env, napi_generic_failure);
@@ -136,6 +140,8 @@ error:
     PyMem_RawFree(r);
     return -1;
 }
+
+int pyp_wrap(rt_env *env, PyObject *obj, napi_value *out) { return pyp_wrap_as(env, obj, PYP_AUTO, out); }
 
 /* binding.str(proxy) / binding.repr(proxy): Python str() and repr(). */
 static napi_value pyp_js_text(napi_env napi, napi_callback_info info, PyObject *(*fn)(PyObject *)) {
@@ -169,54 +175,10 @@ static napi_value pyp_js_repr(napi_env napi, napi_callback_info info) {
     return pyp_js_text(napi, info, PyObject_Repr);
 }
 
-/* binding.pyimport(name) / binding.pyeval(code): import a Python module, or
- * evaluate a Python expression (in a fresh namespace); the result converted
- * per DESIGN.md section 5. JS thread, Node lock held; takes the GIL. */
-static napi_value pyp_js_python(napi_env napi, napi_callback_info info, int eval) {
-    size_t argc = 1;
-    napi_value arg, out = NULL;
-    void *data = NULL;
-    napi_get_instance_data(napi, &data);
-    rt_env *env = data;
-    if (napi_get_cb_info(napi, info, &argc, &arg, NULL, NULL) != napi_ok || argc < 1) return NULL;
-    PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *text = cv_string_to_py(env, arg), *res = NULL, *globals = NULL;
-    if (!text) goto error;
-    if (eval) {
-        if (!(globals = PyDict_New())) goto error;
-        if (PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0) goto error;
-        const char *code = PyUnicode_AsUTF8(text);
-        if (!code || !(res = PyRun_String(code, Py_eval_input, globals, globals))) goto error;
-    } else if (!(res = PyImport_Import(text))) {
-        goto error;
-    }
-    if (cv_to_js(env, res, CV_ARG, &out) < 0) goto error;
-    goto done;
-error:
-    out = NULL;
-    er_throw_to_js(env);
-done:
-    Py_XDECREF(text);
-    Py_XDECREF(res);
-    Py_XDECREF(globals);
-    PyGILState_Release(gil);
-    return out;
-}
-
-static napi_value pyp_js_import(napi_env napi, napi_callback_info info) {
-    return pyp_js_python(napi, info, 0);
-}
-
-static napi_value pyp_js_eval(napi_env napi, napi_callback_info info) {
-    return pyp_js_python(napi, info, 1);
-}
-
 napi_status pyp_define_binding(napi_env napi, napi_value exports) {
     napi_property_descriptor props[] = {
         {"str", NULL, pyp_js_str, NULL, NULL, NULL, napi_default, NULL},
         {"repr", NULL, pyp_js_repr, NULL, NULL, NULL, napi_default, NULL},
-        {"pyimport", NULL, pyp_js_import, NULL, NULL, NULL, napi_default, NULL},
-        {"pyeval", NULL, pyp_js_eval, NULL, NULL, NULL, napi_default, NULL},
     };
     return napi_define_properties(napi, exports, sizeof props / sizeof props[0], props);
 }

@@ -4,9 +4,16 @@
 
 #include "runtime.h"
 
-/* Gets the JS proxy of a Python object: a function for callables, a PyObject
- * instance otherwise; the same JS object while it is alive. Node lock and GIL
- * held. Returns 0, or -1 with a Python exception. */
+/* The two kinds of JS proxy of a Python object. */
+typedef enum {
+    PYP_AUTO = 0,   /* a function for callables, else a PyObject (DESIGN.md section 5) */
+    PYP_OBJECT = 1, /* always a PyObject (pymport's API: pyval, PyObject.get ...) */
+} pyp_kind;
+
+/* Gets the JS proxy of a Python object, the same JS object while it is alive.
+ * Node lock and GIL held. Returns 0, or -1 with a Python exception. */
+int pyp_wrap_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out);
+/* pyp_wrap_as(PYP_AUTO). */
 int pyp_wrap(rt_env *env, PyObject *obj, napi_value *out);
 /* Returns a borrowed reference to the Python object if v is one of our proxies,
  * else NULL (no exception). Node lock held. */

@@ -11,6 +11,7 @@
 #include "async.h"
 #include "convert.h"
 #include "errors.h"
+#include "pyapi.h"
 #include "pyproxy.h"
 
 #include <errno.h>
@@ -1358,5 +1359,6 @@ napi_value rt_register_binding(napi_env napi, napi_value exports) {
     if (napi_define_properties(napi, exports, sizeof props / sizeof props[0], props) != napi_ok)
         return NULL;
     if (pyp_define_binding(napi, exports) != napi_ok) return NULL;
+    if (pa_define_binding(napi, exports) != napi_ok) return NULL;
     return exports;
 }

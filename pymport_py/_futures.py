@@ -88,3 +88,15 @@ def await_future(future: concurrent.futures.Future[Any]) -> Generator[Any, None,
     if future.done():
         return _settled(future)
     return asyncio.wrap_future(future).__await__()
+
+
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def call_in_thread(fn: Any, args: tuple, kwargs: dict | None) -> concurrent.futures.Future[Any]:
+    """Runs fn(*args, **kwargs) on a Python thread (PyObject.callAsync from JS)."""
+    global _pool
+    with _loop_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="pymport_py-call")
+    return _pool.submit(fn, *args, **(kwargs or {}))

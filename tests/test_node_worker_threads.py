@@ -22,7 +22,7 @@ def test_worker_thread_evaluates_python():
     out = run_in_worker(pymport_py, """
         const { parentPort } = require('worker_threads');
         const { pyval } = require('pymport');
-        parentPort.postMessage([pyval('6 * 7'), pyval('[1, "two", None]')]);
+        parentPort.postMessage([pyval('6 * 7').toJS(), pyval('[1, "two", None]').toJS()]);
     """)
     assert out.to_py() == [42, [1, "two", None]]
 
@@ -31,8 +31,8 @@ def test_python_code_runs_on_the_worker_thread():
     out = run_in_worker(pymport_py, """
         const { parentPort, threadId } = require('worker_threads');
         const { pyval } = require('pymport');
-        const name = pyval('__import__("threading").current_thread().name');
-        const main = pyval('__import__("threading").main_thread().name');
+        const name = pyval('__import__("threading").current_thread().name').toJS();
+        const main = pyval('__import__("threading").main_thread().name').toJS();
         parentPort.postMessage([threadId, name !== main]);
     """)
     thread_id, elsewhere = out.to_py()
@@ -52,7 +52,7 @@ def test_nested_worker_threads_and_workers_of_a_python_worker():
     source = """
         const { Worker, parentPort } = require('worker_threads');
         const inner = new Worker(`
-            require('worker_threads').parentPort.postMessage(require('pymport').pyval('"inner " + str(3 * 3)'))
+            require('worker_threads').parentPort.postMessage(require('pymport').pyval('"inner " + str(3 * 3)').toJS())
         `, { eval: true });
         inner.on('message', (m) => parentPort.postMessage(m));
     """

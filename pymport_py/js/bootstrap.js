@@ -132,10 +132,7 @@ function initHelpers(binding) {
     return err;
   }
 
-  class PyObject {
-    toString() { return binding.str(this); }
-    [util.inspect.custom]() { return `[PyObject ${binding.repr(this)}]`; }
-  }
+  const { PyObject } = require('./pyobject.js');
 
   binding.init({
     require: (id, base) => loaderFor(base).require(id),

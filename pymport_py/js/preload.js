@@ -11,10 +11,13 @@ const marker = Symbol.for('pymport_py.preload');
 if (!Module[marker]) {
   Module[marker] = true;
 
-  const api = path.join(__dirname, 'pymport.js');
+  const api = {
+    pymport: path.join(__dirname, 'pymport.js'),
+    'pymport/proxified': path.join(__dirname, 'proxified.js'),
+  };
   const resolve = Module._resolveFilename;
   Module._resolveFilename = function (request, ...rest) {
-    if (request === 'pymport') return api;
+    if (Object.prototype.hasOwnProperty.call(api, request)) return api[request];
     return resolve.call(this, request, ...rest);
   };
 
