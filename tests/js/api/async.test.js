@@ -1,0 +1,18 @@
+'use strict';
+// callAsync runs the Python call off the JS thread.
+const assert = require('assert');
+const { pymport, pyval } = require('pymport');
+
+module.exports = {
+  async 'callAsync resolves with a PyObject and the event loop keeps running'() {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const r = await pymport('time').get('sleep').callAsync(0.1);
+    clearInterval(timer);
+    assert.strictEqual(r.type, 'NoneType');
+    assert.ok(ticks >= 3, `event loop ran ${ticks} times`);
+  },
+  async 'callAsync rejections carry the Python exception'() {
+    await assert.rejects(pyval('lambda: 1 / 0').callAsync(), (e) => e.pythonType === 'ZeroDivisionError');
+  },
+};

@@ -1,0 +1,29 @@
+'use strict';
+// Errors both ways.
+const assert = require('assert');
+const { pyval, PyObject } = require('pymport');
+
+module.exports = {
+  'a Python exception is an Error with pythonType, pythonValue and pythonTrace'() {
+    try {
+      pyval('int("x")');
+      assert.fail('no exception');
+    } catch (e) {
+      assert.ok(e instanceof Error);
+      assert.strictEqual(e.pythonType, 'ValueError');
+      assert.match(e.message, /^ValueError: invalid literal/);
+      assert.strictEqual(e.pythonValue.type, 'ValueError');
+      assert.match(e.pythonTrace, /Traceback/);
+    }
+  },
+  'a JS exception thrown through Python comes back as the same value'() {
+    const original = new RangeError('from JS');
+    const thrower = PyObject.func(() => { throw original; });
+    try {
+      pyval('f()', { f: thrower });
+      assert.fail('no exception');
+    } catch (e) {
+      assert.strictEqual(e, original);
+    }
+  },
+};
