@@ -10,6 +10,7 @@
 #include "async.h"
 #include "convert.h"
 #include "errors.h"
+#include "jsproxy.h"
 #include "pyproxy.h"
 
 #define PA_MAX_ARGS 4
@@ -51,10 +52,14 @@ static napi_value pa_entry(napi_env napi, napi_callback_info info, pa_fn fn, int
     return out;
 }
 
-/* Steals a reference to obj: sets *out to its PyObject proxy. */
+/* Steals a reference to obj: sets *out to its PyObject proxy, or to a
+ * Promise (resolving with a PyObject) when obj is a coroutine or future. */
 static int pa_return(rt_env *env, PyObject *obj, napi_value *out) {
     if (!obj) return -1;
-    int rc = pyp_wrap_as(env, obj, PYP_OBJECT, out);
+    mod_state *st = rt_state_of(env);
+    int rc = !env->foreign && !jsp_check(st, obj) && as_is_awaitable(st, obj)
+                 ? as_awaitable_to_js_as(env, obj, PYP_OBJECT, out)
+                 : pyp_wrap_as(env, obj, PYP_OBJECT, out);
     Py_DECREF(obj);
     return rc;
 }

@@ -10,16 +10,12 @@ API_DIR = os.path.join(os.path.dirname(__file__), "js", "api")
 
 
 def _cases():
+    names = pymport_py.eval("(file) => Object.keys(require(file))")
     for name in sorted(os.listdir(API_DIR)):
         if name.endswith(".test.js"):
             path = os.path.join(API_DIR, name)
-            with open(path) as f:
-                source = f.read()
-            # test names are the quoted method names of module.exports
-            for line in source.splitlines():
-                stripped = line.strip()
-                if stripped.startswith(("'", "async '")) and stripped.endswith("() {"):
-                    yield pytest.param(path, stripped.split("'")[1], id=f"{name}::{stripped.split(chr(39))[1]}")
+            for test in names(path):
+                yield pytest.param(path, test, id=f"{name}::{test}")
 
 
 @pytest.mark.parametrize("path, test", list(_cases()))
@@ -28,3 +24,55 @@ def test_js(path, test):
     result = run(path, test)
     if isinstance(result, pymport_py.JSObject):  # an async test: its Promise
         result.result(30)
+
+
+def test_pyobjects_collected_by_js_release_their_python_objects(run_python):
+    proc = run_python(
+        """
+        import gc, sys, pymport_py
+        pymport_py.start(["--expose-gc"])
+        class Payload:
+            pass
+        obj = Payload()
+        base = sys.getrefcount(obj)
+        hold = pymport_py.eval("(o) => { globalThis.kept = []; for (let i = 0; i < 100; i++) kept.push(require('pymport').PyObject.fromJS(o)); }")
+        hold(pymport_py.ref(obj))
+        held = sys.getrefcount(obj)
+        pymport_py.eval("delete globalThis.kept; gc(); gc()")
+        # finalizers run on the next turns of the loop; give them a few calls
+        for _ in range(50):
+            pymport_py.eval("gc()")
+            if sys.getrefcount(obj) == base:
+                break
+        print(held > base, sys.getrefcount(obj) == base)
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.split() == ["True", "True"]
+
+
+def test_a_million_conversions_stay_flat(run_python):
+    proc = run_python(
+        """
+        import pymport_py
+        loop = pymport_py.eval('''(n) => {
+            const { pyval, PyObject } = require('pymport');
+            const f = pyval('lambda x: [x, str(x)]');
+            let s = 0;
+            for (let i = 0; i < n; i++) s += f.call(i).toJS()[0];
+            return s;
+        }''')
+        def rss():
+            return int(open('/proc/self/statm').read().split()[1]) * 4096 // (1 << 20)
+        loop(200000)  # warm-up: allocators reach their working size
+        before = rss()
+        for _ in range(4):
+            assert loop(200000) == sum(range(200000))
+        grown = rss() - before
+        print("grew", grown, "MiB over 800000 more calls")
+        print(grown < 20)
+        """,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.splitlines()[-1] == "True", proc.report

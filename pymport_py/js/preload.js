@@ -14,6 +14,7 @@ if (!Module[marker]) {
   const api = {
     pymport: path.join(__dirname, 'pymport.js'),
     'pymport/proxified': path.join(__dirname, 'proxified.js'),
+    'pymport/array': path.join(__dirname, 'array.js'),
   };
   const resolve = Module._resolveFilename;
   Module._resolveFilename = function (request, ...rest) {

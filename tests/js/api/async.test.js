@@ -16,3 +16,8 @@ module.exports = {
     await assert.rejects(pyval('lambda: 1 / 0').callAsync(), (e) => e.pythonType === 'ZeroDivisionError');
   },
 };
+
+module.exports['a Python coroutine returned to JS is a Promise'] = async function () {
+  const v = await pyval('__import__("asyncio").sleep(0.05, "x")');
+  assert.strictEqual(v.toJS(), 'x');
+};
