@@ -76,3 +76,24 @@ def test_a_million_conversions_stay_flat(run_python):
     )
     assert proc.returncode == 0, proc.report
     assert proc.stdout.splitlines()[-1] == "True", proc.report
+
+
+def test_esm_import_from_pymport(repo_root, monkeypatch):
+    monkeypatch.chdir(repo_root)
+    ns = pymport_py.import_module("./tests/js/uses-pymport.mjs")
+    assert (ns.answer, ns.sqrt, ns.isPyObject, ns.sameApi) == (42, 7, True, True)
+    assert ns.typed.to_py() == [1, 2]
+
+
+def test_esm_import_survives_restarts(run_python):
+    proc = run_python(
+        """
+        import pymport_py
+        for i in range(3):
+            ns = pymport_py.import_module("./tests/js/uses-pymport.mjs")
+            print(ns.answer, pymport_py.eval("import('pymport').then(m => m.pyval('2 + 3').toJS())").result(30))
+            pymport_py.shutdown()
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.split() == ["42", "5"] * 3

@@ -69,7 +69,14 @@ function initHelpers(binding) {
     return loader;
   }
 
+  // ESM resolution of 'pymport' needs loader hooks; they run on a thread of
+  // their own, so they are registered on the first import from Python.
+  let hooked = false;
   function importModule(specifier, base) {
+    if (!hooked) {
+      hooked = true;
+      Module.register?.(url.pathToFileURL(path.join(__dirname, 'esm-hooks.mjs')).href);
+    }
     const loader = loaderFor(base);
     if (specifier.startsWith('./') || specifier.startsWith('../')) {
       const dir = base === undefined || base === null ? binding.getcwd() : base;

@@ -1,0 +1,7 @@
+// import ... from 'pymport' (ESM): the same API as require('pymport').
+import { createRequire } from 'module';
+
+const api = createRequire(import.meta.url)('./pymport.js');
+
+export const { pymport, pyval, proxify, PyObject, version } = api;
+export default api;
