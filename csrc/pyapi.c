@@ -252,10 +252,23 @@ static int pa_call_async(rt_env *env, PyObject *self, size_t argc, napi_value *a
     return rc;
 }
 
+/* toJS(o, depth, buffer): depth undefined = no limit; buffer default true. */
 static int pa_to_js(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out) {
     (void)argc;
-    (void)argv;
-    return cv_to_js(env, self, CV_NESTED, out);
+    napi_valuetype type;
+    int32_t depth = -1;
+    bool buffers = true;
+    NAPI_OK(env, napi_typeof(env->napi, argv[1], &type));
+    if (type == napi_number) {
+        double d;
+        NAPI_OK(env, napi_get_value_double(env->napi, argv[1], &d));
+        depth = d < 0 ? 0 : d > 1e6 ? -1 : (int32_t)d;
+    }
+    NAPI_OK(env, napi_typeof(env->napi, argv[2], &type));
+    if (type == napi_boolean) NAPI_OK(env, napi_get_value_bool(env->napi, argv[2], &buffers));
+    return cv_to_js_limited(env, self, depth, buffers, out);
+error:
+    return -1;
 }
 
 static int pa_from_js(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out) {

@@ -71,14 +71,23 @@ error:
     return -1;
 }
 
-static int cv_seq_to_js(rt_env *env, PyObject *seq, napi_value *out) {
+/* How deep containers are copied (-1: all the way) and whether buffers are
+ * converted; what lies deeper stays a PyObject (pymport's toJS options). */
+typedef struct {
+    int depth;
+    int buffers;
+} cv_opts;
+
+static int cv_convert(rt_env *env, PyObject *obj, cv_mode mode, cv_opts opts, napi_value *out);
+
+static int cv_seq_to_js(rt_env *env, PyObject *seq, cv_opts opts, napi_value *out) {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     PyObject **items = PySequence_Fast_ITEMS(seq);
     napi_value arr;
     NAPI_OK(env, napi_create_array_with_length(env->napi, (size_t)n, &arr));
     for (Py_ssize_t i = 0; i < n; i++) {
         napi_value item;
-        if (cv_to_js(env, items[i], CV_NESTED, &item) < 0) return -1;
+        if (cv_convert(env, items[i], CV_NESTED, opts, &item) < 0) return -1;
         NAPI_OK(env, napi_set_element(env->napi, arr, (uint32_t)i, item));
     }
     *out = arr;
@@ -96,7 +105,7 @@ static int cv_str_keys(PyObject *d) {
     return 1;
 }
 
-static int cv_dict_to_js(rt_env *env, PyObject *d, napi_value *out) {
+static int cv_dict_to_js(rt_env *env, PyObject *d, cv_opts opts, napi_value *out) {
     napi_value obj;
     Py_ssize_t pos = 0;
     PyObject *k, *v;
@@ -107,7 +116,7 @@ static int cv_dict_to_js(rt_env *env, PyObject *d, napi_value *out) {
         Py_INCREF(k);
         Py_INCREF(v);
         int rc = cv_str_to_js(env, k, &jk);
-        if (rc == 0) rc = cv_to_js(env, v, CV_NESTED, &jv);
+        if (rc == 0) rc = cv_convert(env, v, CV_NESTED, opts, &jv);
         Py_DECREF(k);
         Py_DECREF(v);
         if (rc < 0) return -1;
@@ -119,11 +128,11 @@ error:
     return -1;
 }
 
-static int cv_set_to_js(rt_env *env, PyObject *s, napi_value *out) {
+static int cv_set_to_js(rt_env *env, PyObject *s, cv_opts opts, napi_value *out) {
     PyObject *seq = PySequence_Fast(s, "");
     if (!seq) return -1;
     napi_value arr;
-    int rc = cv_seq_to_js(env, seq, &arr);
+    int rc = cv_seq_to_js(env, seq, opts, &arr);
     Py_DECREF(seq);
     if (rc < 0) return -1;
     NAPI_OK(env, napi_new_instance(env->napi, rt_helper_value(env, RT_H_SET), 1, &arr, out));
@@ -209,6 +218,16 @@ error:
 }
 
 int cv_to_js(rt_env *env, PyObject *obj, cv_mode mode, napi_value *out) {
+    cv_opts all = {-1, 1};
+    return cv_convert(env, obj, mode, all, out);
+}
+
+int cv_to_js_limited(rt_env *env, PyObject *obj, int depth, int buffers, napi_value *out) {
+    cv_opts opts = {depth, buffers};
+    return cv_convert(env, obj, CV_NESTED, opts, out);
+}
+
+static int cv_convert(rt_env *env, PyObject *obj, cv_mode mode, cv_opts opts, napi_value *out) {
     mod_state *st = rt_state_of(env);
     int rc = -1;
     if (obj == Py_None) {
@@ -237,6 +256,7 @@ int cv_to_js(rt_env *env, PyObject *obj, cv_mode mode, napi_value *out) {
         Py_DECREF(target);
         return rc;
     }
+    if (!opts.buffers && PyObject_CheckBuffer(obj)) return pyp_wrap_as(env, obj, PYP_OBJECT, out);
     if (PyBytes_Check(obj)) {
         NAPI_OK(env, napi_create_buffer_copy(env->napi, (size_t)PyBytes_GET_SIZE(obj),
                                              PyBytes_AS_STRING(obj), NULL, out));
@@ -244,14 +264,16 @@ int cv_to_js(rt_env *env, PyObject *obj, cv_mode mode, napi_value *out) {
     }
     if (PyList_Check(obj) || PyTuple_Check(obj) || PyDict_Check(obj) || PyAnySet_Check(obj)) {
         if (PyDict_Check(obj) && !cv_str_keys(obj)) return pyp_wrap(env, obj, out);
+        if (opts.depth == 0) return pyp_wrap_as(env, obj, PYP_OBJECT, out);
+        if (opts.depth > 0) opts.depth--;
         if (Py_EnterRecursiveCall(" while converting a Python value to JavaScript")) return -1;
         if (PyDict_Check(obj)) {
-            rc = cv_dict_to_js(env, obj, out);
+            rc = cv_dict_to_js(env, obj, opts, out);
         } else if (PyAnySet_Check(obj)) {
-            rc = cv_set_to_js(env, obj, out);
+            rc = cv_set_to_js(env, obj, opts, out);
         } else {
             PyObject *seq = PySequence_Fast(obj, "");
-            rc = seq ? cv_seq_to_js(env, seq, out) : -1;
+            rc = seq ? cv_seq_to_js(env, seq, opts, out) : -1;
             Py_XDECREF(seq);
         }
         Py_LeaveRecursiveCall();

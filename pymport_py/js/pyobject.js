@@ -38,9 +38,10 @@ class PyObject {
     const [positional, kwargs] = splitArgs(args);
     return binding.pyCallAsync(this, positional, kwargs);
   }
+  // opts.depth: containers deeper than this stay PyObjects (default: all);
+  // opts.buffer: false keeps bytes, bytearray and memoryview as PyObjects.
   toJS(opts) {
-    void opts; // {depth, buffer}: full conversion for now
-    return binding.pyToJS(this);
+    return binding.pyToJS(this, opts?.depth, opts?.buffer);
   }
   valueOf() { return this.toJS(); }
   toString() { return binding.str(this); }

@@ -61,3 +61,14 @@ module.exports = {
     assert.strictEqual(pyval('3').length, undefined);
   },
 };
+
+module.exports['toJS depth and buffer options'] = function () {
+  const v = pyval('[1, [2, [3]], b"x"]');
+  assert.ok(v.toJS({ depth: 1 })[1] instanceof PyObject);
+  assert.deepStrictEqual(v.toJS({ depth: 1 })[1].toJS(), [2, [3]]);
+  assert.ok(v.toJS({ depth: 2 })[1][1] instanceof PyObject);
+  assert.deepStrictEqual(v.toJS().slice(0, 2), [1, [2, [3]]]);
+  assert.ok(Buffer.isBuffer(v.toJS()[2]));
+  assert.ok(v.toJS({ buffer: false })[2] instanceof PyObject);
+  assert.strictEqual(v.toJS({ depth: 0 }), v);
+};
