@@ -132,7 +132,27 @@ static PyObject *mod_get_deadline(PyObject *module, PyObject *unused) {
     return PyFloat_FromDouble((double)ns / 1e9);
 }
 
+static PyObject *mod_set_lock_wait_limit(PyObject *module, PyObject *arg) {
+    (void)module;
+    if (arg == Py_None) {
+        rt_set_python_wait_limit(0);
+        Py_RETURN_NONE;
+    }
+    double seconds = PyFloat_AsDouble(arg);
+    if (seconds == -1 && PyErr_Occurred()) return NULL;
+    if (!(seconds > 0)) {
+        PyErr_SetString(PyExc_ValueError, "the limit must be a positive number of seconds, or None");
+        return NULL;
+    }
+    rt_set_python_wait_limit((int64_t)(seconds * 1e9));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef mod_methods[] = {
+    {"set_lock_wait_limit", mod_set_lock_wait_limit, METH_O,
+     "set_lock_wait_limit(seconds or None): how long a call waits for a Node environment whose "
+     "lock's holder stays inside a Python callback called from JavaScript (default 10 s; None: "
+     "forever) before it raises RuntimeError instead of deadlocking."},
     {"_signal_fd", mod_signal_fd, METH_NOARGS, "The fd for signal.set_wakeup_fd (Ctrl-C in JS)."},
     {"_set_deadline", mod_set_deadline, METH_O,
      "Set (time.monotonic() seconds) or clear (None) this thread's JS deadline."},

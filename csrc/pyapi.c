@@ -43,7 +43,10 @@ static napi_value pa_entry(napi_env napi, napi_callback_info info, pa_fn fn, int
     }
     PyGILState_STATE gil = PyGILState_Ensure();
     Py_XINCREF(self);
-    if (fn(env, self, argc, argv, &out) < 0) {
+    rt_enter_python();
+    int rc = fn(env, self, argc, argv, &out);
+    rt_leave_python();
+    if (rc < 0) {
         out = NULL;
         er_throw_to_js(env);
     }

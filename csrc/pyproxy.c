@@ -72,7 +72,10 @@ static napi_value pyp_call(napi_env napi, napi_callback_info info) {
         if (!a) goto error;
         PyTuple_SET_ITEM(args, (Py_ssize_t)i, a);
     }
-    if (!(res = PyObject_Call(r->obj, args, NULL))) goto error;
+    rt_enter_python();
+    res = PyObject_Call(r->obj, args, NULL);
+    rt_leave_python();
+    if (!res) goto error;
     if (cv_to_js(env, res, CV_ARG, &result) < 0) goto error;
     goto done;
 error:

@@ -46,6 +46,7 @@ static _Thread_local rt_env *rt_loading;
 typedef struct {
     _Atomic(rt_env *) waiting_for; /* the environment whose Node lock it waits for */
     atomic_int held;               /* how many Node locks it holds */
+    atomic_int in_python;          /* inside a call from JS into Python (nesting count) */
     int64_t deadline_ns;           /* own thread: pymport_py.deadline(), 0: none */
     int report;                    /* own thread: rt_stop_reason to raise next */
     PyObject *report_exc;          /* own thread, GIL: the exception for RT_STOP_SIGNAL */
@@ -65,6 +66,7 @@ static rt_thread *rt_thread_self(void) {
 uintptr_t rt_self(void) { return (uintptr_t)rt_thread_self(); }
 
 static int rt_is_loop_thread(rt_env *env);
+static int64_t rt_now_ns(void);
 
 /* ---- the watcher: Ctrl-C and deadlines ----
  *
@@ -315,35 +317,57 @@ static int rt_cycle(rt_env *env) {
     return 0;
 }
 
+/* How long a thread waits for a Node lock whose owner stays inside a Python
+ * callback before it gives up (ns; 0: forever). Process-wide setting. */
+static _Atomic int64_t rt_python_wait_limit = 10LL * 1000000000;
+
+void rt_set_python_wait_limit(int64_t ns) { atomic_store(&rt_python_wait_limit, ns); }
+
+void rt_enter_python(void) { atomic_fetch_add(&rt_thread_self()->in_python, 1); }
+void rt_leave_python(void) { atomic_fetch_sub(&rt_thread_self()->in_python, 1); }
+
 /* Takes env's mutex, blocking with the GIL released (GIL held on entry and
- * return). A thread that holds another environment's Node lock waits in
- * slices and checks for a cycle of waits between environments: instead of
- * deadlocking silently it raises RuntimeError. Returns 0 or -1. */
+ * return). The wait goes in slices so that silent deadlocks become errors:
+ * - a thread that holds another environment's Node lock checks for a cycle of
+ *   waits between environments (JS in A calls Python that calls B while JS in
+ *   B calls Python that calls A);
+ * - a thread whose lock's owner stays inside a Python callback (called from
+ *   JS) longer than the limit gives up: that owner may be waiting for it
+ *   (joining this thread, say), which no lock can show.
+ * Returns 0, or -1 with RuntimeError. */
 static int rt_acquire(rt_env *env) {
     if (pthread_mutex_trylock(&env->mutex) == 0) return 0;
     rt_thread *me = rt_thread_self();
-    int deadlock = 0;
+    int deadlock = 0, stuck = 0;
+    int64_t limit = atomic_load(&rt_python_wait_limit), in_python_since = 0;
     Py_BEGIN_ALLOW_THREADS
-    if (atomic_load(&me->held) == 0) {
-        pthread_mutex_lock(&env->mutex);
-    } else {
-        atomic_store(&me->waiting_for, env);
-        for (;;) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += 20 * 1000 * 1000;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
-            if (pthread_mutex_timedlock(&env->mutex, &until) == 0) break;
-            if (rt_cycle(env)) {
-                deadlock = 1;
+    atomic_store(&me->waiting_for, env);
+    for (;;) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 20 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        if (pthread_mutex_timedlock(&env->mutex, &until) == 0) break;
+        if (atomic_load(&me->held) > 0 && rt_cycle(env)) {
+            deadlock = 1;
+            break;
+        }
+        rt_thread *owner = (rt_thread *)atomic_load(&env->owner);
+        if (limit > 0 && owner && atomic_load(&owner->in_python) > 0) {
+            int64_t now = rt_now_ns();
+            if (!in_python_since) in_python_since = now;
+            if (now - in_python_since >= limit) {
+                stuck = 1;
                 break;
             }
+        } else {
+            in_python_since = 0;
         }
-        atomic_store(&me->waiting_for, NULL);
     }
+    atomic_store(&me->waiting_for, NULL);
     Py_END_ALLOW_THREADS
     if (deadlock) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -351,6 +375,18 @@ static int rt_acquire(rt_env *env) {
                         "another's whose owner waits for it (JavaScript in two environments "
                         "calling Python that calls the other one); use call_async for one of "
                         "the calls");
+        return -1;
+    }
+    if (stuck) {
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "gave up waiting for a Node environment after %.1f s: the thread that holds "
+                 "it is inside a Python function called from JavaScript; if that function "
+                 "waits for this thread (joins it, waits for its result), it can never "
+                 "return. Use call_async from this thread, or let the callback return first "
+                 "(pymport_py.set_lock_wait_limit changes the limit)",
+                 (double)limit / 1e9);
+        PyErr_SetString(PyExc_RuntimeError, msg);
         return -1;
     }
     return 0;

@@ -233,6 +233,13 @@ int rt_raise_interrupt(rt_env *env);
  * -1. Starts the watcher thread. */
 int rt_signal_fd(void);
 
+/* Marks the calling thread as inside a call from JS into Python (nests). */
+void rt_enter_python(void);
+void rt_leave_python(void);
+/* How long rt_enter waits for a lock whose owner stays in a Python callback
+ * (ns; 0: no limit). */
+void rt_set_python_wait_limit(int64_t ns);
+
 /* Records Python's main thread (PyThread_get_thread_ident) for Ctrl-C. */
 void rt_set_main_thread(unsigned long ident);
 

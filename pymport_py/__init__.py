@@ -47,13 +47,13 @@ from ._pymport import (  # noqa: E402
     ref,
 )
 from ._pymport import Environment as _Environment  # noqa: E402
-from ._pymport import _get_deadline, _set_deadline, _signal_fd  # noqa: E402
+from ._pymport import _get_deadline, _set_deadline, _signal_fd, set_lock_wait_limit  # noqa: E402
 from ._futures import JSFuture  # noqa: E402
 
 __all__ = [
     "EnvironmentClosed", "JSError", "JSObject", "JSRangeError", "JSReferenceError",
     "JSSyntaxError", "JSTypeError", "ProcessExit", "null", "ref", "require", "import_module",
-    "eval", "globalThis", "new", "to_js", "start", "shutdown", "running", "Worker", "JSFuture", "deadline",
+    "eval", "globalThis", "new", "to_js", "start", "shutdown", "running", "Worker", "JSFuture", "deadline", "set_lock_wait_limit",
     "__version__",
 ]
 

@@ -589,3 +589,55 @@ def test_multiprocessing_pool_with_spawn_or_forkserver_uses_node_in_every_child(
     report = f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     assert proc.returncode == 0, report
     assert proc.stdout == "[0, 2, 4, 6, 8, 10]\nTrue\nparent ok\n", report
+
+
+def test_callback_joining_a_thread_that_calls_the_same_environment_fails_clearly():
+    # The case pymport deadlocks on: JS waits in a Python call that joins a
+    # Python thread calling JS. The joined thread's call gives up with a clear
+    # RuntimeError instead of waiting forever; JS then goes on.
+    node.set_lock_wait_limit(0.3)
+    try:
+        outcome = []
+
+        def callback():
+            def other():
+                try:
+                    outcome.append(node.eval("'ran'"))
+                except RuntimeError as e:
+                    outcome.append(str(e))
+            t = threading.Thread(target=other)
+            t.start()
+            t.join(30)
+            return "joined"
+
+        assert node.eval("(f) => f()")(callback) == "joined"
+        assert len(outcome) == 1 and "inside a Python function called from JavaScript" in outcome[0]
+    finally:
+        node.set_lock_wait_limit(10)
+    assert node.eval("1 + 1") == 2
+
+
+def test_a_long_callback_with_the_limit_off_lets_others_wait():
+    node.set_lock_wait_limit(None)
+    try:
+        results = []
+        release = threading.Event()
+
+        def callback():
+            t = threading.Thread(target=lambda: results.append(node.eval("'after'")))
+            t.start()
+            release.wait(0.5)  # the other thread waits for the Node lock meanwhile
+            return t
+
+        t = node.eval("(f) => f()")(callback)
+        t.join(30)
+        assert results == ["after"]
+    finally:
+        node.set_lock_wait_limit(10)
+
+
+def test_set_lock_wait_limit_rejects_nonsense():
+    with pytest.raises(ValueError):
+        node.set_lock_wait_limit(0)
+    with pytest.raises(TypeError):
+        node.set_lock_wait_limit("soon")
