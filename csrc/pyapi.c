@@ -242,6 +242,11 @@ static int pa_call_async(rt_env *env, PyObject *self, size_t argc, napi_value *a
     (void)argc;
     mod_state *st = rt_state_of(env);
     int failed;
+    if (env->foreign) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "callAsync is not available in Node worker_threads yet; use call");
+        return -1;
+    }
     PyObject *args = pa_args(env, argv[1]);
     if (!args) return -1;
     PyObject *kwargs = pa_kwargs(env, argv[2], &failed);
@@ -256,6 +261,24 @@ static int pa_call_async(rt_env *env, PyObject *self, size_t argc, napi_value *a
 }
 
 /* toJS(o, depth, buffer): depth undefined = no limit; buffer default true. */
+/* mark(proxy, o): a proxify() Proxy converts back to o wherever it goes. */
+static int pa_mark(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out) {
+    (void)argc;
+    if (pyp_mark(env, argv[1], self) < 0) return -1;
+    NAPI_OK(env, napi_get_undefined(env->napi, out));
+    return 0;
+error:
+    return -1;
+}
+
+/* exception(err): the Python exception for a thrown JS value (for __exit__). */
+static int pa_exception(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out) {
+    (void)self;
+    (void)argc;
+    er_from_js(env, argv[0]);
+    return pa_return(env, er_take(), out);
+}
+
 static int pa_to_js(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out) {
     (void)argc;
     napi_valuetype type;
@@ -383,6 +406,8 @@ PA_ENTRY(pa_js_next, pa_next, 1)
 PA_ENTRY(pa_js_keys, pa_keys, 1)
 PA_ENTRY(pa_js_values, pa_values, 1)
 PA_ENTRY(pa_js_memoryview, pa_memoryview, 0)
+PA_ENTRY(pa_js_mark, pa_mark, 1)
+PA_ENTRY(pa_js_exception, pa_exception, 0)
 #undef PA_ENTRY
 
 napi_status pa_define_binding(napi_env napi, napi_value exports) {
@@ -396,7 +421,8 @@ napi_status pa_define_binding(napi_env napi, napi_value exports) {
         PA_PROP("pyInfo", pa_js_info),     PA_PROP("pyType", pa_js_type),
         PA_PROP("pyIter", pa_js_iter),     PA_PROP("pyNext", pa_js_next),
         PA_PROP("pyKeys", pa_js_keys),     PA_PROP("pyValues", pa_js_values),
-        PA_PROP("pyMemoryview", pa_js_memoryview),
+        PA_PROP("pyMemoryview", pa_js_memoryview), PA_PROP("pyMark", pa_js_mark),
+        PA_PROP("pyException", pa_js_exception),
     };
 #undef PA_PROP
     return napi_define_properties(napi, exports, sizeof props / sizeof props[0], props);

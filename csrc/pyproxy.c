@@ -90,6 +90,8 @@ done_nogil:
     return result;
 }
 
+static int pyp_attach(rt_env *env, napi_value v, PyObject *obj, pyp_record *r);
+
 int pyp_wrap_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out) {
     /* Addresses are aligned, so the low bit tells the two kinds of proxy apart. */
     uintptr_t key = (uintptr_t)obj | (uintptr_t)kind;
@@ -121,9 +123,22 @@ int pyp_wrap_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out) {
     } else {
         NAPI_OK(env, napi_new_instance(env->napi, rt_helper_value(env, RT_H_PYOBJECT), 0, NULL, &v));
     }
+    if (pyp_attach(env, v, obj, r) < 0) return -1;
+    *out = v;
+    return 0;
+error:
+    PyMem_RawFree(r);
+    return -1;
+}
+
+/* Tags and wraps the JS object v with record r for obj, keeping r in the
+ * identity map when r->key is set. Returns 0, or -1 with an exception (r
+ * freed). */
+static int pyp_attach(rt_env *env, napi_value v, PyObject *obj, pyp_record *r) {
+    r->env = env;
     NAPI_OK(env, napi_type_tag_object(env->napi, v, &pyp_tag));
     NAPI_OK(env, napi_create_reference(env->napi, v, 0, &r->weak));
-    if (tb_insert(&env->pyobjects, key, r) < 0) {
+    if (r->key && tb_insert(&env->pyobjects, r->key, r) < 0) {
         napi_delete_reference(env->napi, r->weak);
         PyErr_NoMemory();
         goto error;
@@ -131,17 +146,25 @@ int pyp_wrap_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out) {
     r->obj = Py_NewRef(obj);
     /* From here the finalizer owns the record. */
     if (napi_wrap(env->napi, v, r, pyp_finalize, NULL, NULL) != napi_ok) {
-        tb_remove(&env->pyobjects, key, r);
+        if (r->key) tb_remove(&env->pyobjects, r->key, r);
         Py_DECREF(obj);
         napi_delete_reference(env->napi, r->weak);
         er_from_status(env, napi_generic_failure);
         goto error;
     }
-    *out = v;
     return 0;
 error:
     PyMem_RawFree(r);
     return -1;
+}
+
+int pyp_mark(rt_env *env, napi_value v, PyObject *obj) {
+    pyp_record *r = PyMem_RawCalloc(1, sizeof *r);
+    if (!r) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return pyp_attach(env, v, obj, r); /* key 0: not an identity of obj */
 }
 
 int pyp_wrap(rt_env *env, PyObject *obj, napi_value *out) { return pyp_wrap_as(env, obj, PYP_AUTO, out); }

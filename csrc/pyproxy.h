@@ -15,6 +15,10 @@ typedef enum {
 int pyp_wrap_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out);
 /* pyp_wrap_as(PYP_AUTO). */
 int pyp_wrap(rt_env *env, PyObject *obj, napi_value *out);
+/* Makes the JS object v (a proxify() Proxy) stand for obj too: it then
+ * converts back to obj. Node lock and GIL held. Returns 0 or -1. */
+int pyp_mark(rt_env *env, napi_value v, PyObject *obj);
+
 /* Returns a borrowed reference to the Python object if v is one of our proxies,
  * else NULL (no exception). Node lock held. */
 PyObject *pyp_unwrap(rt_env *env, napi_value v);

@@ -2,7 +2,7 @@
 // sub-paths) resolve to pymport_py's JS API, like require('pymport') does.
 const targets = {
   pymport: new URL('./pymport.mjs', import.meta.url).href,
-  'pymport/proxified': new URL('./proxified.js', import.meta.url).href,
+  'pymport/proxified': new URL('./proxified.mjs', import.meta.url).href,
   'pymport/array': new URL('./array.js', import.meta.url).href,
 };
 

@@ -17,9 +17,9 @@ function proxify(v, name) {
   if (!(v instanceof PyObject)) return v;
   const target = function () {};
   Object.defineProperty(target, 'name', { value: name ?? v.type });
-  return new Proxy(target, {
+  const proxy = new Proxy(target, {
     get(_, prop) {
-      if (prop === PROXY) return v;
+      if (prop === PROXY || prop === '__PyObject__') return v;
       if (typeof prop === 'symbol') {
         if (prop === Symbol.iterator) return function* () { for (const item of v) yield proxify(item); };
         if (prop === Symbol.toPrimitive) return (hint) => (hint === 'string' ? v.toString() : v.toJS());
@@ -63,6 +63,8 @@ function proxify(v, name) {
       return proxify(binding.pyCall(v, positional, kwargs));
     },
   });
+  binding.pyMark(v, proxy); // wherever the Proxy goes, Python gets the object back
+  return proxy;
 }
 
 function unproxify(a) {
@@ -86,5 +88,5 @@ module.exports = {
   pyval,
   proxify,
   PyObject,
-  version: require('./package.json').version,
+  get version() { return binding.pyeval('__import__("pymport_py").__version__').toJS(); },
 };

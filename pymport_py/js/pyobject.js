@@ -63,9 +63,9 @@ class PyObject {
     try {
       result = fn(value);
     } catch (err) {
-      const suppress = this.get('__exit__').call(
-        err.pythonValue !== undefined ? err.pythonValue.constr : null,
-        err.pythonValue ?? null, null);
+      // __exit__ gets the Python exception: the original one, or JSError for JS errors.
+      const exc = binding.pyException(err);
+      const suppress = this.get('__exit__').call(exc.constr, exc, exc.get('__traceback__'));
       if (!suppress.toJS()) throw err;
       return undefined;
     }

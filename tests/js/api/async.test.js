@@ -21,3 +21,18 @@ module.exports['a Python coroutine returned to JS is a Promise'] = async functio
   const v = await pyval('__import__("asyncio").sleep(0.05, "x")');
   assert.strictEqual(v.toJS(), 'x');
 };
+
+module.exports['callAsync in a worker_thread raises a clear error'] = async function () {
+  const { Worker } = require('worker_threads');
+  const message = await new Promise((resolve, reject) => {
+    const w = new Worker(`
+      const { parentPort } = require('worker_threads');
+      const { pyval } = require('pymport');
+      try { pyval('len').callAsync([1]); parentPort.postMessage('no error') }
+      catch (e) { parentPort.postMessage(e.message) }
+    `, { eval: true });
+    w.on('message', resolve);
+    w.on('error', reject);
+  });
+  assert.match(message, /not available in Node worker_threads/);
+};

@@ -25,3 +25,14 @@ module.exports = {
     assert.deepStrictEqual(log.toJS(), ['enter', 'exit']);
   },
 };
+
+module.exports['with passes a JS error to __exit__ (a transaction rolls back)'] = function () {
+  const { pymport } = require('pymport');
+  const db = pymport('sqlite3').get('connect').call(':memory:');
+  db.get('execute').call('create table t (x)');
+  assert.throws(() => db.with(() => {
+    db.get('execute').call('insert into t values (1)');
+    throw new Error('abort');
+  }), /abort/);
+  assert.strictEqual(db.get('execute').call('select count(*) from t').get('fetchone').call().toJS()[0], 0);
+};

@@ -30,3 +30,12 @@ module.exports = {
     assert.strictEqual(p.__PymportProxy__.type, 'list');
   },
 };
+
+module.exports['a proxified object converts back to its Python object everywhere'] = function () {
+  const typeName = pyval('lambda v: type(v).__name__');
+  const p = proxify(pyval('[1]'));
+  assert.strictEqual(typeName.call(p).toJS(), 'list');
+  assert.strictEqual(typeName.call([p], {}).toJS(), 'list');
+  assert.strictEqual(pyval('type(x[0]).__name__', { x: [p] }).toJS(), 'list');
+  assert.strictEqual(p.__PyObject__, p.__PymportProxy__);
+};
