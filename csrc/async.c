@@ -34,8 +34,11 @@ static void as_pending_unref(as_pending *p) {
     if (atomic_fetch_sub(&p->refs, 1) == 1) PyMem_RawFree(p);
 }
 
+static void as_pending_settle(as_pending *p, PyObject *value, PyObject *exc);
+
 /* Settles the future with `value` or, when value is NULL, with the exception
- * `exc` (both borrowed) and unlists it. A cancelled future ignores it. GIL held. */
+ * `exc` (both borrowed), unlists it and drops the list's share of p (which may
+ * free it). A cancelled future ignores the outcome. GIL held. */
 static void as_pending_settle(as_pending *p, PyObject *value, PyObject *exc) {
     if (!p->future) return;
     PyObject *r = value ? PyObject_CallMethod(p->future, "set_result", "O", value)
@@ -47,13 +50,15 @@ static void as_pending_settle(as_pending *p, PyObject *value, PyObject *exc) {
     else if (p->env->pending == p) p->env->pending = p->next;
     if (p->next) p->next->prev = p->prev;
     p->prev = p->next = NULL;
+    as_pending_unref(p);
 }
 
 /* Settles the future with the current Python exception (cleared). GIL held. */
 static void as_pending_fail(as_pending *p) {
     PyObject *value = er_take();
-    if (value) as_pending_settle(p, NULL, value);
-    Py_XDECREF(value);
+    if (!value) value = Py_NewRef(PyExc_RuntimeError); /* settle it whatever happens */
+    as_pending_settle(p, NULL, value);
+    Py_DECREF(value);
 }
 
 static void as_settle_finalize(napi_env napi, void *data, void *hint) {
@@ -109,11 +114,9 @@ static int as_attach(rt_env *env, napi_value v, PyObject *future) {
         NAPI_OK(env, status);
     }
     NAPI_OK(env, rt_call_helper(env, RT_H_SETTLE, 3, args, &ignored));
-    as_pending_unref(p); /* the list's share: the settle functions keep it */
     return 0;
 error:
     as_pending_fail(p);
-    as_pending_unref(p);
     return 0; /* the failure went into the future */
 }
 
