@@ -93,6 +93,9 @@ done_nogil:
 static int pyp_attach(rt_env *env, napi_value v, PyObject *obj, pyp_record *r);
 
 int pyp_wrap_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out) {
+    /* Only callables have two kinds of proxy; anything else has its PyObject. */
+    int as_function = kind == PYP_AUTO && PyCallable_Check(obj) && !PyExceptionInstance_Check(obj);
+    if (!as_function) kind = PYP_OBJECT;
     /* Addresses are aligned, so the low bit tells the two kinds of proxy apart. */
     uintptr_t key = (uintptr_t)obj | (uintptr_t)kind;
     for (tb_entry *e = tb_first(&env->pyobjects, key); e; e = tb_next(e)) {
@@ -111,7 +114,7 @@ int pyp_wrap_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out) {
     }
     r->env = env;
     r->key = key;
-    if (kind == PYP_AUTO && PyCallable_Check(obj) && !PyExceptionInstance_Check(obj)) {
+    if (as_function) {
         const char *name = "pyfunction";
         PyObject *qualname = PyObject_GetAttrString(obj, "__name__");
         if (qualname && PyUnicode_Check(qualname)) name = PyUnicode_AsUTF8(qualname);

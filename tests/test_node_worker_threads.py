@@ -103,3 +103,49 @@ def test_terminating_workers_that_call_python_in_a_loop():
         })""")().result(30)
         assert code in (0, 1)  # Node's exit code of a terminated worker (0 if it had not started)
     assert pymport_py.eval("1 + 1") == 2
+
+
+def test_python_threads_and_worker_threads_share_python_concurrently():
+    # Node worker_threads calling Python while Python threads call JS in the
+    # main environment (which also calls back into Python): serialised by the
+    # GIL and the Node locks, no deadlock, every result right.
+    import threading
+
+    stop = threading.Event()
+    errors = []
+    counts = [0] * 3
+
+    def py_caller(i):
+        f = pymport_py.eval("(cb, x) => cb(x) + 1")
+        k = 0
+        while not stop.is_set():
+            k += 1
+            if f(lambda x: x * 2, k) != 2 * k + 1:
+                errors.append((i, k))
+                return
+            counts[i] += 1
+
+    threads = [threading.Thread(target=py_caller, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        total = pymport_py.eval("""() => Promise.all(Array.from({ length: 3 }, (_, i) => new Promise((resolve, reject) => {
+            const { Worker } = require('worker_threads');
+            const w = new Worker(`
+                const { parentPort, workerData } = require('worker_threads');
+                const { pyval } = require('pymport');
+                const f = pyval('lambda a, b: a * b');
+                let s = 0;
+                for (let k = 0; k < 300; k++) s += f.call(workerData + 1, k).toJS();
+                parentPort.postMessage(s);
+            `, { eval: true, workerData: i });
+            w.on('message', resolve);
+            w.on('error', reject);
+        })))""")().result(60).to_py()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert total == [(i + 1) * sum(range(300)) for i in range(3)]
+    assert errors == [] and all(c > 0 for c in counts)
+    assert not any(t.is_alive() for t in threads)

@@ -34,3 +34,8 @@ module.exports = {
     assert.strictEqual(m1.id, m2.id);
   },
 };
+
+module.exports['a Python object without a JS equivalent is the same PyObject after toJS'] = function () {
+  const o = pyval('object()');
+  assert.strictEqual(o.toJS(), o);
+};
