@@ -560,6 +560,29 @@ int rt_raise_closed(rt_env *env) {
     return -1;
 }
 
+/* With env->mutex just taken: enters the V8 scopes and becomes the owner,
+ * unless the environment stopped meanwhile. Returns 0, or -1 with the mutex
+ * released. */
+static int rt_own(rt_env *env, rt_frame *frame) {
+    if (atomic_load(&env->state) != RT_RUNNING) {
+        pthread_mutex_unlock(&env->mutex);
+        return -1;
+    }
+    em_scope_enter(env->setup, &frame->scope);
+    rt_set_owner(env);
+    return 0;
+}
+
+/* Opens the frame's handle scope. Returns 0, or -1 with this level of the
+ * lock released. */
+static int rt_open_frame(rt_env *env, rt_frame *frame) {
+    frame->dead = 0;
+    if (napi_open_handle_scope(env->napi, &frame->hscope) == napi_ok) return 0;
+    frame->hscope = NULL;
+    rt_leave(env, frame);
+    return -1;
+}
+
 int rt_enter(rt_env *env, rt_frame *frame) {
     if (atomic_load_explicit(&rt_forked, memory_order_relaxed)) return rt_raise_closed(env);
     if (rt_owns(env)) {
@@ -574,17 +597,9 @@ int rt_enter(rt_env *env, rt_frame *frame) {
         if (atomic_load(&env->state) != RT_RUNNING) return rt_raise_closed(env);
         /* Never block on the Node lock with the GIL held. */
         if (rt_acquire(env) < 0) return -1;
-        if (atomic_load(&env->state) != RT_RUNNING) {
-            pthread_mutex_unlock(&env->mutex);
-            return rt_raise_closed(env);
-        }
-        em_scope_enter(env->setup, &frame->scope);
-        rt_set_owner(env);
+        if (rt_own(env, frame) < 0) return rt_raise_closed(env);
     }
-    frame->dead = 0;
-    if (napi_open_handle_scope(env->napi, &frame->hscope) != napi_ok) {
-        frame->hscope = NULL;
-        rt_leave(env, frame);
+    if (rt_open_frame(env, frame) < 0) {
         PyErr_SetString(PyExc_RuntimeError, "cannot open a JavaScript handle scope");
         return -1;
     }
@@ -597,22 +612,10 @@ int rt_try_enter(rt_env *env, rt_frame *frame) {
         return 0;
     if (rt_owns(env)) {
         env->depth++;
-    } else {
-        if (env->foreign || pthread_mutex_trylock(&env->mutex) != 0) return 0;
-        if (atomic_load(&env->state) != RT_RUNNING) {
-            pthread_mutex_unlock(&env->mutex);
-            return 0;
-        }
-        em_scope_enter(env->setup, &frame->scope);
-        rt_set_owner(env);
-    }
-    frame->dead = 0;
-    if (napi_open_handle_scope(env->napi, &frame->hscope) != napi_ok) {
-        frame->hscope = NULL;
-        rt_leave(env, frame);
+    } else if (env->foreign || pthread_mutex_trylock(&env->mutex) != 0 || rt_own(env, frame) < 0) {
         return 0;
     }
-    return 1;
+    return rt_open_frame(env, frame) == 0;
 }
 
 void rt_leave(rt_env *env, rt_frame *frame) {
