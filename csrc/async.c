@@ -101,23 +101,75 @@ static napi_value as_on_rejected(napi_env napi, napi_callback_info info) {
 
 /* Settles `future` with the outcome of the promise or thenable v. Node lock
  * and GIL held. Returns 0, or -1 with a Python exception. */
-static int as_attach(rt_env *env, napi_value v, PyObject *future) {
+as_pending *as_settle_functions(rt_env *env, PyObject *future, napi_value fns[2]) {
     as_pending *p = as_pending_new(env, future);
-    if (!p) return -1;
-    napi_value args[3] = {v, NULL, NULL}, ignored;
+    if (!p) return NULL;
     napi_callback cbs[2] = {as_on_fulfilled, as_on_rejected};
     for (int i = 0; i < 2; i++) {
-        NAPI_OK(env, napi_create_function(env->napi, "settle", NAPI_AUTO_LENGTH, cbs[i], p, &args[i + 1]));
+        NAPI_OK(env, napi_create_function(env->napi, "settle", NAPI_AUTO_LENGTH, cbs[i], p, &fns[i]));
         atomic_fetch_add(&p->refs, 1);
-        napi_status status = napi_add_finalizer(env->napi, args[i + 1], p, as_settle_finalize, NULL, NULL);
+        napi_status status = napi_add_finalizer(env->napi, fns[i], p, as_settle_finalize, NULL, NULL);
         if (status != napi_ok) atomic_fetch_sub(&p->refs, 1);
         NAPI_OK(env, status);
     }
-    NAPI_OK(env, rt_call_helper(env, RT_H_SETTLE, 3, args, &ignored));
-    return 0;
+    return p;
 error:
     as_pending_fail(p);
-    return 0; /* the failure went into the future */
+    return NULL;
+}
+
+void as_pending_drop(as_pending *p) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb); /* keep the caller's exception */
+    PyObject *cancelled = Py_NewRef(PyExc_RuntimeError);
+    as_pending_settle(p, NULL, cancelled);
+    Py_DECREF(cancelled);
+    PyErr_Restore(type, value, tb);
+}
+
+/* Settles `future` with the outcome of the promise or thenable v. Node lock
+ * and GIL held. A failure goes into the future. */
+static void as_attach(rt_env *env, napi_value v, PyObject *future) {
+    napi_value args[3] = {v, NULL, NULL}, ignored;
+    as_pending *p = as_settle_functions(env, future, &args[1]);
+    if (!p) return;
+    napi_status status = rt_call_helper(env, RT_H_SETTLE, 3, args, &ignored);
+    if (status != napi_ok) {
+        er_from_status(env, status);
+        as_pending_fail(p);
+    }
+}
+
+PyObject *as_wait(rt_env *env, PyObject *future, double timeout) {
+    if (rt_owns(env)) {
+        PyObject *done = PyObject_CallMethod(future, "done", NULL);
+        int is_done = done == Py_True;
+        Py_XDECREF(done);
+        if (!is_done) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "cannot block on a JavaScript Promise inside a call from JavaScript "
+                            "(it could never settle); await it or use call_async instead");
+            return NULL;
+        }
+    }
+    /* concurrent.futures waits with the GIL released; in slices, so that
+     * signals (Ctrl-C, _thread.interrupt_main) are seen while waiting. */
+    double left = timeout;
+    for (;;) {
+        double slice = left >= 0 && left < 0.05 ? left : 0.05;
+        PyObject *res = PyObject_CallMethod(future, "result", "d", slice);
+        if (res || !PyErr_ExceptionMatches(PyExc_TimeoutError)) return res;
+        PyObject *done = PyObject_CallMethod(future, "done", NULL);
+        int is_done = done == Py_True;
+        Py_XDECREF(done);
+        if (is_done) return NULL; /* the promise's own TimeoutError */
+        PyErr_Clear();
+        if (PyErr_CheckSignals() < 0) return NULL;
+        if (left >= 0 && (left -= slice) <= 0) {
+            PyErr_SetString(PyExc_TimeoutError, "the JavaScript Promise did not settle in time");
+            return NULL;
+        }
+    }
 }
 
 /* Sets the future's exception to the current Python exception. GIL held. */

@@ -23,6 +23,20 @@ PyObject *as_call_async(PyObject *fn, PyObject *args, PyObject *kwargs);
  * `obj` as `await` sees it (a promise's outcome, else the value). GIL held. */
 PyObject *as_to_future(PyObject *obj);
 
+/* Makes the two settle functions (then-callbacks) that settle `future` with a
+ * promise's outcome, for a JS call that attaches them itself. Node lock and
+ * GIL held. Returns the pending entry, or NULL with the failure in the future. */
+as_pending *as_settle_functions(rt_env *env, PyObject *future, napi_value fns[2]);
+/* Unlists an entry whose settle functions were never attached (the future is
+ * failed). Keeps the current Python exception. GIL held. */
+void as_pending_drop(as_pending *p);
+/* Returns a new reference: the future's result, waiting without any Node lock
+ * and with the GIL released (timeout < 0: no limit); raises its exception,
+ * TimeoutError, or RuntimeError when waiting could never end (inside a call
+ * from this environment's JS). GIL held, this environment's lock not taken
+ * by the caller's frame. */
+PyObject *as_wait(rt_env *env, PyObject *future, double timeout);
+
 /* True if obj is a Python awaitable or future that becomes a JS Promise. */
 int as_is_awaitable(mod_state *st, PyObject *obj);
 

@@ -3,6 +3,7 @@
  * has another. All methods may be called from any Python thread. */
 #include "environment.h"
 
+#include "async.h"
 #include "convert.h"
 #include "errors.h"
 #include "jsproxy.h"
@@ -77,23 +78,27 @@ static PyObject *env_helper_call(PyObject *self, rt_helper h, PyObject *arg, PyO
                                  int await_it) {
     rt_env *env = env_of(self);
     rt_frame frame;
-    rt_waiter *w = NULL;
-    PyObject *res = NULL;
+    as_pending *pending = NULL;
+    PyObject *res = NULL, *future = NULL;
     napi_value argv[4], out;
     if (rt_enter(env, &frame) < 0) return NULL;
     if (cv_to_js(env, arg, CV_ARG, &argv[0]) < 0) goto error;
     if (cv_to_js(env, base, CV_ARG, &argv[1]) < 0) goto error;
-    if (await_it && !(w = rt_waiter_new(env, &argv[2], &argv[3]))) goto error;
-    NAPI_OK(env, rt_call_helper(env, h, await_it ? 4 : 2, argv, &out));
-    if (w) {
-        rt_waiter *waiting = w;
-        w = NULL; /* rt_waiter_wait frees it */
-        if (rt_waiter_wait(env, &frame, waiting, -1, &out) < 0) goto error;
+    if (await_it) {
+        if (!(future = PyObject_CallNoArgs(rt_state_of(env)->JSFuture))) goto error;
+        if (!(pending = as_settle_functions(env, future, &argv[2]))) goto error;
     }
-    res = cv_to_py(env, out);
+    napi_status status = rt_call_helper(env, h, await_it ? 4 : 2, argv, &out);
+    if (status != napi_ok) {
+        er_from_status(env, status);
+        if (pending) as_pending_drop(pending);
+        goto error;
+    }
+    if (!await_it) res = cv_to_py(env, out);
 error:
-    if (w) rt_waiter_free(w);
     rt_leave(env, &frame);
+    if (future && !PyErr_Occurred()) res = as_wait(env, future, -1);
+    Py_XDECREF(future);
     return res;
 }
 

@@ -83,6 +83,7 @@ void er_from_js(rt_env *env, napi_value thrown) {
     if (rt_call_helper(env, RT_H_DESCRIBE, 1, &thrown, &desc) != napi_ok) {
         napi_value ignored;
         napi_get_and_clear_last_exception(env->napi, &ignored);
+        rt_take_exception(env, &ignored);
         if (atomic_load(&env->state) != RT_RUNNING) {
             rt_raise_closed(env);
             return;
@@ -144,7 +145,10 @@ int er_from_status(rt_env *env, napi_status status) {
     bool pending = false;
     napi_value exc = NULL;
     napi_is_exception_pending(env->napi, &pending);
-    if (pending) napi_get_and_clear_last_exception(env->napi, &exc);
+    if (pending)
+        napi_get_and_clear_last_exception(env->napi, &exc);
+    else
+        pending = rt_take_exception(env, &exc);
     if (rt_raise_interrupt(env) < 0) return -1;
     /* Every call cut short by process.exit() reports it, nested ones too. */
     if (atomic_load(&env->exit_requested) || atomic_load(&env->state) != RT_RUNNING)

@@ -388,17 +388,10 @@ static PyObject *jsp_result(PyObject *self, PyObject *args, PyObject *kwargs) {
         if (timeout == -1 && PyErr_Occurred()) return NULL;
         if (timeout < 0) timeout = 0;
     }
-    jsp_object *o = (jsp_object *)self;
-    rt_env *env = o->env;
-    rt_frame frame;
-    PyObject *res = NULL;
-    napi_value v, out;
-    JSP_ENTER(o, frame, NULL);
-    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &v));
-    if (rt_await(env, &frame, v, timeout, &out) < 0) goto error;
-    res = cv_to_py(env, out);
-error:
-    rt_leave(env, &frame);
+    PyObject *future = as_to_future(self);
+    if (!future) return NULL;
+    PyObject *res = as_wait(((jsp_object *)self)->env, future, timeout);
+    Py_DECREF(future);
     return res;
 }
 

@@ -576,7 +576,6 @@ static int rt_own(rt_env *env, rt_frame *frame) {
 /* Opens the frame's handle scope. Returns 0, or -1 with this level of the
  * lock released. */
 static int rt_open_frame(rt_env *env, rt_frame *frame) {
-    frame->dead = 0;
     if (napi_open_handle_scope(env->napi, &frame->hscope) == napi_ok) return 0;
     frame->hscope = NULL;
     rt_leave(env, frame);
@@ -619,7 +618,6 @@ int rt_try_enter(rt_env *env, rt_frame *frame) {
 }
 
 void rt_leave(rt_env *env, rt_frame *frame) {
-    if (frame->dead) return; /* rt_await found the environment torn down */
     if (frame->hscope) napi_close_handle_scope(env->napi, frame->hscope);
     if (--env->depth > 0) return;
     /* A termination that hit JS run by a property access (a getter at the heap
@@ -629,6 +627,42 @@ void rt_leave(rt_env *env, rt_frame *frame) {
     rt_clear_owner(env);
     em_scope_exit(&frame->scope);
     pthread_mutex_unlock(&env->mutex);
+}
+
+/* The exception of this thread's last failed rt_call, kept aside (a strong
+ * reference, boxed: references hold objects only), with a reference on its
+ * environment. Own thread, GIL held. */
+static _Thread_local napi_ref rt_kept;
+static _Thread_local rt_env *rt_kept_env;
+
+static void rt_drop_kept(void) {
+    if (!rt_kept_env) return;
+    if (rt_kept) rt_release_ref(rt_kept_env, rt_kept);
+    rt_env_decref(rt_kept_env);
+    rt_kept = NULL;
+    rt_kept_env = NULL;
+}
+
+static void rt_keep_exception(rt_env *env, napi_value thrown) {
+    napi_value box;
+    rt_drop_kept();
+    if (napi_create_array_with_length(env->napi, 1, &box) != napi_ok ||
+        napi_set_element(env->napi, box, 0, thrown) != napi_ok ||
+        napi_create_reference(env->napi, box, 1, &rt_kept) != napi_ok) {
+        rt_kept = NULL;
+        return;
+    }
+    rt_kept_env = env;
+    rt_env_incref(env);
+}
+
+int rt_take_exception(rt_env *env, napi_value *out) {
+    if (!rt_kept || rt_kept_env != env) return 0;
+    napi_value box;
+    int ok = napi_get_reference_value(env->napi, rt_kept, &box) == napi_ok &&
+             napi_get_element(env->napi, box, 0, out) == napi_ok;
+    rt_drop_kept();
+    return ok;
 }
 
 int rt_raise_cut_short(rt_env *env) {
@@ -649,6 +683,7 @@ napi_value rt_helper_value(rt_env *env, rt_helper h) {
 
 static void rt_watch_kick(void);
 static int rt_is_main_thread(void);
+static void rt_keep_exception(rt_env *env, napi_value thrown);
 static int rt_end_termination(rt_env *env);
 
 /* Runs fn (as a call, or as `new fn(...)` when recv is NULL) inside a callback
@@ -692,8 +727,17 @@ static napi_status rt_invoke(rt_env *env, napi_value recv, napi_value fn, size_t
      * this thread is on the stack now), so the close runs ticks and microtasks
      * as usual and Node's async context stack stays balanced. */
     int reason = outer ? rt_end_termination(env) : RT_STOP_NONE;
+    /* The call's exception must not be pending while the scope's close runs
+     * microtasks (their Node-API callbacks would see it as theirs): keep it
+     * aside for rt_take_exception. */
+    bool pending = false;
+    napi_value thrown = NULL;
+    if (status != napi_ok && napi_is_exception_pending(env->napi, &pending) == napi_ok && pending &&
+        napi_get_and_clear_last_exception(env->napi, &thrown) != napi_ok)
+        thrown = NULL;
     napi_close_callback_scope(env->napi, cscope);
     PyEval_RestoreThread(ts);
+    if (thrown) rt_keep_exception(env, thrown);
     if (loop_call) atomic_store(&env->loop_call, 0);
     if (main_call) atomic_store(&env->main_active, 0);
     if (deadline && outer) atomic_store(&env->deadline_ns, 0);
@@ -830,224 +874,6 @@ static void rt_on_wake(uv_async_t *handle) {
     rt_env *env = handle->data;
     rt_drain_released(env);
     rt_run_tasks(env);
-}
-
-/* ---- waiting for promises ---- */
-
-struct rt_waiter {
-    pthread_mutex_t mutex;
-    pthread_cond_t cond;
-    atomic_int refs;   /* the waiter and its two settle functions */
-    int done;          /* under mutex */
-    int fulfilled;     /* under mutex */
-    napi_ref value;    /* under mutex: the settled value (boxed in an array), strong */
-};
-
-static void rt_waiter_unref(rt_waiter *w) {
-    if (atomic_fetch_sub(&w->refs, 1) != 1) return;
-    pthread_mutex_destroy(&w->mutex);
-    pthread_cond_destroy(&w->cond);
-    free(w);
-}
-
-static void rt_waiter_finalize(napi_env napi, void *data, void *hint) {
-    (void)napi;
-    (void)hint;
-    rt_waiter_unref(data);
-}
-
-/* The promise's then-callbacks. JS thread, Node lock held. */
-static napi_value rt_settle(napi_env napi, napi_callback_info info, int fulfilled) {
-    size_t argc = 1;
-    napi_value arg = NULL;
-    void *data = NULL;
-    if (napi_get_cb_info(napi, info, &argc, &arg, NULL, &data) != napi_ok) return NULL;
-    rt_waiter *w = data;
-    if (argc < 1) napi_get_undefined(napi, &arg);
-    pthread_mutex_lock(&w->mutex);
-    if (!w->done) {
-        /* References hold objects only: keep the value in a one-element array. */
-        napi_value box;
-        if (napi_create_array_with_length(napi, 1, &box) != napi_ok ||
-            napi_set_element(napi, box, 0, arg) != napi_ok ||
-            napi_create_reference(napi, box, 1, &w->value) != napi_ok)
-            w->value = NULL;
-        w->fulfilled = fulfilled;
-        w->done = 1;
-        pthread_cond_broadcast(&w->cond);
-    }
-    pthread_mutex_unlock(&w->mutex);
-    return NULL;
-}
-
-static napi_value rt_on_fulfilled(napi_env napi, napi_callback_info info) {
-    return rt_settle(napi, info, 1);
-}
-
-static napi_value rt_on_rejected(napi_env napi, napi_callback_info info) {
-    return rt_settle(napi, info, 0);
-}
-
-static napi_status rt_settle_function(rt_env *env, napi_callback cb, rt_waiter *w,
-                                      napi_value *out) {
-    napi_status status = napi_create_function(env->napi, "settle", NAPI_AUTO_LENGTH, cb, w, out);
-    if (status != napi_ok) return status;
-    atomic_fetch_add(&w->refs, 1);
-    status = napi_add_finalizer(env->napi, *out, w, rt_waiter_finalize, NULL, NULL);
-    if (status != napi_ok) atomic_fetch_sub(&w->refs, 1);
-    return status;
-}
-
-static double rt_monotonic(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int rt_check_can_wait(rt_env *env) {
-    if (env->depth > 1 || rt_is_loop_thread(env)) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "cannot block on a JavaScript Promise inside a call from JavaScript "
-                        "(it could never settle); await it or use call_async instead");
-        return -1;
-    }
-    return 0;
-}
-
-rt_waiter *rt_waiter_new(rt_env *env, napi_value *on_fulfilled, napi_value *on_rejected) {
-    rt_waiter *w = calloc(1, sizeof *w);
-    if (!w) return (rt_waiter *)PyErr_NoMemory();
-    pthread_mutex_init(&w->mutex, NULL);
-    pthread_cond_init(&w->cond, NULL);
-    atomic_store(&w->refs, 1);
-    NAPI_OK(env, rt_settle_function(env, rt_on_fulfilled, w, on_fulfilled));
-    NAPI_OK(env, rt_settle_function(env, rt_on_rejected, w, on_rejected));
-    return w;
-error:
-    rt_waiter_unref(w);
-    return NULL;
-}
-
-void rt_waiter_free(rt_waiter *w) { rt_waiter_unref(w); }
-
-int rt_await(rt_env *env, rt_frame *frame, napi_value p, double timeout, napi_value *result) {
-    napi_value args[3] = {p, NULL, NULL}, ignored;
-    if (rt_check_can_wait(env) < 0) return -1;
-    rt_waiter *w = rt_waiter_new(env, &args[1], &args[2]);
-    if (!w) return -1;
-    napi_status status = rt_call_helper(env, RT_H_SETTLE, 3, args, &ignored);
-    if (status != napi_ok) {
-        rt_waiter_unref(w);
-        return er_from_status(env, status);
-    }
-    return rt_waiter_wait(env, frame, w, timeout, result);
-}
-
-int rt_waiter_wait(rt_env *env, rt_frame *frame, rt_waiter *w, double timeout, napi_value *result) {
-    int rc = -1;
-    if (rt_check_can_wait(env) < 0) {
-        rt_waiter_unref(w);
-        return -1;
-    }
-    /* Let go of the Node lock entirely (the isolate must not stay entered by a
-     * waiting thread: teardown could not dispose it) so the loop thread can run
-     * the JS that settles the promise; wait without the GIL. The caller's
-     * handles die with its handle scope: the result comes back through `w`. */
-    rt_wake_if_needed(env);
-    napi_close_handle_scope(env->napi, frame->hscope);
-    frame->hscope = NULL;
-    rt_clear_owner(env);
-    em_scope_exit(&frame->scope);
-    pthread_mutex_unlock(&env->mutex);
-
-    double deadline = timeout < 0 ? -1 : rt_monotonic() + timeout;
-    int done = 0, timed_out = 0, interrupted = 0;
-    while (!done) {
-        Py_BEGIN_ALLOW_THREADS
-        pthread_mutex_lock(&w->mutex);
-        double now = rt_monotonic();
-        double slice = 0.05; /* wake up now and then for signals and shutdown */
-        if (deadline >= 0 && deadline - now < slice) slice = deadline - now;
-        if (!w->done && slice > 0) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            double t = (double)until.tv_sec + (double)until.tv_nsec / 1e9 + slice;
-            until.tv_sec = (time_t)t;
-            until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
-            pthread_cond_timedwait(&w->cond, &w->mutex, &until);
-        }
-        done = w->done;
-        pthread_mutex_unlock(&w->mutex);
-        Py_END_ALLOW_THREADS
-        if (done) break;
-        if (atomic_load(&env->state) != RT_RUNNING) break;
-        if (PyErr_CheckSignals() < 0) {
-            interrupted = 1;
-            break;
-        }
-        if (deadline >= 0 && rt_monotonic() >= deadline) {
-            timed_out = 1;
-            break;
-        }
-    }
-
-    Py_BEGIN_ALLOW_THREADS
-    pthread_mutex_lock(&env->mutex);
-    Py_END_ALLOW_THREADS
-    if (atomic_load(&env->state) == RT_DEAD) {
-        /* The setup is gone: the caller's frame must not touch V8 again. */
-        pthread_mutex_unlock(&env->mutex);
-        frame->dead = 1;
-        if (!interrupted) rt_raise_cut_short(env);
-        rt_waiter_unref(w);
-        return -1;
-    }
-    em_scope_enter(env->setup, &frame->scope);
-    rt_set_owner(env);
-    if (napi_open_handle_scope(env->napi, &frame->hscope) != napi_ok) frame->hscope = NULL;
-
-    if (interrupted) goto error;
-    if (timed_out) {
-        PyErr_SetString(PyExc_TimeoutError, "the JavaScript Promise did not settle in time");
-        goto error;
-    }
-    if (!done) {
-        rt_raise_cut_short(env);
-        goto error;
-    }
-    pthread_mutex_lock(&w->mutex);
-    napi_ref value = w->value;
-    int fulfilled = w->fulfilled;
-    w->value = NULL;
-    pthread_mutex_unlock(&w->mutex);
-    if (!value) {
-        /* The settle callback could not keep the value: the environment was
-         * stopping when the promise settled. */
-        if (atomic_load(&env->state) != RT_RUNNING)
-            rt_raise_cut_short(env);
-        else
-            PyErr_SetString(PyExc_RuntimeError, "lost the value of a settled Promise");
-        goto error;
-    }
-    napi_value box, v;
-    napi_status status = napi_get_reference_value(env->napi, value, &box);
-    napi_delete_reference(env->napi, value);
-    NAPI_OK(env, status);
-    NAPI_OK(env, napi_get_element(env->napi, box, 0, &v));
-    if (fulfilled) {
-        *result = v;
-        rc = 0;
-    } else {
-        er_from_js(env, v);
-    }
-error:
-    pthread_mutex_lock(&w->mutex);
-    if (w->value) napi_delete_reference(env->napi, w->value);
-    w->value = NULL;
-    w->done = 1; /* a late settlement stores nothing */
-    pthread_mutex_unlock(&w->mutex);
-    rt_waiter_unref(w);
-    return rc;
 }
 
 /* ---- the loop thread ---- */

@@ -163,7 +163,6 @@ static inline int rt_owns(rt_env *env) {
 typedef struct {
     em_scope scope;          /* entered when this frame took the lock */
     napi_handle_scope hscope;
-    int dead;                /* the environment was torn down while waiting */
 } rt_frame;
 int rt_enter(rt_env *env, rt_frame *frame);
 /* rt_enter without waiting: returns 1 with the lock taken, or 0 (no exception)
@@ -177,9 +176,14 @@ void rt_leave(rt_env *env, rt_frame *frame);
 /* Calls fn with this `recv` through napi_make_callback, so microtasks and
  * nextTicks run afterwards at the outermost level. Node lock and GIL held; the
  * GIL is released while JS runs. Returns the napi status; on failure the JS
- * exception stays pending (convert it with er_from_status). */
+ * exception is kept for er_from_status (rt_take_exception). */
 napi_status rt_call(rt_env *env, napi_value recv, napi_value fn, size_t argc,
                     const napi_value *argv, napi_value *result);
+/* The exception of this thread's last failed rt_call or rt_construct (kept
+ * aside while microtasks ran): returns 1 with *out set (and forgets it), or 0.
+ * Node lock held. */
+int rt_take_exception(rt_env *env, napi_value *out);
+
 /* `new ctor(...argv)`, with the same rules as rt_call. */
 napi_status rt_construct(rt_env *env, napi_value ctor, size_t argc, const napi_value *argv,
                          napi_value *result);
@@ -197,23 +201,6 @@ int rt_post(rt_env *env, rt_task *task);
 /* Queues a reference to be deleted under the Node lock (now if the lock is
  * free or ours, else by the loop thread). GIL held. */
 void rt_release_ref(rt_env *env, napi_ref ref);
-
-/* Waits for the JS promise or thenable `p` to settle, with the Node lock and
- * the GIL released. Node lock and GIL held on entry and return. timeout < 0:
- * no limit. The Node lock is let go while waiting, and the frame's handle scope
- * with it: napi_values made before the call are invalid after it. Returns 0
- * with *result set (a handle in the frame's new scope), or
- * -1 with a Python exception set (the JS rejection converted, TimeoutError,
- * EnvironmentClosed). */
-int rt_await(rt_env *env, rt_frame *frame, napi_value p, double timeout, napi_value *result);
-
-/* The same in two steps, for promises made by a JS call that must get their
- * handlers before microtasks run: rt_waiter_new makes the two settle functions
- * (pass them to that call), rt_waiter_wait waits and frees the waiter. */
-typedef struct rt_waiter rt_waiter;
-rt_waiter *rt_waiter_new(rt_env *env, napi_value *on_fulfilled, napi_value *on_rejected);
-int rt_waiter_wait(rt_env *env, rt_frame *frame, rt_waiter *w, double timeout, napi_value *result);
-void rt_waiter_free(rt_waiter *w);
 
 /* Raises EnvironmentClosed (or ProcessExit when process.exit() stopped it).
  * GIL held. Returns -1. */

@@ -394,3 +394,21 @@ def test_mixed_recursion_python_js_does_not_crash(run_python):
     assert proc.returncode == 0, proc.report
     lines = proc.stdout.splitlines()
     assert len(lines) == 2 and lines[0].startswith("limited ") and lines[1] == "2", proc.report
+
+
+def test_exception_of_a_call_is_not_seen_by_microtasks_that_call_python():
+    # The call's pending exception stays its own while the microtasks it
+    # queued run (and call Python) as the call returns.
+    calls = []
+    f = js("(py) => { Promise.resolve().then(() => py('microtask')); throw new RangeError('mine') }")
+    with pytest.raises(pymport_py.JSRangeError) as info:
+        f(calls.append)
+    assert info.value.message == "mine"
+    assert calls == ["microtask"]
+    assert js("() => 42")() == 42
+
+
+def test_result_inside_a_callback_refuses_and_the_error_reaches_the_caller():
+    g = js("(f) => f()")
+    with pytest.raises(RuntimeError, match="inside a call from JavaScript"):
+        g(lambda: js("() => new Promise(() => {})")().result())
