@@ -87,6 +87,7 @@ class BuildExt(build_ext):
 extension = Extension(
     "pymport_py._pymport",
     sources=sorted(glob.glob("csrc/*.c")) + ["csrc/embed.cc"],
+    depends=sorted(glob.glob("csrc/*.h")),  # a changed header rebuilds every source
     # -isystem: Node's and V8's headers are not ours to keep warning-free.
     extra_compile_args=["-isystem", INCLUDE, "-DNAPI_VERSION=9"] + WARN + OPT + SAN
     + ["-fvisibility=hidden"],

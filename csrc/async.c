@@ -352,6 +352,7 @@ typedef struct {
 
 static void as_deferred_free(as_deferred *d) {
     Py_XDECREF(d->future);
+    rt_unhold(d->env);
     rt_env_decref(d->env);
     PyMem_RawFree(d);
 }
@@ -464,6 +465,7 @@ int as_awaitable_to_js_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value 
     d->kind = kind;
     d->env = env;
     rt_env_incref(env);
+    rt_hold(env);
     NAPI_OK(env, napi_create_promise(env->napi, &d->deferred, out));
     as_link *link = PyMem_RawMalloc(sizeof *link);
     if (!link) {

@@ -60,7 +60,7 @@ static napi_value pa_entry(napi_env napi, napi_callback_info info, pa_fn fn, int
 static int pa_return(rt_env *env, PyObject *obj, napi_value *out) {
     if (!obj) return -1;
     mod_state *st = rt_state_of(env);
-    int rc = !env->foreign && !jsp_check(st, obj) && as_is_awaitable(st, obj)
+    int rc = !jsp_check(st, obj) && as_is_awaitable(st, obj)
                  ? as_awaitable_to_js_as(env, obj, PYP_OBJECT, out)
                  : pyp_wrap_as(env, obj, PYP_OBJECT, out);
     Py_DECREF(obj);
@@ -242,11 +242,6 @@ static int pa_call_async(rt_env *env, PyObject *self, size_t argc, napi_value *a
     (void)argc;
     mod_state *st = rt_state_of(env);
     int failed;
-    if (env->foreign) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "callAsync is not available in Node worker_threads yet; use call");
-        return -1;
-    }
     PyObject *args = pa_args(env, argv[1]);
     if (!args) return -1;
     PyObject *kwargs = pa_kwargs(env, argv[2], &failed);

@@ -34,7 +34,18 @@ static const char rt_main_script[] =
 static atomic_int rt_forked;
 static pthread_once_t rt_atfork_once = PTHREAD_ONCE_INIT;
 
-static void rt_on_fork_child(void) { atomic_store(&rt_forked, 1); }
+/* The child's exit ends with _exit: library destructors would join threads of
+ * the parent that the child does not have (libuv's thread pool, once Node used
+ * it, segfaults in uv_library_shutdown). Python has finalized by then. */
+static void rt_exit_forked_child(int status, void *arg) {
+    (void)arg;
+    fflush(NULL);
+    _exit(status);
+}
+
+static void rt_on_fork_child(void) {
+    if (!atomic_exchange(&rt_forked, 1)) on_exit(rt_exit_forked_child, NULL);
+}
 static void rt_install_atfork(void) { pthread_atfork(NULL, NULL, rt_on_fork_child); }
 
 /* The environment whose bootstrap runs on this thread (read by the binding's
@@ -794,10 +805,9 @@ void rt_release_ref(rt_env *env, napi_ref ref) {
         napi_delete_reference(env->napi, ref);
         return;
     }
-    /* A worker_thread's environment is only reachable from its thread; the
-     * reference goes with that environment. */
-    if (env->foreign) return;
-    if (pthread_mutex_trylock(&env->mutex) == 0) {
+    /* A worker_thread's environment is only usable on its thread: the
+     * reference waits in the queue below for it. */
+    if (!env->foreign && pthread_mutex_trylock(&env->mutex) == 0) {
         int state = atomic_load(&env->state);
         if (state == RT_RUNNING || state == RT_STOPPING) {
             em_scope scope;
@@ -869,11 +879,27 @@ static void rt_run_tasks(rt_env *env) {
     PyGILState_Release(gil);
 }
 
-/* uv_async callback of `wake`. Loop thread, Node lock held. */
+/* uv_async callback of `wake`. Loop thread (or a worker_thread), Node lock held. */
 static void rt_on_wake(uv_async_t *handle) {
     rt_env *env = handle->data;
-    rt_drain_released(env);
+    if (atomic_load(&env->state) == RT_RUNNING) rt_drain_released(env);
     rt_run_tasks(env);
+    if (env->foreign && atomic_load(&env->holds) == 0) uv_unref((uv_handle_t *)&env->wake);
+}
+
+void rt_hold(rt_env *env) {
+    if (!env->foreign) return;
+    pthread_mutex_lock(&env->qmutex);
+    if (!env->wake_closed && atomic_fetch_add(&env->holds, 1) == 0) uv_ref((uv_handle_t *)&env->wake);
+    pthread_mutex_unlock(&env->qmutex);
+}
+
+void rt_unhold(rt_env *env) {
+    if (!env->foreign) return;
+    pthread_mutex_lock(&env->qmutex);
+    /* The last one: the worker's thread unrefs `wake` (libuv handles are its own). */
+    if (!env->wake_closed && atomic_fetch_sub(&env->holds, 1) == 1) uv_async_send(&env->wake);
+    pthread_mutex_unlock(&env->qmutex);
 }
 
 /* ---- the loop thread ---- */
@@ -1162,6 +1188,53 @@ static napi_value rt_js_unraisable(napi_env napi, napi_callback_info info) {
     return NULL;
 }
 
+/* `wake` of a worker_thread's environment has closed: the loop may end. */
+static void rt_foreign_wake_closed(uv_handle_t *handle) {
+    rt_env *env = handle->data;
+    napi_remove_async_cleanup_hook(env->cleanup);
+    PyGILState_STATE gil = PyGILState_Ensure();
+    rt_env_decref(env);
+    PyGILState_Release(gil);
+}
+
+/* The worker_thread's environment is being torn down (its thread): queued
+ * work is cancelled, and `wake` closes before its loop does. */
+static void rt_foreign_cleanup(napi_async_cleanup_hook_handle handle, void *data) {
+    (void)handle;
+    rt_env *env = data;
+    pthread_mutex_lock(&env->qmutex);
+    env->wake_closed = 1;
+    pthread_mutex_unlock(&env->qmutex);
+    for (rt_task *t = rt_take_tasks(env), *next; t; t = next) {
+        next = t->next;
+        t->cancel(env, t);
+    }
+    pthread_mutex_lock(&env->qmutex);
+    free(env->released); /* the environment's teardown deletes them all */
+    env->released = NULL;
+    env->nreleased = env->released_cap = 0;
+    pthread_mutex_unlock(&env->qmutex);
+    uv_close((uv_handle_t *)&env->wake, rt_foreign_wake_closed);
+}
+
+/* Gives a worker_thread's environment its `wake` handle on the thread's own
+ * loop (unreferenced until a promise holds it), so that rt_post and
+ * rt_release_ref work for it as for ours. Its thread; GIL held. */
+static int rt_foreign_wake_init(napi_env napi, rt_env *env) {
+    uv_loop_t *loop;
+    if (napi_get_uv_event_loop(napi, &loop) != napi_ok) return -1;
+    if (uv_async_init(loop, &env->wake, rt_on_wake) != 0) return -1;
+    env->wake.data = env;
+    uv_unref((uv_handle_t *)&env->wake);
+    rt_env_incref(env); /* dropped when `wake` has closed */
+    if (napi_add_async_cleanup_hook(napi, rt_foreign_cleanup, env, &env->cleanup) != napi_ok) {
+        rt_foreign_cleanup(NULL, env); /* closes it again */
+        return -1;
+    }
+    env->wake_closed = 0;
+    return 0;
+}
+
 /* The environment of a Node worker_thread went away (its thread). */
 static void rt_foreign_finalize(napi_env napi, void *data, void *hint) {
     (void)napi;
@@ -1185,14 +1258,20 @@ static rt_env *rt_register_worker(napi_env napi) {
     if (env) {
         env->foreign = 1;
         env->napi = napi;
-        env->wake_closed = 1; /* no loop thread of ours: no tasks */
+        env->wake_closed = 1; /* until rt_foreign_wake_init opened it */
         atomic_store(&env->state, RT_RUNNING);
         rt_set_owner(env);
+        if (napi_set_instance_data(napi, env, rt_foreign_finalize, NULL) != napi_ok) {
+            rt_clear_owner(env);
+            rt_env_decref(env);
+            env = NULL;
+        } else if (rt_foreign_wake_init(napi, env) < 0) {
+            env = NULL; /* the finalizer frees it with the environment */
+        }
     } else {
         PyErr_Clear();
     }
     PyGILState_Release(gil);
-    if (env && napi_set_instance_data(napi, env, rt_foreign_finalize, NULL) != napi_ok) return NULL;
     return env;
 }
 

@@ -129,6 +129,10 @@ struct rt_env {
     PyObject *interrupt_exc;        /* GIL: what the signal handlers raised */
     _Atomic int loop_call;          /* the loop thread is in an outermost rt_call (a task) */
     _Atomic int heap_stopped;       /* the heap limit stopped the environment */
+
+    /* A worker_thread's environment: `wake` lives on that thread's loop. */
+    _Atomic int holds;              /* pending promises that keep the worker alive */
+    napi_async_cleanup_hook_handle cleanup; /* removed once `wake` has closed */
 };
 
 /* A token unique to the calling thread. */
@@ -197,6 +201,13 @@ napi_value rt_helper_value(rt_env *env, rt_helper h);
  * Returns 0, or -1 when the environment is closing (the task was not queued
  * and is still the caller's). */
 int rt_post(rt_env *env, rt_task *task);
+
+/* A pending operation keeps a worker_thread's event loop alive (Node's own
+ * async operations do too), until rt_unhold. No-op for other environments.
+ * rt_hold: the environment's thread, Node lock held; rt_unhold: any thread,
+ * GIL held. */
+void rt_hold(rt_env *env);
+void rt_unhold(rt_env *env);
 
 /* Queues a reference to be deleted under the Node lock (now if the lock is
  * free or ours, else by the loop thread). GIL held. */

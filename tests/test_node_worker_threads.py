@@ -1,4 +1,6 @@
 """Node's own worker_threads inside pymport_py's environments reach Python."""
+import time
+
 import pymport_py
 
 WORKER = """(source) => new Promise((resolve, reject) => {
@@ -149,3 +151,90 @@ def test_python_threads_and_worker_threads_share_python_concurrently():
     assert total == [(i + 1) * sum(range(300)) for i in range(3)]
     assert errors == [] and all(c > 0 for c in counts)
     assert not any(t.is_alive() for t in threads)
+
+
+def test_call_async_in_a_worker_thread_resolves_while_its_loop_runs():
+    out = run_in_worker(pymport_py, """
+        const { parentPort } = require('worker_threads');
+        const { pymport } = require('pymport');
+        const time = pymport('time');
+        let ticks = 0;
+        const timer = setInterval(() => ticks++, 5);
+        time.get('sleep').callAsync(0.2).then(async (r) => {
+            clearInterval(timer);
+            const sum = await pymport('builtins').get('sum').callAsync([1, 2, 3]);
+            parentPort.postMessage([r.toJS(), sum.toJS(), ticks > 5]);
+        });
+    """)
+    assert out.to_py() == [None, 6, True]
+
+
+def test_a_pending_call_async_keeps_the_worker_thread_alive():
+    # Nothing else is scheduled: the worker stays until the Promise settles,
+    # as it would for one of Node's own async operations.
+    out = run_in_worker(pymport_py, """
+        const { parentPort } = require('worker_threads');
+        const { pyval } = require('pymport');
+        pyval('lambda: __import__("time").sleep(0.2) or "slept"').callAsync()
+            .then((r) => parentPort.postMessage(r.toJS()));
+    """)
+    assert out == "slept"
+
+
+def test_call_async_errors_reject_in_a_worker_thread():
+    out = run_in_worker(pymport_py, """
+        const { parentPort } = require('worker_threads');
+        const { pyval } = require('pymport');
+        pyval('lambda: 1 / 0').callAsync().catch((e) => parentPort.postMessage([e.pythonType, e.message]));
+    """)
+    assert out.to_py() == ["ZeroDivisionError", "ZeroDivisionError: division by zero"]
+
+
+def test_python_coroutines_are_promises_in_a_worker_thread():
+    out = run_in_worker(pymport_py, """
+        const { parentPort } = require('worker_threads');
+        const { pyval } = require('pymport');
+        (async () => {
+            const a = await pyval('__import__("asyncio").sleep(0.05, "x")');
+            const f = pyval('__import__("asyncio").sleep');
+            const b = await f.call(0.01, 'y');
+            parentPort.postMessage([a.toJS(), b.toJS()]);
+        })();
+    """)
+    assert out.to_py() == ["x", "y"]
+
+
+def test_terminating_a_worker_thread_with_call_async_pending():
+    started = time.monotonic()
+    code = pymport_py.eval("""() => new Promise((resolve, reject) => {
+        const { Worker } = require('worker_threads');
+        const w = new Worker(`
+            const { parentPort } = require('worker_threads');
+            const { pyval } = require('pymport');
+            const f = pyval('lambda: __import__("time").sleep(0.5) or 1');
+            for (let i = 0; i < 8; i++) f.callAsync();
+            parentPort.postMessage('started');
+        `, { eval: true });
+        w.on('message', () => setTimeout(() => w.terminate().then(resolve, reject), 20));
+        w.on('error', reject);
+    })""")().result(30)
+    assert code == 1
+    time.sleep(1.2)  # the Python calls finish after the worker is gone
+    assert pymport_py.eval("require('pymport').pyval('3 * 3')") == 9
+    assert time.monotonic() - started < 30
+
+
+def test_many_worker_threads_with_call_async():
+    results = pymport_py.eval("""() => Promise.all(Array.from({ length: 4 }, (_, i) => new Promise((resolve, reject) => {
+        const { Worker } = require('worker_threads');
+        const w = new Worker(`
+            const { parentPort, workerData } = require('worker_threads');
+            const { pyval } = require('pymport');
+            const f = pyval('lambda a, b: a * b');
+            Promise.all(Array.from({ length: 50 }, (_, k) => f.callAsync(workerData, k)))
+                .then((rs) => parentPort.postMessage(rs.reduce((s, r) => s + r.toJS(), 0)));
+        `, { eval: true, workerData: i });
+        w.on('message', resolve);
+        w.on('error', reject);
+    })))""")().result(60)
+    assert results.to_py() == [i * sum(range(50)) for i in range(4)]

@@ -527,6 +527,28 @@ def test_fork_child_gets_environment_closed_mentioning_spawn(run_python):
     assert lines[3:] == ["child status 0", "parent 42 5"], proc.report
 
 
+def test_fork_child_exits_normally_after_node_used_its_thread_pool(run_python):
+    # fs.readFile runs on libuv's thread pool, whose threads the child lacks.
+    proc = run_python(
+        """
+        import os, sys
+        import pymport_py as node
+
+        assert node.eval("require('fs').promises.readFile('README.md', 'utf8')").result(30)
+        pid = os.fork()
+        if pid == 0:
+            print("child ran", flush=True)
+            sys.exit(7)
+        _, status = os.waitpid(pid, 0)
+        print("child", os.waitstatus_to_exitcode(status))
+        print("parent", node.eval("1 + 1"))
+        """,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "child ran\nchild 7\nparent 2\n", proc.report
+
+
 def test_fork_child_that_exits_normally_does_not_hang_or_crash(run_python):
     proc = run_python(
         """

@@ -69,14 +69,10 @@ function initHelpers(binding) {
     return loader;
   }
 
-  // ESM resolution of 'pymport' needs loader hooks; they run on a thread of
-  // their own, so they are registered on the first import from Python.
-  let hooked = false;
+  // ESM resolution of 'pymport' needs loader hooks (esm.js).
+  const { ensureHooks } = require('./esm.js');
   function importModule(specifier, base) {
-    if (!hooked) {
-      hooked = true;
-      Module.register?.(url.pathToFileURL(path.join(__dirname, 'esm-hooks.mjs')).href);
-    }
+    ensureHooks();
     const loader = loaderFor(base);
     if (specifier.startsWith('./') || specifier.startsWith('../')) {
       const dir = base === undefined || base === null ? binding.getcwd() : base;

@@ -22,12 +22,26 @@ if (!Module[marker]) {
     return resolve.call(this, request, ...rest);
   };
 
+  // A CommonJS module that calls import() gets the ESM hooks first.
+  const esm = require('./esm.js');
+  const compile = Module.prototype._compile;
+  Module.prototype._compile = function (content, filename) {
+    if (!esm.hooksRegistered() && typeof content === 'string' && content.includes('import(') &&
+        !filename.endsWith('[pymport_py]')) { // bootstrap.js's loaders register on use
+      esm.ensureHooks();
+    }
+    return compile.call(this, content, filename);
+  };
+
   const { Worker } = workerThreads;
   class PymportWorker extends Worker {
     constructor(filename, options = {}) {
       // Not process.execArgv: pymport_py's are V8 flags, which workers refuse.
-      const execArgv = options.execArgv ?? [];
-      super(filename, { ...options, execArgv: [...execArgv, '--require', __filename] });
+      const execArgv = [...(options.execArgv ?? []), '--require', __filename];
+      if (esm.hooksRegistered() || esm.isModuleEntry(filename, options)) {
+        execArgv.push('--require', path.join(__dirname, 'esm-preload.js'));
+      }
+      super(filename, { ...options, execArgv });
     }
   }
   workerThreads.Worker = PymportWorker;

@@ -22,17 +22,20 @@ module.exports['a Python coroutine returned to JS is a Promise'] = async functio
   assert.strictEqual(v.toJS(), 'x');
 };
 
-module.exports['callAsync in a worker_thread raises a clear error'] = async function () {
+module.exports['callAsync and coroutines in a worker_thread'] = async function () {
   const { Worker } = require('worker_threads');
   const message = await new Promise((resolve, reject) => {
     const w = new Worker(`
       const { parentPort } = require('worker_threads');
       const { pyval } = require('pymport');
-      try { pyval('len').callAsync([1]); parentPort.postMessage('no error') }
-      catch (e) { parentPort.postMessage(e.message) }
+      (async () => {
+        const n = await pyval('len').callAsync([1, 2, 3]);
+        const s = await pyval('__import__("asyncio").sleep(0.01, "slept")');
+        parentPort.postMessage([n.toJS(), s.toJS()]);
+      })();
     `, { eval: true });
     w.on('message', resolve);
     w.on('error', reject);
   });
-  assert.match(message, /not available in Node worker_threads/);
+  assert.deepStrictEqual(message, [3, 'slept']);
 };
