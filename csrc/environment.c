@@ -152,6 +152,13 @@ static PyObject *env_running(PyObject *self, void *closure) {
     return PyBool_FromLong(atomic_load(&env_of(self)->state) == RT_RUNNING);
 }
 
+static PyObject *env_exit_code(PyObject *self, void *closure) {
+    (void)closure;
+    rt_env *env = env_of(self);
+    if (!atomic_load(&env->exit_requested)) Py_RETURN_NONE;
+    return PyLong_FromLong(atomic_load(&env->exit_code));
+}
+
 static PyObject *env_shutdown(PyObject *self, PyObject *unused) {
     (void)unused;
     if (rt_env_shutdown(env_of(self)) < 0) return NULL;
@@ -168,6 +175,16 @@ static PyObject *env_heap_used(PyObject *self, PyObject *unused) {
     return PyLong_FromSize_t(used);
 }
 
+static PyObject *env_busy(PyObject *self, PyObject *unused) {
+    (void)unused;
+    rt_env *env = env_of(self);
+    rt_frame frame;
+    if (rt_enter(env, &frame) < 0) return NULL;
+    int busy = rt_loop_busy(env);
+    rt_leave(env, &frame);
+    return PyBool_FromLong(busy);
+}
+
 static PyMethodDef env_methods[] = {
     {"require", env_require, METH_VARARGS, "require(id, base=None): CommonJS require from base."},
     {"import_module", env_import_module, METH_VARARGS,
@@ -176,12 +193,18 @@ static PyMethodDef env_methods[] = {
     {"to_js", env_to_js, METH_O, "to_js(value): convert deeply to a JS value."},
     {"shutdown", env_shutdown, METH_NOARGS, "Stop the environment and join its loop thread."},
     {"heap_used", env_heap_used, METH_NOARGS, "V8 heap bytes in use."},
+    {"busy", env_busy, METH_NOARGS,
+     "True while something would keep `node` running: a referenced handle or request (a "
+     "timer, a server, a pending fs call) or a pending Promise of a Python awaitable."},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef env_getset[] = {
     {"globalThis", env_global, NULL, "The global object.", NULL},
     {"running", env_running, NULL, "True while the environment can run JavaScript.", NULL},
+    {"exit_code", env_exit_code, NULL,
+     "The code given to process.exit() (or by Node for an uncaught error) once JavaScript "
+     "stopped the environment with it, else None.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -39,7 +39,7 @@ static void er_set(PyObject *exc, const char *attr, PyObject *value) {
     if (PyObject_SetAttrString(exc, attr, value ? value : Py_None) < 0) PyErr_Clear();
 }
 
-/* Builds [name, message, null, undefined] for an Error without running JS
+/* Builds [name, message, null, undefined, null] for an Error without running JS
  * functions. Returns 0, or -1 with no Python exception: it runs while one is
  * being made, so it must not recurse into er_from_status. */
 #define ER_TRY(call)                                                          \
@@ -49,7 +49,7 @@ static void er_set(PyObject *exc, const char *attr, PyObject *value) {
 static int er_describe_natively(rt_env *env, napi_value thrown, napi_value *out) {
     napi_value name, message, null, undefined, text;
     bool is_error = false;
-    ER_TRY(napi_create_array_with_length(env->napi, 4, out));
+    ER_TRY(napi_create_array_with_length(env->napi, 5, out));
     ER_TRY(napi_get_null(env->napi, &null));
     ER_TRY(napi_get_undefined(env->napi, &undefined));
     ER_TRY(napi_is_error(env->napi, thrown, &is_error));
@@ -68,6 +68,7 @@ static int er_describe_natively(rt_env *env, napi_value thrown, napi_value *out)
     }
     ER_TRY(napi_set_element(env->napi, *out, 2, null));
     ER_TRY(napi_set_element(env->napi, *out, 3, undefined));
+    ER_TRY(napi_set_element(env->napi, *out, 4, null));
     return 0;
 error:
     return -1;
@@ -76,7 +77,8 @@ error:
 
 void er_from_js(rt_env *env, napi_value thrown) {
     mod_state *st = rt_state_of(env);
-    PyObject *name = NULL, *message = NULL, *stack = NULL, *pyvalue = NULL, *value = NULL;
+    PyObject *name = NULL, *message = NULL, *stack = NULL, *pyvalue = NULL, *code = NULL;
+    PyObject *value = NULL;
     PyObject *text = NULL, *exc = NULL;
     napi_value desc, raw_message = NULL;
 
@@ -99,6 +101,7 @@ void er_from_js(rt_env *env, napi_value thrown) {
     if (!(message = er_item(env, desc, 1, &raw_message))) goto error;
     if (!(stack = er_item(env, desc, 2, NULL))) goto error;
     if (!(pyvalue = er_item(env, desc, 3, NULL))) goto error;
+    if (!(code = er_item(env, desc, 4, NULL))) goto error;
     if (PyExceptionInstance_Check(pyvalue)) {
         /* A Python exception that went through JS: raise the same object. */
         PyErr_Restore(Py_NewRef(Py_TYPE(pyvalue)), Py_NewRef(pyvalue),
@@ -116,6 +119,7 @@ void er_from_js(rt_env *env, napi_value thrown) {
     er_set(exc, "name", name);
     er_set(exc, "message", message);
     er_set(exc, "stack", stack);
+    er_set(exc, "code", code);
     er_set(exc, "value", value);
     if (PyUnicode_Check(stack)) {
         /* Show the JS frames in Python tracebacks (a PEP 678 note). */
@@ -136,6 +140,7 @@ done:
     Py_XDECREF(message);
     Py_XDECREF(stack);
     Py_XDECREF(pyvalue);
+    Py_XDECREF(code);
     Py_XDECREF(value);
     Py_XDECREF(text);
     Py_XDECREF(exc);

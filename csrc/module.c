@@ -165,10 +165,10 @@ static PyMethodDef mod_methods[] = {
 /* Adds a new exception class `name` with the given bases to the module and
  * stores it in *slot. Returns 0 or -1. */
 static int mod_add_exception(PyObject *module, PyObject **slot, const char *name,
-                             const char *doc, PyObject *bases) {
+                             const char *doc, PyObject *bases, PyObject *dict) {
     char qualified[64];
     snprintf(qualified, sizeof qualified, "pymport_py.%s", name);
-    *slot = PyErr_NewExceptionWithDoc(qualified, doc, bases, NULL);
+    *slot = PyErr_NewExceptionWithDoc(qualified, doc, bases, dict);
     if (!*slot) return -1;
     return PyModule_AddObjectRef(module, name, *slot);
 }
@@ -189,14 +189,21 @@ static int mod_exec(PyObject *module) {
     if (!(st->RefType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ref_spec, NULL))) goto error;
     if (PyModule_AddObjectRef(module, "ref", (PyObject *)st->RefType) < 0) goto error;
 
-    if (mod_add_exception(module, &st->JSError, "JSError",
-                          "An exception thrown by JavaScript (.name, .message, .stack, .value).",
-                          PyExc_Exception) < 0)
-        goto error;
+    /* What a JS error carries; None on one made in Python. */
+    PyObject *fields = Py_BuildValue("{sOsOsOsOsO}", "name", Py_None, "message", Py_None, "stack",
+                                     Py_None, "value", Py_None, "code", Py_None);
+    if (!fields) goto error;
+    int added = mod_add_exception(
+        module, &st->JSError, "JSError",
+        "An exception thrown by JavaScript.\n\n.name, .message and .stack are the JS error's; .code "
+        "its string `code` (as 'MODULE_NOT_FOUND'), or None; .value the thrown JS value.",
+        PyExc_Exception, fields);
+    Py_DECREF(fields);
+    if (added < 0) goto error;
 #define MOD_SUB(slot, name, doc, pybase)                                          \
     do {                                                                          \
         if (!(bases = PyTuple_Pack(2, st->JSError, pybase))) goto error;          \
-        if (mod_add_exception(module, &st->slot, name, doc, bases) < 0) goto error; \
+        if (mod_add_exception(module, &st->slot, name, doc, bases, NULL) < 0) goto error; \
         Py_CLEAR(bases);                                                          \
     } while (0)
     MOD_SUB(JSTypeError, "JSTypeError", "A JavaScript TypeError.", PyExc_TypeError);
@@ -206,11 +213,11 @@ static int mod_exec(PyObject *module) {
 #undef MOD_SUB
     if (mod_add_exception(module, &st->ProcessExit, "ProcessExit",
                           "process.exit(code) was called in JavaScript; .code is the exit code.",
-                          PyExc_SystemExit) < 0)
+                          PyExc_SystemExit, NULL) < 0)
         goto error;
     if (mod_add_exception(module, &st->EnvironmentClosed, "EnvironmentClosed",
                           "The Node environment was shut down (or stopped by process.exit).",
-                          PyExc_RuntimeError) < 0)
+                          PyExc_RuntimeError, NULL) < 0)
         goto error;
 
     if (!(datetime = PyImport_ImportModule("datetime"))) goto error;

@@ -888,18 +888,28 @@ static void rt_on_wake(uv_async_t *handle) {
 }
 
 void rt_hold(rt_env *env) {
-    if (!env->foreign) return;
     pthread_mutex_lock(&env->qmutex);
-    if (!env->wake_closed && atomic_fetch_add(&env->holds, 1) == 0) uv_ref((uv_handle_t *)&env->wake);
+    if (!env->wake_closed && atomic_fetch_add(&env->holds, 1) == 0 && env->foreign)
+        uv_ref((uv_handle_t *)&env->wake);
     pthread_mutex_unlock(&env->qmutex);
 }
 
 void rt_unhold(rt_env *env) {
-    if (!env->foreign) return;
     pthread_mutex_lock(&env->qmutex);
-    /* The last one: the worker's thread unrefs `wake` (libuv handles are its own). */
-    if (!env->wake_closed && atomic_fetch_sub(&env->holds, 1) == 1) uv_async_send(&env->wake);
+    /* The last one: a worker's thread unrefs `wake` (libuv handles are its own). */
+    if (!env->wake_closed && atomic_fetch_sub(&env->holds, 1) == 1 && env->foreign)
+        uv_async_send(&env->wake);
     pthread_mutex_unlock(&env->qmutex);
+}
+
+int rt_loop_busy(rt_env *env) {
+    if (atomic_load(&env->holds) > 0) return 1;
+    if (env->foreign) return uv_loop_alive(env->loop);
+    /* `wake` always keeps our loops alive (see rt_loop_main): ask without it. */
+    uv_unref((uv_handle_t *)&env->wake);
+    int alive = uv_loop_alive(env->loop);
+    uv_ref((uv_handle_t *)&env->wake);
+    return alive;
 }
 
 /* ---- the loop thread ---- */
@@ -1224,6 +1234,7 @@ static int rt_foreign_wake_init(napi_env napi, rt_env *env) {
     uv_loop_t *loop;
     if (napi_get_uv_event_loop(napi, &loop) != napi_ok) return -1;
     if (uv_async_init(loop, &env->wake, rt_on_wake) != 0) return -1;
+    env->loop = loop;
     env->wake.data = env;
     uv_unref((uv_handle_t *)&env->wake);
     rt_env_incref(env); /* dropped when `wake` has closed */

@@ -130,8 +130,7 @@ struct rt_env {
     _Atomic int loop_call;          /* the loop thread is in an outermost rt_call (a task) */
     _Atomic int heap_stopped;       /* the heap limit stopped the environment */
 
-    /* A worker_thread's environment: `wake` lives on that thread's loop. */
-    _Atomic int holds;              /* pending promises that keep the worker alive */
+    _Atomic int holds;              /* pending promises of Python work (rt_hold) */
     napi_async_cleanup_hook_handle cleanup; /* removed once `wake` has closed */
 };
 
@@ -202,12 +201,16 @@ napi_value rt_helper_value(rt_env *env, rt_helper h);
  * and is still the caller's). */
 int rt_post(rt_env *env, rt_task *task);
 
-/* A pending operation keeps a worker_thread's event loop alive (Node's own
- * async operations do too), until rt_unhold. No-op for other environments.
- * rt_hold: the environment's thread, Node lock held; rt_unhold: any thread,
- * GIL held. */
+/* A pending operation keeps the environment busy (rt_loop_busy), and a
+ * worker_thread's event loop alive, as Node's own async operations do, until
+ * rt_unhold. rt_hold: Node lock held; rt_unhold: any thread, GIL held. */
 void rt_hold(rt_env *env);
 void rt_unhold(rt_env *env);
+
+/* True when something would keep a `node` process running: a referenced
+ * libuv handle or request other than pymport_py's own, or a hold. Node lock
+ * held (the loop thread is then outside uv_run). */
+int rt_loop_busy(rt_env *env);
 
 /* Queues a reference to be deleted under the Node lock (now if the lock is
  * free or ours, else by the loop thread). GIL held. */

@@ -184,16 +184,52 @@ def _base() -> str:
     return _main_base if _main_base is not None else os.getcwd()
 
 
-def require(id: str) -> Any:
-    """CommonJS ``require(id)``, resolved from the current working directory."""
-    env = _env()
-    return env.require(id, _base())
+def _resolve_from(default: str, base: Any) -> str:
+    """The directory to resolve from: ``base`` (a directory, or a file whose
+    directory is meant, such as ``__file__``), else ``default``."""
+    if base is None:
+        return default
+    where = os.path.abspath(os.fspath(base))
+    return where if not os.path.isfile(where) else os.path.dirname(where)
 
 
-def import_module(specifier: str) -> Any:
-    """ES module ``import(specifier)`` (relative to the working directory); returns the namespace."""
+def _require_target(default: str, base: Any, paths: Any) -> Any:
+    if paths is None:
+        return _resolve_from(default, base)
+    if base is not None:
+        raise TypeError("require() takes base or paths, not both")
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise TypeError("paths must be a list of directories, not a single path")
+    return [os.path.abspath(os.fspath(p)) for p in paths]
+
+
+def require(id: str, base: str | os.PathLike[str] | None = None, *, paths: Iterable[str | os.PathLike[str]] | None = None) -> Any:
+    """CommonJS ``require(id)``, resolved as a module in ``base`` would resolve it.
+
+    ``base`` is a directory, or a file such as ``__file__`` (its directory is
+    used); by default the working directory (or ``start(cwd=...)``). Relative
+    ids (``./lib.js``) are relative to it, bare ids are looked up in the
+    ``node_modules`` directories from it upwards, ``node:`` builtins and JSON
+    files work as in Node. ``paths`` instead searches these directories, as
+    ``require.resolve(id, {paths})`` does. A missing module raises JSError
+    with ``.code == 'MODULE_NOT_FOUND'``::
+
+        node.require("lodash", __file__).chunk([1, 2, 3], 2).to_py()   # [[1, 2], [3]]
+    """
     env = _env()
-    return env.import_module(specifier, _base())
+    return env.require(id, _require_target(_base(), base, paths))
+
+
+def import_module(specifier: str, base: str | os.PathLike[str] | None = None) -> Any:
+    """ES module ``import(specifier)``; returns the module namespace.
+
+    Relative specifiers and bare package names resolve from ``base`` (a
+    directory, or a file such as ``__file__``; by default the working
+    directory). Absolute paths, ``file:`` URLs and ``node:`` builtins work too.
+    A missing module raises JSError with ``.code == 'ERR_MODULE_NOT_FOUND'``.
+    """
+    env = _env()
+    return env.import_module(specifier, _resolve_from(_base(), base))
 
 
 def eval(source: str) -> Any:  # noqa: A001 - the JS name
@@ -234,13 +270,15 @@ class Worker:
     def _where(self) -> str:
         return self._base if self._base is not None else os.getcwd()
 
-    def require(self, id: str) -> Any:
-        """CommonJS ``require(id)`` in this worker, resolved from its directory."""
-        return self._env.require(id, self._where())
+    def require(self, id: str, base: str | os.PathLike[str] | None = None, *,
+                paths: Iterable[str | os.PathLike[str]] | None = None) -> Any:
+        """CommonJS ``require(id)`` in this worker (see :func:`pymport_py.require`);
+        resolved from ``base``, else the worker's ``cwd``."""
+        return self._env.require(id, _require_target(self._where(), base, paths))
 
-    def import_module(self, specifier: str) -> Any:
-        """ES module ``import(specifier)`` in this worker; returns the namespace."""
-        return self._env.import_module(specifier, self._where())
+    def import_module(self, specifier: str, base: str | os.PathLike[str] | None = None) -> Any:
+        """ES module ``import(specifier)`` in this worker (see :func:`pymport_py.import_module`)."""
+        return self._env.import_module(specifier, _resolve_from(self._where(), base))
 
     def eval(self, source: str) -> Any:  # noqa: A003 - the JS name
         """Run a script in this worker's global scope."""

@@ -117,16 +117,18 @@ function initHelpers(binding) {
     try {
       if (e instanceof Error || (e !== null && typeof e === 'object' && 'message' in e && 'stack' in e)) {
         const stack = typeof e.stack === 'string' ? e.stack : null;
-        return [String(e.name), String(e.message), stack, e.pythonValue];
+        const code = typeof e.code === 'string' ? e.code : null;
+        return [String(e.name), String(e.message), stack, e.pythonValue, code];
       }
-      return [null, String(e), null, undefined];
+      return [null, String(e), null, undefined, null];
     } catch (inner) {
-      return [null, '<a JavaScript exception that cannot be printed>', null, undefined];
+      return [null, '<a JavaScript exception that cannot be printed>', null, undefined, null];
     }
   }
 
   function pyError(message, type, value, trace) {
     const err = new Error(message);
+    Error.captureStackTrace(err, pyError); // the stack starts where JS called Python
     Object.defineProperties(err, {
       pythonType: { value: type, writable: true, configurable: true },
       pythonValue: { value, writable: true, configurable: true },
@@ -138,7 +140,13 @@ function initHelpers(binding) {
   const { PyObject } = require('./pyobject.js');
 
   binding.init({
-    require: (id, base) => loaderFor(base).require(id),
+    // base: a directory, or an array of directories to search as
+    // require.resolve(id, { paths }) does.
+    require: (id, base) => {
+      if (!Array.isArray(base)) return loaderFor(base).require(id);
+      const { require } = loaderFor(undefined);
+      return require(require.resolve(id, { paths: base }));
+    },
     importModule: (specifier, base, onFulfilled, onRejected) => {
       importModule(specifier, base).then(onFulfilled, onRejected);
     },

@@ -1,0 +1,3 @@
+setTimeout(function later() {
+  throw new TypeError('async failure');
+}, 10);

@@ -1,0 +1,4 @@
+function explode() {
+  throw new RangeError('sync failure');
+}
+explode();
