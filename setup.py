@@ -33,14 +33,17 @@ def find_libnode():
             os.path.join(prefix, "lib", SONAME))
         if os.path.exists(os.path.join(include, "node.h")) and libs:
             return include, libs[0], system
-    sys.exit(
-        "pymport_py: cannot find libnode (%s and include/node/node.h).\n"
-        "Run scripts/install-deps (it installs Debian's libnode108/libnode-dev, or unpacks them "
-        "into .libnode when apt refuses), or set PYMPORT_LIBNODE to a prefix that has them."
-        % SONAME)
+    return None
 
 
-INCLUDE, LIBNODE, SYSTEM = find_libnode()
+MISSING = (
+    "pymport_py: cannot find libnode (%s and include/node/node.h).\n"
+    "Run scripts/install-deps (it installs Debian's libnode108/libnode-dev, or unpacks them "
+    "into .libnode when apt refuses), or set PYMPORT_LIBNODE to a prefix that has them."
+    % SONAME)
+FOUND = find_libnode()
+# Without libnode only the build of the extension fails (an sdist needs none).
+INCLUDE, LIBNODE, SYSTEM = FOUND or ("/nonexistent", "/nonexistent/" + SONAME, True)
 SANITIZE = os.environ.get("PYMPORT_SANITIZE") == "1"
 WARN = ["-Wall", "-Wextra"]
 # vptr checks need RTTI that libnode does not export.
@@ -51,6 +54,11 @@ OPT = ["-O1", "-g"] if SANITIZE else ["-O2"]
 
 class BuildExt(build_ext):
     """Compiles C as C11 and the embedder shim as C++17, and ships libnode."""
+
+    def run(self):
+        if FOUND is None:
+            sys.exit(MISSING)
+        super().run()
 
     def build_extension(self, ext):
         original = self.compiler._compile

@@ -15,7 +15,9 @@ with 1, as in Node. See docs/cli.md.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from typing import Sequence
 
@@ -73,13 +75,35 @@ def _exit_code(env: pymport_py._Environment) -> int:
     return int(code) if isinstance(code, (int, float)) else 0
 
 
+class _Interrupts:
+    """Ctrl-C raises KeyboardInterrupt as usual, and is remembered: one that hit
+    Python code called from JavaScript (console.log's write, say) became a JS
+    exception there, which the JavaScript may have caught."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.seen:
+            raise KeyboardInterrupt
+
+
+_interrupts = _Interrupts()
+
+
 def _wait_until_done(env: pymport_py._Environment) -> int:
     """Waits as `node` does until nothing is left to run; returns the exit code."""
     while True:
         pause = 0.001
         while env.busy():
+            _interrupts.check()
             time.sleep(pause)
             pause = min(pause * 2, 0.02)
+        _interrupts.check()
         _emit(env, "beforeExit")
         if not env.busy():
             break
@@ -132,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     while args and args[0].startswith("-"):
         options.append(args.pop(0))
     terminal = _save_terminal()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupts)
     try:
         if args:
             return run_file(args[0], args[1:], options)
