@@ -92,6 +92,22 @@ done_nogil:
 
 static int pyp_attach(rt_env *env, napi_value v, PyObject *obj, pyp_record *r);
 
+/* The `length` a JS function like obj would have: its positional parameters
+ * before the first default (libraries dispatch on it, as Express does on an
+ * error handler's four). 0 when it cannot be told cheaply. */
+static int pyp_arity(PyObject *obj) {
+    int bound = 0;
+    if (PyMethod_Check(obj)) {
+        obj = PyMethod_GET_FUNCTION(obj);
+        bound = 1;
+    }
+    if (!PyFunction_Check(obj)) return 0;
+    PyCodeObject *code = (PyCodeObject *)PyFunction_GET_CODE(obj);
+    PyObject *defaults = PyFunction_GET_DEFAULTS(obj);
+    int n = code->co_argcount - (defaults ? (int)PyTuple_GET_SIZE(defaults) : 0) - bound;
+    return n > 0 ? n : 0;
+}
+
 int pyp_wrap_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out) {
     /* Only callables have two kinds of proxy; anything else has its PyObject. */
     int as_function = kind == PYP_AUTO && PyCallable_Check(obj) && !PyExceptionInstance_Check(obj);
@@ -123,6 +139,13 @@ int pyp_wrap_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out) {
         napi_status status = napi_create_function(env->napi, name, NAPI_AUTO_LENGTH, pyp_call, r, &v);
         Py_XDECREF(qualname);
         NAPI_OK(env, status);
+        int arity = pyp_arity(obj);
+        if (arity > 0) {
+            napi_property_descriptor length = {"length", NULL, NULL, NULL, NULL, NULL,
+                                               napi_configurable, NULL};
+            NAPI_OK(env, napi_create_int32(env->napi, arity, &length.value));
+            NAPI_OK(env, napi_define_properties(env->napi, v, 1, &length));
+        }
     } else {
         NAPI_OK(env, napi_new_instance(env->napi, rt_helper_value(env, RT_H_PYOBJECT), 0, NULL, &v));
     }

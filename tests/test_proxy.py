@@ -459,3 +459,18 @@ def test_readme_globalthis_math():
 
 def test_readme_promise_result():
     assert js("new Promise((r) => setTimeout(() => r(42), 10))").result(10) == 42
+
+
+def test_python_functions_have_a_js_length():
+    # Libraries dispatch on fn.length (an Express error handler has four).
+    length = pymport_py.eval("(f) => f.length")
+
+    class Handler:
+        def method(self, req, res, nxt=None):
+            pass
+
+    assert length(lambda err, req, res, nxt: None) == 4
+    assert length(lambda a, b=1, *rest, **kw: None) == 1
+    assert length(Handler().method) == 2  # self is bound
+    assert length(print) == 0  # builtins: unknown, as for JS natives with rest args
+    assert pymport_py.eval("(f) => f(1, 2)")(lambda a, b: a + b) == 3
