@@ -29,6 +29,20 @@ def js_dir():
 
 
 @pytest.fixture
+def npm_dir(monkeypatch):
+    """tests/js made the current directory, so that require and import_module of
+    the main environment resolve the npm packages installed there (by `npm ci`
+    from tests/js/package-lock.json, which scripts/install-deps runs). Fails,
+    never skips, when they are not installed."""
+    marker = os.path.join(JS_DIR, "node_modules", ".package-lock.json")
+    assert os.path.isfile(marker), (
+        "the npm packages of tests/js are not installed: run scripts/install-deps "
+        "(or `npm ci` in tests/js)")
+    monkeypatch.chdir(JS_DIR)
+    return JS_DIR
+
+
+@pytest.fixture
 def repo_root():
     """Absolute path of the repository root."""
     return REPO_ROOT
