@@ -186,7 +186,8 @@ static PyObject *env_busy(PyObject *self, PyObject *unused) {
 }
 
 static PyMethodDef env_methods[] = {
-    {"require", env_require, METH_VARARGS, "require(id, base=None): CommonJS require from base."},
+    {"require", env_require, METH_VARARGS, "require(id, base=None): CommonJS require as from directory base (default: the "
+     "working directory); a list base searches those directories (require.resolve's paths)."},
     {"import_module", env_import_module, METH_VARARGS,
      "import_module(specifier, base=None): ESM import; returns the module namespace."},
     {"eval", env_eval, METH_VARARGS, "eval(source, base=None): run a script in the global scope."},

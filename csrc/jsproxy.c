@@ -605,7 +605,10 @@ static PyMemberDef jsp_members[] = {
 };
 
 static PyType_Slot jsp_slots[] = {
-    {Py_tp_doc, "A live proxy of a JavaScript object (DESIGN.md section 4)."},
+    {Py_tp_doc, "A live proxy of a JavaScript object, function or symbol (docs/conversions.md).\n\n"
+                "Attributes, items, calls, iteration, len(), `in`, `await` and the buffer protocol "
+                "act on the JavaScript value. Not instantiable: values come from pymport_py.eval, "
+                "require, to_js and calls."},
     {Py_tp_new, jsp_tp_new},
     {Py_tp_dealloc, jsp_dealloc},
     {Py_tp_traverse, jsp_traverse},

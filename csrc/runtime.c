@@ -713,7 +713,20 @@ static napi_status rt_invoke(rt_env *env, napi_value recv, napi_value fn, size_t
     int main_call = outer && !loop_call && rt_is_main_thread();
     if (loop_call) atomic_store(&env->loop_call, 1);
     int64_t deadline = rt_thread_self()->deadline_ns;
-    if (main_call) atomic_store(&env->main_active, 1);
+    if (main_call) {
+        atomic_store(&env->main_active, 1);
+        /* A signal that came before main_active was set found no call to stop
+         * (the watcher skips idle environments): handle it here, or JS that
+         * never returns would never see it. Later ones find main_active set. */
+        if (PyErr_CheckSignals() < 0) {
+            rt_thread *me = rt_thread_self();
+            me->report = RT_STOP_SIGNAL;
+            Py_XSETREF(me->report_exc, er_take());
+            atomic_store(&env->main_active, 0);
+            napi_close_callback_scope(env->napi, cscope);
+            return napi_generic_failure;
+        }
+    }
     if (deadline && outer) {
         atomic_store(&env->deadline_owner, rt_self());
         atomic_store(&env->deadline_fired, 0);

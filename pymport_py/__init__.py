@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 import weakref
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from ._version import __version__
 
@@ -88,7 +88,7 @@ def _node_options(exec_argv: list[str], max_heap_mb: int | None) -> list[str]:
 
 
 @contextlib.contextmanager
-def deadline(seconds: float):
+def deadline(seconds: float) -> Iterator[None]:
     """Stop JavaScript that this thread runs past ``seconds`` from now with TimeoutError.
 
     Nested deadlines keep the earliest. The environment stays usable::
@@ -189,7 +189,7 @@ def _resolve_from(default: str, base: Any) -> str:
     directory is meant, such as ``__file__``), else ``default``."""
     if base is None:
         return default
-    where = os.path.abspath(os.fspath(base))
+    where: str = os.path.abspath(os.fspath(base))
     return where if not os.path.isfile(where) else os.path.dirname(where)
 
 
@@ -251,6 +251,8 @@ def to_js(value: Any) -> Any:
 class Worker:
     """A further Node environment, with its own isolate, event loop and loop thread.
 
+    ``argv``, ``cwd`` and ``max_heap_mb`` mean what they mean for :func:`start`
+    (``cwd`` is where the worker's ``require`` and ``import_module`` resolve from).
     Python threads that call into different workers run JavaScript in parallel.
     JSObjects belong to the environment that made them: passing one to another
     environment raises ValueError. Use as a context manager, or call close()::
@@ -314,6 +316,10 @@ class Worker:
 
     def __repr__(self) -> str:
         return f"<pymport_py.Worker {'running' if self.running else 'closed'}>"
+
+
+# For type checkers; at runtime __getattr__ looks it up in the running main environment.
+globalThis: JSObject
 
 
 def __getattr__(name: str) -> Any:

@@ -19,9 +19,10 @@ import signal
 import sys
 import threading
 import time
-from typing import Sequence
+from typing import Any, Sequence
 
 import pymport_py
+from pymport_py._pymport import Environment
 
 USAGE = """usage: python -m pymport_py [NODE_OPTIONS...] [FILE [ARGS...]]
 
@@ -66,11 +67,11 @@ _REPL = r"""(version) => {
 }"""
 
 
-def _emit(env: pymport_py._Environment, event: str) -> None:
+def _emit(env: Environment, event: str) -> None:
     env.eval(f"process.emit({event!r}, process.exitCode ?? 0)")
 
 
-def _exit_code(env: pymport_py._Environment) -> int:
+def _exit_code(env: Environment) -> int:
     code = env.eval("process.exitCode")
     return int(code) if isinstance(code, (int, float)) else 0
 
@@ -95,7 +96,7 @@ class _Interrupts:
 _interrupts = _Interrupts()
 
 
-def _wait_until_done(env: pymport_py._Environment) -> int:
+def _wait_until_done(env: Environment) -> int:
     """Waits as `node` does until nothing is left to run; returns the exit code."""
     while True:
         pause = 0.001
@@ -111,7 +112,7 @@ def _wait_until_done(env: pymport_py._Environment) -> int:
     return _exit_code(env)
 
 
-def _print_js_error(env: pymport_py._Environment, error: pymport_py.JSError) -> None:
+def _print_js_error(env: Environment, error: pymport_py.JSError) -> None:
     """Reports an error of the main module's evaluation as Node does."""
     text = error.stack if isinstance(error.stack, str) else f"Uncaught {error}"
     sys.stderr.write(f"{text}\n\nNode.js {env.eval('process.version')}\n")
@@ -176,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _restore_terminal(terminal)
 
 
-def _save_terminal() -> list | None:
+def _save_terminal() -> list[Any] | None:
     """The terminal's mode, if stdin is one (the REPL puts it in raw mode)."""
     try:
         import termios
@@ -186,7 +187,7 @@ def _save_terminal() -> list | None:
         return None
 
 
-def _restore_terminal(mode: list | None) -> None:
+def _restore_terminal(mode: list[Any] | None) -> None:
     # `node` resets the terminal at exit; a REPL left by process.exit() would
     # otherwise leave it raw.
     if mode is not None:

@@ -7,7 +7,7 @@ import threading
 from typing import Any, Awaitable, Generator
 
 
-class JSFuture(concurrent.futures.Future):
+class JSFuture(concurrent.futures.Future[Any]):
     """A ``concurrent.futures.Future`` that is also awaitable from any asyncio loop.
 
     Returned by ``JSObject.call_async``; settled from Node's loop thread, and
@@ -15,6 +15,8 @@ class JSFuture(concurrent.futures.Future):
     """
 
     def __await__(self) -> Generator[Any, None, Any]:
+        """``await future``: the result, or the exception raised, without blocking the
+        awaiting loop (at once when the future is already done)."""
         return await_future(self)
 
 
@@ -93,7 +95,7 @@ def await_future(future: concurrent.futures.Future[Any]) -> Generator[Any, None,
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 
 
-def call_in_thread(fn: Any, args: tuple, kwargs: dict | None) -> concurrent.futures.Future[Any]:
+def call_in_thread(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> concurrent.futures.Future[Any]:
     """Runs fn(*args, **kwargs) on a Python thread (PyObject.callAsync from JS)."""
     global _pool
     with _loop_lock:

@@ -160,3 +160,20 @@ def test_heap_limit_in_call_async_fails_only_the_future(run_python):
     )
     assert proc.returncode == 0, proc.report
     assert proc.stdout.splitlines() == ["MemoryError 0", "same environment True"]
+
+
+def test_ctrl_c_just_before_a_call_starts_stops_it():
+    # The signal arrives while the main thread is between Python and the JS
+    # call (no bytecode runs in between here: every step is a C function), so
+    # no Python code sees it first and no JS call is running yet to be stopped.
+    import ctypes
+    import functools
+    import operator
+
+    env = pymport_py._env()
+    trip = functools.partial(ctypes.pythonapi.PyErr_SetInterruptEx, 2)  # SIGINT
+    spin = functools.partial(env.eval, "while (true) {}")
+    with pymport_py.deadline(10):  # a TimeoutError, not a hang, if it is lost
+        with pytest.raises(KeyboardInterrupt):
+            list(map(operator.call, [trip, spin]))
+    assert pymport_py.eval("6 * 7") == 42
