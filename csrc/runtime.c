@@ -1170,6 +1170,45 @@ static napi_value rt_js_init(napi_env napi, napi_callback_info info) {
     return NULL;
 }
 
+/* binding.terminal(fd): [columns, rows] when Python's sys.stdout (fd 1) or
+ * sys.stderr (fd 2) is a terminal now, else undefined. */
+static napi_value rt_js_terminal(napi_env napi, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value arg, out = NULL;
+    int32_t fd = 1;
+    if (napi_get_cb_info(napi, info, &argc, &arg, NULL, NULL) != napi_ok) return NULL;
+    if (argc >= 1) napi_get_value_int32(napi, arg, &fd);
+    long size[2] = {0, 0};
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *stream = PySys_GetObject(fd == 2 ? "stderr" : "stdout"); /* borrowed */
+    PyObject *tty = stream && stream != Py_None ? PyObject_CallMethod(stream, "isatty", NULL) : NULL;
+    if (tty == Py_True) {
+        PyObject *shutil = PyImport_ImportModule("shutil");
+        PyObject *ts = shutil ? PyObject_CallMethod(shutil, "get_terminal_size", NULL) : NULL;
+        if (ts && PyTuple_Check(ts) && PyTuple_GET_SIZE(ts) >= 2) {
+            size[0] = PyLong_AsLong(PyTuple_GET_ITEM(ts, 0));
+            size[1] = PyLong_AsLong(PyTuple_GET_ITEM(ts, 1));
+        }
+        Py_XDECREF(ts);
+        Py_XDECREF(shutil);
+    }
+    Py_XDECREF(tty);
+    PyErr_Clear();
+    PyGILState_Release(gil);
+    if (size[0] <= 0 || size[1] <= 0) {
+        napi_get_undefined(napi, &out);
+        return out;
+    }
+    napi_value columns, rows;
+    if (napi_create_array_with_length(napi, 2, &out) != napi_ok ||
+        napi_create_int64(napi, size[0], &columns) != napi_ok ||
+        napi_create_int64(napi, size[1], &rows) != napi_ok ||
+        napi_set_element(napi, out, 0, columns) != napi_ok ||
+        napi_set_element(napi, out, 1, rows) != napi_ok)
+        return NULL;
+    return out;
+}
+
 /* binding.write(fd, text): console output into Python's sys.stdout/stderr. */
 static napi_value rt_js_write(napi_env napi, napi_callback_info info) {
     rt_env *env = rt_env_of(napi);
@@ -1322,6 +1361,7 @@ napi_value rt_register_binding(napi_env napi, napi_value exports) {
         {"init", NULL, rt_js_init, NULL, NULL, NULL, napi_default, NULL},
         {"ready", NULL, rt_js_ready, NULL, NULL, NULL, napi_default, NULL},
         {"write", NULL, rt_js_write, NULL, NULL, NULL, napi_default, NULL},
+        {"terminal", NULL, rt_js_terminal, NULL, NULL, NULL, napi_default, NULL},
         {"unraisable", NULL, rt_js_unraisable, NULL, NULL, NULL, napi_default, NULL},
     };
     if (napi_define_properties(napi, exports, sizeof props / sizeof props[0], props) != napi_ok)

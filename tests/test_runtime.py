@@ -409,6 +409,47 @@ def test_console_output_interleaves_with_print(capsys):
     assert out == "py 1\njs 2\npy 3\n"
 
 
+def test_process_stdout_is_not_a_tty_when_python_output_is_captured(capsys):
+    assert pymport_py.eval("[process.stdout.isTTY, process.stdout.columns]").to_py() == [False, None]
+    assert pymport_py.eval("typeof process.stdout.getColorDepth()") == "number"
+
+
+def test_process_stdout_is_a_tty_when_python_output_is_a_terminal(npm_dir):
+    # Libraries colour and lay out output by process.stdout.isTTY and columns,
+    # as chalk does: a terminal of Python's is a terminal for them too.
+    import os
+    import pty
+    import select
+    import sys
+
+    code = ("import pymport_py as n\n"
+            "print(n.eval('[process.stdout.isTTY, process.stdout.columns, process.stderr.isTTY]'))\n"
+            "chalk = n.import_module('chalk').default\n"
+            "print(repr(chalk.red('x')))\n")
+    env = dict(os.environ, COLUMNS="101", LINES="33", TERM="xterm-256color")
+    env.pop("FORCE_COLOR", None)
+    env.pop("NO_COLOR", None)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(sys.executable, [sys.executable, "-c", code], env)
+    out = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 30)
+        try:
+            chunk = os.read(fd, 4096) if ready else b""
+        except OSError:
+            chunk = b""
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    lines = out.decode().splitlines()
+    assert lines[0] == "true,101,true"
+    assert lines[1] == repr("\x1b[31mx\x1b[39m")
+
+
 def test_console_log_from_timer_reaches_sys_stdout(capsys):
     done = threading.Event()
     pymport_py.eval("(cb) => setTimeout(() => { console.log('from timer'); cb(); }, 0)")(done.set)

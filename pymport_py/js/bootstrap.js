@@ -22,12 +22,22 @@ function hostOnly(binding) {
   // Console output goes to Python's sys.stdout / sys.stderr, whatever they are
   // at the time of the write (pytest's capture, a notebook), and Node never
   // touches Python's file descriptors 0-2.
+  // When Python's stream is a terminal, the stream looks like a tty.WriteStream
+  // (isTTY, columns, colour depth, cursor moves), so that libraries colour and
+  // lay out their output as under `node`; under pytest's capture or a pipe it
+  // does not.
+  const tty = require('tty');
+  const borrowed = ['getColorDepth', 'hasColors', 'clearLine', 'clearScreenDown', 'cursorTo',
+                    'moveCursor'];
   class PythonStream extends Writable {
     constructor(fd) {
       super({ decodeStrings: false });
       this.fd = fd;
-      this.isTTY = false;
     }
+    get isTTY() { return binding.terminal(this.fd) !== undefined; }
+    get columns() { return binding.terminal(this.fd)?.[0]; }
+    get rows() { return binding.terminal(this.fd)?.[1]; }
+    getWindowSize() { return binding.terminal(this.fd) ?? [80, 24]; }
     _write(chunk, encoding, callback) {
       try {
         binding.write(this.fd, typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
@@ -36,6 +46,11 @@ function hostOnly(binding) {
         callback(err);
       }
     }
+  }
+  for (const name of borrowed) {
+    Object.defineProperty(PythonStream.prototype, name, {
+      configurable: true, writable: true, value: tty.WriteStream.prototype[name],
+    });
   }
   for (const [name, fd] of [['stdout', 1], ['stderr', 2]]) {
     const stream = new PythonStream(fd);
