@@ -892,6 +892,17 @@ static void rt_run_tasks(rt_env *env) {
     PyGILState_Release(gil);
 }
 
+/* No more tasks or wakes: cancels what is queued. The environment's thread. */
+static void rt_close_queue(rt_env *env) {
+    pthread_mutex_lock(&env->qmutex);
+    env->wake_closed = 1;
+    pthread_mutex_unlock(&env->qmutex);
+    for (rt_task *t = rt_take_tasks(env), *next; t; t = next) {
+        next = t->next;
+        t->cancel(env, t);
+    }
+}
+
 /* uv_async callback of `wake`. Loop thread (or a worker_thread), Node lock held. */
 static void rt_on_wake(uv_async_t *handle) {
     rt_env *env = handle->data;
@@ -963,13 +974,7 @@ static void rt_teardown(rt_env *env, em_scope *scope, int loaded) {
             if (env->helpers[h]) napi_delete_reference(env->napi, env->helpers[h]);
         if (env->async_ctx) napi_async_destroy(env->napi, env->async_ctx);
     }
-    pthread_mutex_lock(&env->qmutex);
-    env->wake_closed = 1;
-    pthread_mutex_unlock(&env->qmutex);
-    for (rt_task *t = rt_take_tasks(env), *next; t; t = next) {
-        next = t->next;
-        t->cancel(env, t);
-    }
+    rt_close_queue(env);
     if (loaded) as_fail_pending(env);
     uv_close((uv_handle_t *)&env->wake, NULL);
     uv_run(env->loop, UV_RUN_NOWAIT); /* completes the close */
@@ -1264,13 +1269,7 @@ static void rt_foreign_wake_closed(uv_handle_t *handle) {
 static void rt_foreign_cleanup(napi_async_cleanup_hook_handle handle, void *data) {
     (void)handle;
     rt_env *env = data;
-    pthread_mutex_lock(&env->qmutex);
-    env->wake_closed = 1;
-    pthread_mutex_unlock(&env->qmutex);
-    for (rt_task *t = rt_take_tasks(env), *next; t; t = next) {
-        next = t->next;
-        t->cancel(env, t);
-    }
+    rt_close_queue(env);
     pthread_mutex_lock(&env->qmutex);
     free(env->released); /* the environment's teardown deletes them all */
     env->released = NULL;

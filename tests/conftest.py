@@ -8,6 +8,8 @@ import textwrap
 
 import pytest
 
+import pymport_py
+
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(TESTS_DIR)
 JS_DIR = os.path.join(TESTS_DIR, "js")
@@ -40,6 +42,17 @@ def npm_dir(monkeypatch):
         "(or `npm ci` in tests/js)")
     monkeypatch.chdir(JS_DIR)
     return JS_DIR
+
+
+@pytest.fixture(params=["main", "worker"])
+def env(request):
+    """The test runs twice: with the pymport_py module (the main environment)
+    and with a fresh pymport_py.Worker (closed after the test)."""
+    if request.param == "main":
+        yield pymport_py
+    else:
+        with pymport_py.Worker() as worker:
+            yield worker
 
 
 @pytest.fixture

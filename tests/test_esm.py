@@ -15,13 +15,6 @@ WORKER = """(entry, options) => new Promise((resolve, reject) => {
 })"""
 
 
-@pytest.fixture(params=["main", "worker"])
-def env(request):
-    if request.param == "main":
-        yield pymport_py
-    else:
-        with pymport_py.Worker() as w:
-            yield w
 
 
 def start_worker(env, entry, options=None):

@@ -7,13 +7,6 @@ import pytest
 import pymport_py
 
 
-@pytest.fixture(params=["main", "worker"])
-def env(request):
-    if request.param == "main":
-        yield pymport_py
-    else:
-        with pymport_py.Worker() as w:
-            yield w
 
 
 @pytest.fixture
