@@ -157,7 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     while args and args[0].startswith("-"):
         options.append(args.pop(0))
     terminal = _save_terminal()
-    if threading.current_thread() is threading.main_thread():
+    # An ignored SIGINT (nohup, a background job) stays ignored, as in node.
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
         signal.signal(signal.SIGINT, _interrupts)
     try:
         if args:

@@ -97,9 +97,11 @@ def test_help():
 @pytest.mark.parametrize("mode", ["idle", "busy"])
 def test_ctrl_c_stops_the_program(mode):
     # idle: an interval keeps it alive; busy: the main module never returns.
+    # SIGINT's default disposition, even if this run inherited it ignored.
+    reset = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
     proc = subprocess.Popen([sys.executable, "-m", "pymport_py", "forever.js", mode],
                             cwd=CLI_DIR, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=reset)
     try:
         assert proc.stdout.readline() == "ready\n"
         time.sleep(0.2)

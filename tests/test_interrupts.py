@@ -7,6 +7,18 @@ import pytest
 import pymport_py
 
 
+@pytest.fixture(autouse=True)
+def _ctrl_c_raises():
+    """Ctrl-C raises KeyboardInterrupt during these tests, even in a run that
+    started with SIGINT ignored (a background job, nohup), where
+    _thread.interrupt_main() would do nothing."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_interrupt_main_stops_a_long_js_call():
     pymport_py.eval("1")
     timer = threading.Timer(0.2, _thread.interrupt_main)
