@@ -84,3 +84,20 @@ def test_es_module_imported_in_a_python_worker(js_dir):
     with pymport_py.Worker(cwd=os.path.dirname(js_dir)) as w:
         ns = w.import_module("./js/uses-pymport.mjs")
         assert ns.answer == 42 and ns.sqrt == 7 and ns.sameApi is True
+
+
+def test_programs_without_es_modules_do_not_start_the_hooks(run_python, js_dir):
+    # The hooks take a thread and ~50 ms: nothing registers them before an ES
+    # module can load (a method named import(), or pyimport(), is not one).
+    proc = run_python(f"""
+        import pymport_py
+        hooked = "globalThis[Symbol.for('pymport_py.esmHooks')] === true"
+        print(pymport_py.eval(hooked))
+        pymport_py.require({os.path.join(js_dir, 'some-local-module.js')!r})
+        pymport_py.eval("require('pymport').pymport('math'); ({{ import() {{ return 1 }} }}).import()")
+        print(pymport_py.eval(hooked))
+        pymport_py.require({os.path.join(js_dir, 'dynamic-api.js')!r})
+        print(pymport_py.eval(hooked))
+    """)
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.split() == ["False", "False", "True"]

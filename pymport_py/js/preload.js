@@ -24,10 +24,13 @@ if (!Module[marker]) {
 
   // A CommonJS module that calls import() gets the ESM hooks first.
   const esm = require('./esm.js');
+  // import( or import ( that is not a method (x.import()) or part of a name
+  // (pyimport()); pymport_py's own files (and bootstrap.js's loaders) register on use.
+  const dynamicImport = /(?<![\w$.])import\s*\(/;
   const compile = Module.prototype._compile;
   Module.prototype._compile = function (content, filename) {
-    if (!esm.hooksRegistered() && typeof content === 'string' && content.includes('import(') &&
-        !filename.endsWith('[pymport_py]')) { // bootstrap.js's loaders register on use
+    if (!esm.hooksRegistered() && typeof content === 'string' && !filename.startsWith(__dirname) &&
+        !filename.endsWith('[pymport_py]') && dynamicImport.test(content)) {
       esm.ensureHooks();
     }
     return compile.call(this, content, filename);
