@@ -54,7 +54,9 @@ def test_pyobjects_collected_by_js_release_their_python_objects(run_python):
 def test_a_million_conversions_stay_flat(run_python):
     proc = run_python(
         """
+        import sys
         import pymport_py
+        pymport_py.start(["--expose-gc"])
         loop = pymport_py.eval('''(n) => {
             const { pyval, PyObject } = require('pymport');
             const f = pyval('lambda x: [x, str(x)]');
@@ -62,15 +64,22 @@ def test_a_million_conversions_stay_flat(run_python):
             for (let i = 0; i < n; i++) s += f.call(i).toJS()[0];
             return s;
         }''')
+        def settle():
+            # The JS collector decides when wrappers die: collect, and let the
+            # finalizers (which drop the Python references) run.
+            for _ in range(5):
+                pymport_py.eval("gc()")
         def rss():
             return int(open('/proc/self/statm').read().split()[1]) * 4096 // (1 << 20)
         loop(200000)  # warm-up: allocators reach their working size
-        before = rss()
+        settle()
+        before, blocks = rss(), sys.getallocatedblocks()
         for _ in range(4):
             assert loop(200000) == sum(range(200000))
-        grown = rss() - before
-        print("grew", grown, "MiB over 800000 more calls")
-        print(grown < 20)
+            settle()
+        grown, more_blocks = rss() - before, sys.getallocatedblocks() - blocks
+        print("grew", grown, "MiB and", more_blocks, "Python blocks over 800000 more calls")
+        print(grown < 20, more_blocks < 10000)
         """,
         timeout=120,
         # under scripts/test-sanitized, ASan's quarantine would keep freed memory resident
@@ -78,7 +87,7 @@ def test_a_million_conversions_stay_flat(run_python):
             filter(None, [os.environ.get("ASAN_OPTIONS"), "quarantine_size_mb=0"]))},
     )
     assert proc.returncode == 0, proc.report
-    assert proc.stdout.splitlines()[-1] == "True", proc.report
+    assert proc.stdout.splitlines()[-1] == "True True", proc.report
 
 
 def test_esm_import_from_pymport(repo_root, monkeypatch):
