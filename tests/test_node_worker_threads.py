@@ -238,3 +238,66 @@ def test_many_worker_threads_with_call_async():
         w.on('error', reject);
     })))""")().result(60)
     assert results.to_py() == [i * sum(range(50)) for i in range(4)]
+
+
+def test_worker_thread_objects_released_from_other_threads():
+    # JSObjects of a worker_thread's environment, dropped by other Python
+    # threads while the worker runs and after it ended: their references are
+    # queued to the worker's own thread (or dropped with its environment).
+    import gc
+    import random
+    import threading
+
+    kept = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def keep(obj):
+        assert isinstance(obj, pymport_py.JSObject)
+        with lock:
+            kept.append(obj)
+        return len(kept)
+
+    def dropper():
+        while not stop.is_set():
+            with lock:
+                del kept[: len(kept) // 2]
+            if random.random() < 0.05:
+                gc.collect()
+            time.sleep(0.0005)
+
+    droppers = [threading.Thread(target=dropper) for _ in range(2)]
+    for t in droppers:
+        t.start()
+    try:
+        sums = pymport_py.eval("""(keep) => Promise.all(Array.from({ length: 3 }, () => new Promise((resolve, reject) => {
+            const { Worker } = require('worker_threads');
+            const w = new Worker(`
+                const { parentPort } = require('worker_threads');
+                const { pyval } = require('pymport');
+                const keep = pyval('__import__("builtins").__pymport_keep__');
+                let n = 0;
+                const tick = () => {
+                    // functions arrive in Python as JSObjects of this environment
+                    for (let i = 0; i < 200; i++) { keep.call(() => [i, String(i)]); n++; }
+                    if (n < 2000) setImmediate(tick); else parentPort.postMessage(n);
+                };
+                tick();
+            `, { eval: true });
+            w.on('message', resolve);
+            w.on('error', reject);
+        })))""")
+        import builtins
+        builtins.__pymport_keep__ = keep
+        try:
+            assert sums(keep).result(60).to_py() == [2000, 2000, 2000]
+        finally:
+            del builtins.__pymport_keep__
+    finally:
+        stop.set()
+        for t in droppers:
+            t.join(30)
+    with lock:
+        kept.clear()  # the workers have ended: these are dropped with their environments
+    gc.collect()
+    assert pymport_py.eval("1 + 1") == 2
