@@ -33,8 +33,13 @@ if (!Module[marker]) {
         !filename.endsWith('[pymport_py]') && dynamicImport.test(content)) {
       esm.ensureHooks();
     }
+    // Once the hooks run, this wrapper has no more to do (and leaves stacks).
+    if (esm.hooksRegistered() && Module.prototype._compile === wrapper) {
+      Module.prototype._compile = compile;
+    }
     return compile.call(this, content, filename);
   };
+  const wrapper = Module.prototype._compile;
 
   const { Worker } = workerThreads;
   class PymportWorker extends Worker {
