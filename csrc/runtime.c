@@ -1175,19 +1175,46 @@ static napi_value rt_js_init(napi_env napi, napi_callback_info info) {
     return NULL;
 }
 
-/* binding.terminal(fd): [columns, rows] when Python's sys.stdout (fd 1) or
- * sys.stderr (fd 2) is a terminal now, else undefined. */
-static napi_value rt_js_terminal(napi_env napi, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value arg, out = NULL;
-    int32_t fd = 1;
-    if (napi_get_cb_info(napi, info, &argc, &arg, NULL, NULL) != napi_ok) return NULL;
-    if (argc >= 1) napi_get_value_int32(napi, arg, &fd);
-    long size[2] = {0, 0};
-    PyGILState_STATE gil = PyGILState_Ensure();
+/* 1 when Python's sys.stdout (fd 1) or sys.stderr (fd 2) is a terminal now.
+ * GIL held; leaves no exception. */
+static int rt_stream_isatty(int32_t fd) {
     PyObject *stream = PySys_GetObject(fd == 2 ? "stderr" : "stdout"); /* borrowed */
     PyObject *tty = stream && stream != Py_None ? PyObject_CallMethod(stream, "isatty", NULL) : NULL;
-    if (tty == Py_True) {
+    int is = tty == Py_True;
+    Py_XDECREF(tty);
+    PyErr_Clear();
+    return is;
+}
+
+static int32_t rt_fd_arg(napi_env napi, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value arg;
+    int32_t fd = 1;
+    if (napi_get_cb_info(napi, info, &argc, &arg, NULL, NULL) == napi_ok && argc >= 1)
+        napi_get_value_int32(napi, arg, &fd);
+    return fd;
+}
+
+/* binding.isatty(fd): whether Python's stream is a terminal (console.log asks
+ * at every call, so this stays cheap). */
+static napi_value rt_js_isatty(napi_env napi, napi_callback_info info) {
+    int32_t fd = rt_fd_arg(napi, info);
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int is = rt_stream_isatty(fd);
+    PyGILState_Release(gil);
+    napi_value out = NULL;
+    napi_get_boolean(napi, is, &out);
+    return out;
+}
+
+/* binding.terminal(fd): [columns, rows] when Python's stream is a terminal
+ * now, else undefined. */
+static napi_value rt_js_terminal(napi_env napi, napi_callback_info info) {
+    int32_t fd = rt_fd_arg(napi, info);
+    napi_value out = NULL;
+    long size[2] = {0, 0};
+    PyGILState_STATE gil = PyGILState_Ensure();
+    if (rt_stream_isatty(fd)) {
         PyObject *shutil = PyImport_ImportModule("shutil");
         PyObject *ts = shutil ? PyObject_CallMethod(shutil, "get_terminal_size", NULL) : NULL;
         if (ts && PyTuple_Check(ts) && PyTuple_GET_SIZE(ts) >= 2) {
@@ -1196,9 +1223,8 @@ static napi_value rt_js_terminal(napi_env napi, napi_callback_info info) {
         }
         Py_XDECREF(ts);
         Py_XDECREF(shutil);
+        PyErr_Clear();
     }
-    Py_XDECREF(tty);
-    PyErr_Clear();
     PyGILState_Release(gil);
     if (size[0] <= 0 || size[1] <= 0) {
         napi_get_undefined(napi, &out);
@@ -1361,6 +1387,7 @@ napi_value rt_register_binding(napi_env napi, napi_value exports) {
         {"ready", NULL, rt_js_ready, NULL, NULL, NULL, napi_default, NULL},
         {"write", NULL, rt_js_write, NULL, NULL, NULL, napi_default, NULL},
         {"terminal", NULL, rt_js_terminal, NULL, NULL, NULL, napi_default, NULL},
+        {"isatty", NULL, rt_js_isatty, NULL, NULL, NULL, napi_default, NULL},
         {"unraisable", NULL, rt_js_unraisable, NULL, NULL, NULL, napi_default, NULL},
     };
     if (napi_define_properties(napi, exports, sizeof props / sizeof props[0], props) != napi_ok)

@@ -34,7 +34,7 @@ function hostOnly(binding) {
       super({ decodeStrings: false });
       this.fd = fd;
     }
-    get isTTY() { return binding.terminal(this.fd) !== undefined; }
+    get isTTY() { return binding.isatty(this.fd); }
     get columns() { return binding.terminal(this.fd)?.[0]; }
     get rows() { return binding.terminal(this.fd)?.[1]; }
     getWindowSize() { return binding.terminal(this.fd) ?? [80, 24]; }
