@@ -10,6 +10,7 @@ PYMPORT_SANITIZE=1 builds with AddressSanitizer and UBSan (see DEVELOPERS.md).
 """
 import glob
 import os
+import re
 import shutil
 import sys
 
@@ -17,11 +18,21 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SONAME = "libnode.so.108"
+# NODE_MODULE_VERSION -> Node major; the soname is libnode.so.<NODE_MODULE_VERSION>.
+SUPPORTED = {108: 18, 115: 20, 127: 22, 137: 24}
+
+
+def node_version(include):
+    """(major, minor, patch, module_version) read from the headers' node_version.h."""
+    with open(os.path.join(include, "node_version.h")) as f:
+        text = f.read()
+    defines = dict(re.findall(r"^#define (NODE_\w+) (\d+)\s*$", text, re.M))
+    return tuple(int(defines[k]) for k in ("NODE_MAJOR_VERSION", "NODE_MINOR_VERSION",
+                                            "NODE_PATCH_VERSION", "NODE_MODULE_VERSION"))
 
 
 def find_libnode():
-    """Returns (include_dir, lib_file, is_system)."""
+    """Returns (include_dir, lib_file, soname, version, is_system) or None."""
     candidates = []
     if os.environ.get("PYMPORT_LIBNODE"):
         candidates.append((os.environ["PYMPORT_LIBNODE"], False))
@@ -29,21 +40,31 @@ def find_libnode():
     candidates.append((os.path.join(HERE, ".libnode"), False))
     for prefix, system in candidates:
         include = os.path.join(prefix, "include", "node")
-        libs = glob.glob(os.path.join(prefix, "lib", "*", SONAME)) + glob.glob(
-            os.path.join(prefix, "lib", SONAME))
-        if os.path.exists(os.path.join(include, "node.h")) and libs:
-            return include, libs[0], system
+        if not os.path.exists(os.path.join(include, "node.h")):
+            continue
+        version = node_version(include)
+        soname = "libnode.so.%d" % version[3]
+        libs = glob.glob(os.path.join(prefix, "lib", "*", soname)) + glob.glob(
+            os.path.join(prefix, "lib", soname))
+        if libs:
+            return include, libs[0], soname, version, system
     return None
 
 
 MISSING = (
-    "pymport_py: cannot find libnode (%s and include/node/node.h).\n"
-    "Run scripts/install-deps (it installs Debian's libnode108/libnode-dev, or unpacks them "
-    "into .libnode when apt refuses), or set PYMPORT_LIBNODE to a prefix that has them."
-    % SONAME)
+    "pymport_py: cannot find libnode (include/node/node.h and the libnode.so.N its "
+    "node_version.h names).\n"
+    "Run scripts/install-deps (it installs Debian's libnode and libnode-dev, or unpacks them "
+    "into .libnode when apt refuses), or set PYMPORT_LIBNODE to a prefix that has them.")
 FOUND = find_libnode()
 # Without libnode only the build of the extension fails (an sdist needs none).
-INCLUDE, LIBNODE, SYSTEM = FOUND or ("/nonexistent", "/nonexistent/" + SONAME, True)
+INCLUDE, LIBNODE, SONAME, VERSION, SYSTEM = FOUND or (
+    "/nonexistent", "/nonexistent/libnode.so", "libnode.so", (0, 0, 0, 0), True)
+UNSUPPORTED = (
+    "pymport_py: libnode %d.%d.%d (NODE_MODULE_VERSION %d) is not supported; supported: %s."
+    % (VERSION + (", ".join("Node %d (%d)" % (m, v) for v, m in SUPPORTED.items()),)))
+# V8 from Node 23 on needs C++20 (its headers use concepts and std::span).
+CXX_STD = "-std=c++20" if VERSION[0] >= 23 else "-std=c++17"
 SANITIZE = os.environ.get("PYMPORT_SANITIZE") == "1"
 WARN = ["-Wall", "-Wextra"]
 # vptr checks need RTTI that libnode does not export.
@@ -53,11 +74,13 @@ OPT = ["-O1", "-g"] if SANITIZE else ["-O2"]
 
 
 class BuildExt(build_ext):
-    """Compiles C as C11 and the embedder shim as C++17, and ships libnode."""
+    """Compiles C as C11 and the embedder shim as the C++ its headers need, and ships libnode."""
 
     def run(self):
         if FOUND is None:
             sys.exit(MISSING)
+        if VERSION[3] not in SUPPORTED:
+            sys.exit(UNSUPPORTED)
         super().run()
 
     def build_extension(self, ext):
@@ -65,7 +88,7 @@ class BuildExt(build_ext):
 
         def compile_one(obj, src, ext_, cc_args, extra_postargs, pp_opts):
             if src.endswith(".cc"):
-                std = ["-std=c++17"]
+                std = [CXX_STD]
             else:
                 std = ["-std=c11", "-Werror=implicit-function-declaration"]
             return original(obj, src, ext_, cc_args, std + extra_postargs, pp_opts)

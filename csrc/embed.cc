@@ -23,8 +23,10 @@ namespace {
 
 // Process-wide: Node's per-process state (platform, V8, OpenSSL, ICU) exists
 // once per process and cannot be initialised again, even after teardown.
+// InitializeOncePerProcess returns a unique_ptr up to Node 22 and a shared_ptr
+// from Node 24 on; a shared_ptr takes either.
 std::once_flag process_once;
-std::unique_ptr<node::InitializationResult> process_init;
+std::shared_ptr<node::InitializationResult> process_init;
 std::string process_error;
 
 void put_error(char *buf, size_t len, const std::string &msg) {

@@ -13,12 +13,18 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <node_api.h>
+#include <node_version.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 struct uv_loop_s;
+
+/* The soname of the libnode built against: libnode.so.<NODE_MODULE_VERSION>. */
+#define EM_STR_(x) #x
+#define EM_STR(x) EM_STR_(x)
+#define EM_LIBNODE_SONAME "libnode.so." EM_STR(NODE_MODULE_VERSION)
 
 #ifdef __cplusplus
 #define EM_ALIGN16 alignas(16)

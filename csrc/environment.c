@@ -53,7 +53,7 @@ static void env_dealloc(PyObject *self) {
     env_object *e = (env_object *)self;
     PyObject_GC_UnTrack(self);
     if (e->weakreflist) PyObject_ClearWeakRefs(self);
-    if (e->env && _Py_IsFinalizing()) {
+    if (e->env && cp_is_finalizing()) {
         /* Too late: the loop thread could no longer take the GIL for the
          * teardown. pymport_py stops its environments at exit (atexit);
          * this one is left to the process's end. */

@@ -252,11 +252,8 @@ void er_throw_to_js(rt_env *env) {
 void er_unraisable(rt_env *env, napi_value err, const char *what) {
     PyGILState_STATE gil = PyGILState_Ensure();
     er_from_js(env, err);
-    PyObject *msg = PyUnicode_FromFormat("in JavaScript (%s)", what);
-    if (msg) {
-        _PyErr_WriteUnraisableMsg(PyUnicode_AsUTF8(msg), NULL);
-        Py_DECREF(msg);
-    }
-    PyErr_Clear();
+    char where[128];
+    snprintf(where, sizeof where, "in JavaScript (%s)", what);
+    cp_write_unraisable(where);
     PyGILState_Release(gil);
 }

@@ -57,8 +57,7 @@ static PyObject *cv_bigint_to_py(rt_env *env, napi_value v) {
         res = PyLong_FromLong(0);
     } else {
         /* Words are little-endian 64-bit limbs: as bytes on a little-endian host. */
-        res = _PyLong_FromByteArray((const unsigned char *)words, count * 8, 1, 0);
-        if (res && sign) Py_SETREF(res, PyNumber_Negative(res));
+        res = cp_long_from_magnitude((const unsigned char *)words, count * 8, sign);
     }
 error:
     if (words != small) PyMem_Free(words);

@@ -126,8 +126,11 @@ error:
     return res;
 }
 
+/* Attributes of the JSObject type (methods such as to_py, dunders) win over
+ * JS properties of the same name. */
 static PyObject *jsp_getattro(PyObject *self, PyObject *name) {
-    if (!PyUnicode_Check(name) || _PyType_Lookup(Py_TYPE(self), name))
+    if (!PyUnicode_Check(name) ||
+        PySet_Contains(mod_state_of_type(Py_TYPE(self))->jsobject_type_names, name) != 0)
         return PyObject_GenericGetAttr(self, name);
     return jsp_get((jsp_object *)self, name, PyExc_AttributeError, 1);
 }
@@ -424,13 +427,13 @@ static PyObject *jsp_iter(PyObject *self) {
     mod_state *st = rt_state_of(((jsp_object *)self)->env);
     PyObject *it = jsp_helper((jsp_object *)self, RT_H_ITER);
     if (!it) return NULL;
-    jsp_iterator *res = PyObject_GC_New(jsp_iterator, st->JSIteratorType);
+    /* tp_alloc (PyType_GenericAlloc) returns it zeroed and tracked. */
+    jsp_iterator *res = (jsp_iterator *)st->JSIteratorType->tp_alloc(st->JSIteratorType, 0);
     if (!res) {
         Py_DECREF(it);
         return NULL;
     }
     res->iterator = it;
-    PyObject_GC_Track(res);
     return (PyObject *)res;
 }
 
@@ -665,6 +668,12 @@ int jsp_setup_types(PyObject *module) {
     if (!st->JSObjectType) return -1;
     st->JSIteratorType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &jspi_spec, NULL);
     if (!st->JSIteratorType) return -1;
+    /* The type is immutable and final, so the names it has are known now. */
+    PyObject *names = PyObject_Dir((PyObject *)st->JSObjectType);
+    if (!names) return -1;
+    st->jsobject_type_names = PyFrozenSet_New(names);
+    Py_DECREF(names);
+    if (!st->jsobject_type_names) return -1;
     if (PyModule_AddType(module, st->JSObjectType) < 0) return -1;
     return 0;
 }

@@ -9,6 +9,7 @@
 #include "jsproxy.h"
 #include "runtime.h"
 
+#include <dlfcn.h>
 #include <structmember.h>
 
 /* ---- null: the JS null, for where None would mean undefined ---- */
@@ -148,6 +149,13 @@ static PyObject *mod_set_lock_wait_limit(PyObject *module, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
+static PyObject *mod_python_exiting(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    cp_set_exiting();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef mod_methods[] = {
     {"set_lock_wait_limit", mod_set_lock_wait_limit, METH_O,
      "set_lock_wait_limit(seconds or None): how long a call waits for a Node environment whose "
@@ -157,6 +165,9 @@ static PyMethodDef mod_methods[] = {
     {"_set_deadline", mod_set_deadline, METH_O,
      "Set (time.monotonic() seconds) or clear (None) this thread's JS deadline."},
     {"_get_deadline", mod_get_deadline, METH_NOARGS, "This thread's JS deadline, or None."},
+    {"_python_exiting", mod_python_exiting, METH_NOARGS,
+     "Called by the exit hook once every environment stopped: from now on no JavaScript thread "
+     "enters Python (before 3.13 nothing public tells such a thread that Python finalizes)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -179,6 +190,13 @@ static int mod_exec(PyObject *module) {
     if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
         PyErr_SetString(PyExc_ImportError,
                         "pymport_py runs only in the main interpreter (Node's state is process-wide)");
+        return -1;
+    }
+    /* Python loaded this extension, and with it libnode, RTLD_LOCAL. Native
+     * addons resolve napi_* in the global scope, or die with "undefined
+     * symbol: napi_create_function": make our libnode global. */
+    if (!dlopen(EM_LIBNODE_SONAME, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL)) {
+        PyErr_Format(PyExc_ImportError, "cannot make %s global: %s", EM_LIBNODE_SONAME, dlerror());
         return -1;
     }
     if (jsp_setup_types(module) < 0) goto error;
@@ -270,6 +288,7 @@ static int mod_traverse(PyObject *module, visitproc visit, void *arg) {
     mod_state *st = mod_get_state(module);
     Py_VISIT(st->JSObjectType);
     Py_VISIT(st->JSIteratorType);
+    Py_VISIT(st->jsobject_type_names);
     Py_VISIT(st->EnvironmentType);
     Py_VISIT(st->NullType);
     Py_VISIT(st->RefType);
@@ -295,6 +314,7 @@ static int mod_clear(PyObject *module) {
     mod_state *st = mod_get_state(module);
     Py_CLEAR(st->JSObjectType);
     Py_CLEAR(st->JSIteratorType);
+    Py_CLEAR(st->jsobject_type_names);
     Py_CLEAR(st->EnvironmentType);
     Py_CLEAR(st->NullType);
     Py_CLEAR(st->RefType);
@@ -320,6 +340,10 @@ static void mod_free(void *module) { mod_clear((PyObject *)module); }
 
 static PyModuleDef_Slot mod_slots[] = {
     {Py_mod_exec, mod_exec},
+#ifdef Py_mod_multiple_interpreters
+    /* Node's state is process-wide (module.h). */
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#endif
     {0, NULL},
 };
 

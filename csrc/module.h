@@ -5,8 +5,11 @@
 #ifndef PYMPORT_MODULE_H
 #define PYMPORT_MODULE_H
 
-#define PY_SSIZE_T_CLEAN
+/* No PY_SSIZE_T_CLEAN: no "#" formats are used, and before 3.13 it renames
+ * the argument parsers to private _SizeT symbols. */
 #include <Python.h>
+
+#include "compat.h"
 
 typedef struct {
     /* types */
@@ -15,6 +18,7 @@ typedef struct {
     PyTypeObject *EnvironmentType;
     PyTypeObject *NullType;
     PyTypeObject *RefType;
+    PyObject *jsobject_type_names; /* frozenset: the attribute names of JSObjectType */
     /* exceptions */
     PyObject *JSError;
     PyObject *JSTypeError;

@@ -37,7 +37,7 @@ static napi_value pa_entry(napi_env napi, napi_callback_info info, pa_fn fn, int
         napi_throw_type_error(napi, NULL, "expected a PyObject");
         return NULL;
     }
-    if (_Py_IsFinalizing()) {
+    if (cp_is_finalizing()) {
         napi_throw_error(napi, NULL, "the Python interpreter is shutting down");
         return NULL;
     }

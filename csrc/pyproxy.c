@@ -33,7 +33,7 @@ PyObject *pyp_unwrap(rt_env *env, napi_value v) {
 static void pyp_finalize(napi_env napi, void *data, void *hint) {
     (void)hint;
     pyp_record *r = data;
-    if (!_Py_IsFinalizing()) {
+    if (!cp_is_finalizing()) {
         PyGILState_STATE gil = PyGILState_Ensure();
         tb_remove(&r->env->pyobjects, r->key, r);
         Py_DECREF(r->obj);
@@ -60,7 +60,7 @@ static napi_value pyp_call(napi_env napi, napi_callback_info info) {
         }
         if (napi_get_cb_info(napi, info, &argc, argv, NULL, NULL) != napi_ok) goto done_nogil;
     }
-    if (_Py_IsFinalizing()) {
+    if (cp_is_finalizing()) {
         napi_throw_error(napi, NULL, "the Python interpreter is shutting down");
         goto done_nogil;
     }

@@ -536,18 +536,16 @@ static void rt_unlock_raw(rt_env *env, em_scope *scope) {
 }
 
 /* Wakes the loop thread when the work done under the lock changed what it
- * waits for: an earlier timer, pending callbacks, or new I/O watchers. Node
- * lock held, not on the loop thread. */
+ * waits for: an earlier timer, pending callbacks, or new I/O watchers (for
+ * which uv_backend_timeout() is 0, compat.h). env->sleep_until is our own
+ * record of when the loop thread means to wake. Node lock held, not on the
+ * loop thread. */
 static void rt_wake_if_needed(rt_env *env) {
     uv_loop_t *loop = env->loop;
-    int wake = loop->watcher_queue[0] != (void *)&loop->watcher_queue;
-    if (!wake) {
-        int timeout = uv_backend_timeout(loop);
-        if (timeout == 0)
-            wake = 1;
-        else if (timeout > 0)
-            wake = env->sleep_until < 0 || (int64_t)(uv_now(loop) + (uint64_t)timeout) < env->sleep_until;
-    }
+    int timeout = uv_backend_timeout(loop);
+    int wake = timeout == 0 ||
+               (timeout > 0 && (env->sleep_until < 0 ||
+                                (int64_t)(uv_now(loop) + (uint64_t)timeout) < env->sleep_until));
     if (wake) uv_async_send(&env->wake);
 }
 
@@ -998,7 +996,7 @@ static void rt_report_heap_stop(rt_env *env) {
     PyGILState_STATE gil = PyGILState_Ensure();
     PyErr_SetString(PyExc_MemoryError, "JavaScript called by the event loop (a timer or I/O "
                                        "callback) reached the heap limit: the environment stopped");
-    _PyErr_WriteUnraisableMsg("in JavaScript (heap limit)", NULL);
+    cp_write_unraisable("in JavaScript (heap limit)");
     PyGILState_Release(gil);
 }
 
@@ -1340,7 +1338,7 @@ static void rt_foreign_finalize(napi_env napi, void *data, void *hint) {
 /* A Node worker_thread loads the binding: its environment becomes a foreign
  * rt_env, owned for good by that thread (which holds its isolate throughout). */
 static rt_env *rt_register_worker(napi_env napi) {
-    if (!rt_module || _Py_IsFinalizing()) return NULL;
+    if (!rt_module || cp_is_finalizing()) return NULL;
     PyGILState_STATE gil = PyGILState_Ensure();
     rt_env *env = rt_env_alloc(rt_module, rt_bootstrap);
     if (env) {

@@ -46,20 +46,17 @@ static int cv_int_to_js(rt_env *env, PyObject *o, napi_value *out) {
         return 0;
     }
     /* Beyond 2**53: a BigInt, exactly. */
-    int sign = _PyLong_Sign(o) < 0;
-    PyObject *mag = PyNumber_Absolute(o);
-    if (!mag) return -1;
-    size_t bits = _PyLong_NumBits(mag);
-    size_t count = (bits + 63) / 64;
+    int sign = 0;
+    size_t nbytes = 0;
+    if (cp_long_magnitude_size(o, &nbytes, &sign) < 0) return -1;
+    size_t count = (nbytes + 7) / 8;
     uint64_t *words = PyMem_Calloc(count ? count : 1, sizeof *words);
     if (!words) {
-        Py_DECREF(mag);
         PyErr_NoMemory();
         return -1;
     }
-    int rc = _PyLong_AsByteArray((PyLongObject *)mag, (unsigned char *)words, count * 8, 1, 0);
-    Py_DECREF(mag);
-    if (rc < 0) {
+    /* Little-endian bytes are little-endian 64-bit limbs on this host. */
+    if (cp_long_magnitude_bytes(o, (unsigned char *)words, nbytes) < 0) {
         PyMem_Free(words);
         return -1;
     }

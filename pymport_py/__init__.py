@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
 import signal
 import threading
@@ -24,16 +23,8 @@ from ._version import __version__
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _load_libnode() -> None:
-    # libnode must be global before any native addon loads, or addons die with
-    # "undefined symbol: napi_create_function" (DESIGN.md section 2).
-    local = os.path.join(_HERE, "libnode.so.108")
-    ctypes.CDLL(local if os.path.exists(local) else "libnode.so.108",
-                mode=os.RTLD_NOW | os.RTLD_GLOBAL)
-
-
-_load_libnode()
-
+# Importing the extension loads the libnode it was built against (next to it,
+# or the system's) and makes it global, as native addons need.
 from ._pymport import (  # noqa: E402
     EnvironmentClosed,
     JSError,
@@ -47,7 +38,8 @@ from ._pymport import (  # noqa: E402
     ref,
 )
 from ._pymport import Environment as _Environment  # noqa: E402
-from ._pymport import _get_deadline, _set_deadline, _signal_fd, set_lock_wait_limit  # noqa: E402
+from ._pymport import _get_deadline, _python_exiting, _set_deadline, _signal_fd  # noqa: E402
+from ._pymport import set_lock_wait_limit  # noqa: E402
 from ._futures import JSFuture  # noqa: E402
 
 __all__ = [
@@ -337,6 +329,7 @@ def _shutdown_all() -> None:
     shutdown()
     for env in list(_open_environments):
         env.shutdown()
+    _python_exiting()
 
 
 atexit.register(_shutdown_all)

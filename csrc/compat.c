@@ -1,0 +1,122 @@
+/* compat.c - public-API equivalents of what newer CPython versions give
+ * (compat.h). */
+#include "compat.h"
+
+#include <string.h>
+
+#if PY_VERSION_HEX < 0x030D0000
+atomic_int cp_exiting;
+#endif
+
+#if PY_VERSION_HEX >= 0x030D0000
+
+void cp_write_unraisable(const char *where) {
+    PyErr_FormatUnraisable("Exception ignored %s", where);
+}
+
+#else
+
+/* sys.unraisablehook's argument type (UnraisableHookArgs), which 3.11 and
+ * 3.12 do not export: learnt once by reporting a dummy exception to a hook
+ * that keeps its argument's type. Borrowed: a static type of the interpreter,
+ * never freed. GIL held. */
+static PyObject *cp_args_type;
+
+static PyObject *cp_keep_type(PyObject *self, PyObject *args) {
+    (void)self;
+    cp_args_type = (PyObject *)Py_TYPE(args);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef cp_keep_type_def = {"keep_type", cp_keep_type, METH_O, NULL};
+
+static PyObject *cp_unraisable_args_type(void) {
+    if (cp_args_type) return cp_args_type;
+    PyObject *hook = PySys_GetObject("unraisablehook"); /* borrowed */
+    PyObject *keeper = PyCFunction_New(&cp_keep_type_def, NULL);
+    if (!keeper) return NULL;
+    Py_XINCREF(hook);
+    if (PySys_SetObject("unraisablehook", keeper) == 0) {
+        PyErr_SetString(PyExc_RuntimeError, "probe");
+        PyErr_WriteUnraisable(NULL);
+        PySys_SetObject("unraisablehook", hook);
+    }
+    Py_XDECREF(hook);
+    Py_DECREF(keeper);
+    if (!cp_args_type && !PyErr_Occurred())
+        PyErr_SetString(PyExc_RuntimeError, "cannot learn sys.unraisablehook's argument type");
+    return cp_args_type;
+}
+
+void cp_write_unraisable(const char *where) {
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    PyErr_NormalizeException(&exc_type, &exc_value, &exc_tb);
+    if (exc_value && !exc_tb) exc_tb = PyException_GetTraceback(exc_value);
+    PyObject *type = cp_unraisable_args_type();
+    PyObject *hook = PySys_GetObject("unraisablehook"); /* borrowed */
+    PyObject *msg = PyUnicode_FromFormat("Exception ignored %s", where);
+    PyObject *args = NULL, *res = NULL;
+    if (type && hook && msg) {
+        args = PyObject_CallFunction(type, "((OOOOO))", exc_type ? exc_type : Py_None,
+                                     exc_value ? exc_value : Py_None, exc_tb ? exc_tb : Py_None,
+                                     msg, Py_None);
+        if (args) res = PyObject_CallOneArg(hook, args);
+    }
+    Py_XDECREF(msg);
+    if (!res) {
+        /* The hook failed (or could not be called): the default report. */
+        PyErr_Clear();
+        PyErr_Restore(exc_type, exc_value, exc_tb);
+        PyErr_WriteUnraisable(NULL);
+        exc_type = exc_value = exc_tb = NULL;
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(args);
+    Py_XDECREF(exc_type);
+    Py_XDECREF(exc_value);
+    Py_XDECREF(exc_tb);
+    PyErr_Clear();
+}
+
+#endif
+
+/* int.bit_length, int.to_bytes and int.from_bytes: public on every version,
+ * and linear in the size. Only integers beyond 2**53 (BigInts) come here. */
+
+int cp_long_magnitude_size(PyObject *v, size_t *nbytes, int *negative) {
+    PyObject *zero = PyLong_FromLong(0);
+    if (!zero) return -1;
+    int neg = PyObject_RichCompareBool(v, zero, Py_LT);
+    Py_DECREF(zero);
+    if (neg < 0) return -1;
+    PyObject *bits = PyObject_CallMethod(v, "bit_length", NULL);
+    if (!bits) return -1;
+    size_t n = PyLong_AsSize_t(bits);
+    Py_DECREF(bits);
+    if (n == (size_t)-1 && PyErr_Occurred()) return -1;
+    *nbytes = (n + 7) / 8;
+    *negative = neg;
+    return 0;
+}
+
+int cp_long_magnitude_bytes(PyObject *v, unsigned char *buf, size_t nbytes) {
+    PyObject *mag = PyNumber_Absolute(v);
+    if (!mag) return -1;
+    PyObject *bytes = PyObject_CallMethod(mag, "to_bytes", "ns", (Py_ssize_t)nbytes, "little");
+    Py_DECREF(mag);
+    if (!bytes) return -1;
+    memcpy(buf, PyBytes_AS_STRING(bytes), nbytes);
+    Py_DECREF(bytes);
+    return 0;
+}
+
+PyObject *cp_long_from_magnitude(const unsigned char *buf, size_t nbytes, int negative) {
+    PyObject *bytes = PyBytes_FromStringAndSize((const char *)buf, (Py_ssize_t)nbytes);
+    if (!bytes) return NULL;
+    PyObject *res = PyObject_CallMethod((PyObject *)&PyLong_Type, "from_bytes", "Os", bytes,
+                                        "little");
+    Py_DECREF(bytes);
+    if (res && negative) Py_SETREF(res, PyNumber_Negative(res));
+    return res;
+}

@@ -1,0 +1,57 @@
+/* compat.h - the CPython and libuv version differences, in one place.
+ *
+ * pymport_py uses only public CPython API and no libuv struct fields. Where
+ * the public API it wants is newer than the oldest version supported
+ * (CPython 3.11, libuv 1.44), the older versions get an equivalent built from
+ * public API here, behind version checks. */
+#ifndef PYMPORT_COMPAT_H
+#define PYMPORT_COMPAT_H
+
+#include <Python.h>
+#include <stdatomic.h>
+#include <uv.h>
+
+/* uv_backend_timeout() returns 0 while new I/O watchers wait to be added to
+ * the backend fd from libuv 1.44 on: the runtime relies on that to know when
+ * a call made on another thread must wake the loop thread. */
+#if UV_VERSION_HEX < 0x012C00
+#error "pymport_py needs libuv 1.44 or newer"
+#endif
+
+/* ---- interpreter finalization ---- */
+
+#if PY_VERSION_HEX >= 0x030D0000
+/* True once Python's finalization has begun. Any thread, GIL or not. */
+static inline int cp_is_finalizing(void) { return Py_IsFinalizing(); }
+static inline void cp_set_exiting(void) {}
+#else
+/* Before 3.13 no public call tells a thread without the GIL that Python is
+ * finalizing (taking the GIL then ends the thread). pymport_py's exit hook,
+ * which runs among the atexit callbacks before finalization, stops every
+ * environment and sets this flag: after it no JavaScript of ours runs, so
+ * nothing needs to enter Python any more. Process-wide, set once. */
+extern atomic_int cp_exiting;
+static inline int cp_is_finalizing(void) { return atomic_load(&cp_exiting); }
+static inline void cp_set_exiting(void) { atomic_store(&cp_exiting, 1); }
+#endif
+
+/* ---- unraisable exceptions ---- */
+
+/* Reports the current exception to sys.unraisablehook with the message
+ * "Exception ignored <where>", and clears it. GIL held. */
+void cp_write_unraisable(const char *where);
+
+/* ---- integers as little-endian magnitudes ---- */
+
+/* The number of bytes of |v|'s magnitude, and its sign (1 when negative).
+ * Returns 0 or -1 with an exception set. GIL held. */
+int cp_long_magnitude_size(PyObject *v, size_t *nbytes, int *negative);
+
+/* Writes |v| into buf (nbytes long, little-endian). Returns 0 or -1. GIL held. */
+int cp_long_magnitude_bytes(PyObject *v, unsigned char *buf, size_t nbytes);
+
+/* Returns a new reference: the int whose magnitude is buf (little-endian),
+ * negated when `negative`. GIL held. */
+PyObject *cp_long_from_magnitude(const unsigned char *buf, size_t nbytes, int negative);
+
+#endif
