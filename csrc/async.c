@@ -119,12 +119,11 @@ error:
 }
 
 void as_pending_drop(as_pending *p) {
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb); /* keep the caller's exception */
+    PyObject *saved = cp_err_take(); /* keep the caller's exception */
     PyObject *cancelled = Py_NewRef(PyExc_RuntimeError);
     as_pending_settle(p, NULL, cancelled);
     Py_DECREF(cancelled);
-    PyErr_Restore(type, value, tb);
+    cp_err_restore(saved);
 }
 
 /* Settles `future` with the outcome of the promise or thenable v. Node lock
@@ -159,11 +158,14 @@ PyObject *as_wait(rt_env *env, PyObject *future, double timeout) {
         double slice = left >= 0 && left < 0.05 ? left : 0.05;
         PyObject *res = PyObject_CallMethod(future, "result", "d", slice);
         if (res || !PyErr_ExceptionMatches(PyExc_TimeoutError)) return res;
+        /* No Python code may run with an exception set: from 3.12 on, a `with`
+         * block entered that way keeps the future's lock forever. */
+        PyErr_Clear();
         PyObject *done = PyObject_CallMethod(future, "done", NULL);
         int is_done = done == Py_True;
         Py_XDECREF(done);
-        if (is_done) return NULL; /* the promise's own TimeoutError */
-        PyErr_Clear();
+        if (!done) return NULL;
+        if (is_done) return PyObject_CallMethod(future, "result", NULL); /* its own outcome */
         if (PyErr_CheckSignals() < 0) return NULL;
         if (left >= 0 && (left -= slice) <= 0) {
             PyErr_SetString(PyExc_TimeoutError, "the JavaScript Promise did not settle in time");

@@ -49,33 +49,29 @@ static PyObject *cp_unraisable_args_type(void) {
 }
 
 void cp_write_unraisable(const char *where) {
-    PyObject *exc_type, *exc_value, *exc_tb;
-    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-    PyErr_NormalizeException(&exc_type, &exc_value, &exc_tb);
-    if (exc_value && !exc_tb) exc_tb = PyException_GetTraceback(exc_value);
+    PyObject *exc = cp_err_take();
     PyObject *type = cp_unraisable_args_type();
     PyObject *hook = PySys_GetObject("unraisablehook"); /* borrowed */
     PyObject *msg = PyUnicode_FromFormat("Exception ignored %s", where);
     PyObject *args = NULL, *res = NULL;
-    if (type && hook && msg) {
-        args = PyObject_CallFunction(type, "((OOOOO))", exc_type ? exc_type : Py_None,
-                                     exc_value ? exc_value : Py_None, exc_tb ? exc_tb : Py_None,
-                                     msg, Py_None);
+    if (exc && type && hook && msg) {
+        PyObject *tb = PyException_GetTraceback(exc);
+        args = PyObject_CallFunction(type, "((OOOOO))", (PyObject *)Py_TYPE(exc), exc,
+                                     tb ? tb : Py_None, msg, Py_None);
+        Py_XDECREF(tb);
         if (args) res = PyObject_CallOneArg(hook, args);
     }
     Py_XDECREF(msg);
-    if (!res) {
+    Py_XDECREF(args);
+    if (!res && exc) {
         /* The hook failed (or could not be called): the default report. */
         PyErr_Clear();
-        PyErr_Restore(exc_type, exc_value, exc_tb);
+        cp_err_restore(exc);
         PyErr_WriteUnraisable(NULL);
-        exc_type = exc_value = exc_tb = NULL;
+        exc = NULL;
     }
     Py_XDECREF(res);
-    Py_XDECREF(args);
-    Py_XDECREF(exc_type);
-    Py_XDECREF(exc_value);
-    Py_XDECREF(exc_tb);
+    Py_XDECREF(exc);
     PyErr_Clear();
 }
 

@@ -35,6 +35,37 @@ static inline int cp_is_finalizing(void) { return atomic_load(&cp_exiting); }
 static inline void cp_set_exiting(void) { atomic_store(&cp_exiting, 1); }
 #endif
 
+/* ---- the current exception as one object ---- */
+
+/* Returns a new reference: the raised exception (normalized, with its
+ * traceback), or NULL when none is set; clears it. GIL held. */
+static inline PyObject *cp_err_take(void) {
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value && tb) PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
+/* Raises exc again (NULL: clears). Steals the reference. GIL held. */
+static inline void cp_err_restore(PyObject *exc) {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    if (!exc) {
+        PyErr_Clear();
+        return;
+    }
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
+#endif
+}
+
 /* ---- unraisable exceptions ---- */
 
 /* Reports the current exception to sys.unraisablehook with the message

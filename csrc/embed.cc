@@ -12,6 +12,7 @@
 #include <v8.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,14 @@ namespace {
 std::once_flag process_once;
 std::shared_ptr<node::InitializationResult> process_init;
 std::string process_error;
+
+#if NODE_MAJOR_VERSION >= EM_SNAPSHOT_MIN_MAJOR
+// The startup snapshot that the node binary itself starts from: environments
+// made from it skip running Node's bootstrap JavaScript. Every isolate of a
+// process must come from the same snapshot, and it must outlive them: set
+// once at process init, kept until the process ends.
+node::EmbedderSnapshotData::Pointer process_snapshot;
+#endif
 
 void put_error(char *buf, size_t len, const std::string &msg) {
     if (buf && len) snprintf(buf, len, "%s", msg.c_str());
@@ -97,6 +106,11 @@ extern "C" int em_process_init(char *errbuf, size_t errlen) {
             return;
         }
         process_init = std::move(result);
+#if NODE_MAJOR_VERSION >= EM_SNAPSHOT_MIN_MAJOR
+        const char *off = std::getenv("PYMPORT_NO_SNAPSHOT");
+        if (!off || !*off || std::strcmp(off, "0") == 0)
+            process_snapshot = node::EmbedderSnapshotData::BuiltinSnapshotData();
+#endif
     });
     if (!process_init) {
         put_error(errbuf, errlen, process_error);
@@ -114,13 +128,39 @@ extern "C" em_setup *em_setup_create(const char *const *argv, int argc,
     }
     std::vector<std::string> args(argv, argv + argc);
     std::vector<std::string> exec_args(exec_argv, exec_argv + exec_argc);
-    // V8 flags are per process; setting them before the isolate exists makes
-    // options such as --expose-gc or --max-old-space-size take effect.
-    for (const auto &flag : exec_args) v8::V8::SetFlagsFromString(flag.c_str(), flag.size());
     std::vector<std::string> errors;
-    auto setup = node::CommonEnvironmentSetup::Create(
-        process_init->platform(), &errors, args, exec_args,
-        node::EnvironmentFlags::kOwnsProcessState);
+    // Node's options (--enable-source-maps, --experimental-*) and V8's flags
+    // (--expose-gc, --max-old-space-size) go through Node's own parser, as
+    // `node` does with its command line. Both live in per-process state, which
+    // an environment copies when it is created: parsing them now, before the
+    // isolate exists, makes them take effect for it (and stay set for later
+    // environments).
+    {
+        std::vector<std::string> parse_args{args.empty() ? std::string("node") : args[0]};
+        parse_args.insert(parse_args.end(), exec_args.begin(), exec_args.end());
+        std::vector<std::string> parsed_exec_args;
+        if (node::ProcessGlobalArgs(&parse_args, &parsed_exec_args, &errors,
+                                    node::OptionEnvvarSettings::kDisallowedInEnvvar) != 0 ||
+            parse_args.size() > 1) {
+            std::string msg = EM_OPTIONS_ERROR;
+            for (const auto &e : errors) msg += " " + e + ";";
+            for (size_t i = 1; i < parse_args.size(); i++) msg += " not an option: " + parse_args[i] + ";";
+            msg.pop_back();
+            put_error(errbuf, errlen, msg);
+            return nullptr;
+        }
+    }
+    std::unique_ptr<node::CommonEnvironmentSetup> setup;
+#if NODE_MAJOR_VERSION >= EM_SNAPSHOT_MIN_MAJOR
+    if (process_snapshot)
+        setup = node::CommonEnvironmentSetup::CreateFromSnapshot(
+            process_init->platform(), &errors, process_snapshot.get(), args, exec_args,
+            node::EnvironmentFlags::kOwnsProcessState);
+    else
+#endif
+        setup = node::CommonEnvironmentSetup::Create(
+            process_init->platform(), &errors, args, exec_args,
+            node::EnvironmentFlags::kOwnsProcessState);
     if (!setup) {
         std::string msg = "cannot create a Node environment";
         for (const auto &e : errors) msg += ": " + e;
@@ -170,6 +210,14 @@ extern "C" int em_setup_load(em_setup *s, const char *source, char *errbuf, size
     }
     put_error(errbuf, errlen, msg);
     return -1;
+}
+
+extern "C" int em_uses_snapshot(void) {
+#if NODE_MAJOR_VERSION >= EM_SNAPSHOT_MIN_MAJOR
+    return process_snapshot ? 1 : 0;
+#else
+    return 0;
+#endif
 }
 
 extern "C" struct uv_loop_s *em_setup_loop(em_setup *s) { return s->setup->event_loop(); }

@@ -45,6 +45,17 @@ typedef struct {
  * Returns 0, or -1 with a message in errbuf. */
 int em_process_init(char *errbuf, size_t errlen);
 
+/* Node majors from which environments start from Node's built-in startup
+ * snapshot (unless PYMPORT_NO_SNAPSHOT=1 was set when Node initialised). */
+#define EM_SNAPSHOT_MIN_MAJOR 24
+
+/* 1 when environments start from the startup snapshot. After em_process_init;
+ * any thread. */
+int em_uses_snapshot(void);
+
+/* How em_setup_create's message starts when Node rejected the options. */
+#define EM_OPTIONS_ERROR "Node rejected the options:"
+
 /* Creates an isolate, context and Node environment with kOwnsProcessState.
  * argv[0] is the program name; exec_argv are Node/V8 options (V8 flags apply to
  * the whole process). The calling thread becomes the loop thread.

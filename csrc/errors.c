@@ -225,15 +225,7 @@ done:
     return rc;
 }
 
-PyObject *er_take(void) {
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (value && tb) PyException_SetTraceback(value, tb);
-    Py_XDECREF(type);
-    Py_XDECREF(tb);
-    return value;
-}
+PyObject *er_take(void) { return cp_err_take(); }
 
 void er_throw_to_js(rt_env *env) {
     napi_value out;

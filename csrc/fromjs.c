@@ -214,6 +214,9 @@ static const char *cv_typed_format(napi_typedarray_type type) {
     case napi_float64_array: return "d";
     case napi_bigint64_array: return "q";
     case napi_biguint64_array: return "Q";
+#ifdef NODE_API_HAS_FLOAT16_ARRAY
+    case napi_float16_array: return "e"; /* Node 24: IEEE half precision */
+#endif
     }
     return "B";
 }
@@ -227,6 +230,9 @@ static PyObject *cv_deep_typed(rt_env *env, napi_value v) {
     switch (type) {
     case napi_int8_array: case napi_uint8_array: case napi_uint8_clamped_array: itemsize = 1; break;
     case napi_int16_array: case napi_uint16_array: itemsize = 2; break;
+#ifdef NODE_API_HAS_FLOAT16_ARRAY
+    case napi_float16_array: itemsize = 2; break;
+#endif
     case napi_int32_array: case napi_uint32_array: case napi_float32_array: itemsize = 4; break;
     default: itemsize = 8; break;
     }

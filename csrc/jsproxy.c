@@ -513,6 +513,9 @@ static int jsp_getbuffer(PyObject *self, Py_buffer *view, int flags) {
         case napi_float64_array: format = "d"; itemsize = 8; break;
         case napi_bigint64_array: format = "q"; itemsize = 8; break;
         case napi_biguint64_array: format = "Q"; itemsize = 8; break;
+#ifdef NODE_API_HAS_FLOAT16_ARRAY
+        case napi_float16_array: format = "e"; itemsize = 2; break;
+#endif
         }
         len = length * itemsize;
     } else if (napi_is_arraybuffer(env->napi, v, &is) == napi_ok && is) {

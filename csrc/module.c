@@ -156,6 +156,12 @@ static PyObject *mod_python_exiting(PyObject *module, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+static PyObject *mod_startup_snapshot(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    return PyBool_FromLong(em_uses_snapshot());
+}
+
 static PyMethodDef mod_methods[] = {
     {"set_lock_wait_limit", mod_set_lock_wait_limit, METH_O,
      "set_lock_wait_limit(seconds or None): how long a call waits for a Node environment whose "
@@ -165,6 +171,9 @@ static PyMethodDef mod_methods[] = {
     {"_set_deadline", mod_set_deadline, METH_O,
      "Set (time.monotonic() seconds) or clear (None) this thread's JS deadline."},
     {"_get_deadline", mod_get_deadline, METH_NOARGS, "This thread's JS deadline, or None."},
+    {"_startup_snapshot", mod_startup_snapshot, METH_NOARGS,
+     "True when environments start from Node's startup snapshot (Node 24+, once Node "
+     "initialised, unless PYMPORT_NO_SNAPSHOT=1 was set)."},
     {"_python_exiting", mod_python_exiting, METH_NOARGS,
      "Called by the exit hook once every environment stopped: from now on no JavaScript thread "
      "enters Python (before 3.13 nothing public tells such a thread that Python finalizes)."},

@@ -1088,7 +1088,9 @@ int rt_env_start(rt_env *env) {
         pthread_join(env->loop_thread, NULL);
         Py_END_ALLOW_THREADS
         env->loop_thread_started = 0;
-        PyErr_Format(PyExc_RuntimeError, "cannot start Node: %s", env->start_error);
+        int bad_options = strncmp(env->start_error, EM_OPTIONS_ERROR, strlen(EM_OPTIONS_ERROR)) == 0;
+        PyErr_Format(bad_options ? PyExc_ValueError : PyExc_RuntimeError, "cannot start Node: %s",
+                     env->start_error);
         return -1;
     }
     return 0;
@@ -1238,7 +1240,9 @@ static napi_value rt_js_terminal(napi_env napi, napi_callback_info info) {
     return out;
 }
 
-/* binding.write(fd, text): console output into Python's sys.stdout/stderr. */
+/* binding.write(fd, text): console output into Python's sys.stdout/stderr,
+ * flushed, since node writes its stdio to files and pipes synchronously: a
+ * console.log is out before the next statement runs. */
 static napi_value rt_js_write(napi_env napi, napi_callback_info info) {
     rt_env *env = rt_env_of(napi);
     size_t argc = 2;
@@ -1251,6 +1255,10 @@ static napi_value rt_js_write(napi_env napi, napi_callback_info info) {
     PyObject *stream = PySys_GetObject(fd == 2 ? "stderr" : "stdout"); /* borrowed */
     PyObject *res = NULL;
     if (text && stream && stream != Py_None) res = PyObject_CallMethod(stream, "write", "O", text);
+    if (res) {
+        Py_DECREF(res);
+        res = PyObject_CallMethod(stream, "flush", NULL);
+    }
     if (!res) {
         /* No usable Python stream: write the bytes to the fd itself. */
         PyErr_Clear();

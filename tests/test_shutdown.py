@@ -206,3 +206,25 @@ def test_old_timers_do_not_fire_after_restart(run_python):
     )
     assert proc.returncode == 0, proc.report
     assert proc.stdout == "[]\n", proc.report
+
+
+def test_shutdown_after_a_result_that_timed_out_fails_its_future(run_python):
+    # result(timeout) polls the future in slices; no slice may leave the future's lock
+    # held (Python 3.12+ keeps it when Python code runs with an exception set), or the
+    # teardown, which fails the pending future, waits for that lock forever.
+    proc = run_python(
+        """
+        import pymport_py
+        never = pymport_py.eval("new Promise(() => {})")
+        for timeout in (0, 0.01, 0.12):
+            try:
+                never.result(timeout=timeout)
+            except TimeoutError as e:
+                print(e)
+        future = pymport_py.eval("() => new Promise(() => {})").call_async()
+        pymport_py.shutdown()
+        print(type(future.exception(timeout=5)).__name__)
+        """, timeout=30)
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.splitlines() == ["the JavaScript Promise did not settle in time"] * 3 + [
+        "EnvironmentClosed"], proc.report
