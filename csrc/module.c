@@ -208,6 +208,7 @@ static int mod_exec(PyObject *module) {
         PyErr_Format(PyExc_ImportError, "cannot make %s global: %s", EM_LIBNODE_SONAME, dlerror());
         return -1;
     }
+    if (PyModule_AddStringConstant(module, "_libnode_soname", EM_LIBNODE_SONAME) < 0) goto error;
     if (jsp_setup_types(module) < 0) goto error;
     if (env_setup_types(module) < 0) goto error;
     if (!(st->NullType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &null_spec, NULL))) goto error;

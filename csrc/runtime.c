@@ -1098,6 +1098,14 @@ int rt_env_start(rt_env *env) {
 
 int rt_env_shutdown(rt_env *env) {
     if (!env->loop_thread_started) return 0;
+    if (atomic_load(&rt_forked)) {
+        /* A forked child has none of the parent's threads: nothing to stop or
+         * join (joining a thread that exists only in the parent waits forever
+         * with newer glibc). */
+        env->loop_thread_started = 0;
+        atomic_store(&env->state, RT_DEAD);
+        return 0;
+    }
     if (rt_owns(env)) {
         PyErr_SetString(PyExc_RuntimeError,
                         "cannot shut down a Node environment from inside a call from its "

@@ -296,8 +296,13 @@ def run_console(path: str) -> int:
     shims = os.path.join(os.path.dirname(path), ".bin")
     os.makedirs(shims, exist_ok=True)
     for name in ("python", "python3"):
-        if not os.path.exists(os.path.join(shims, name)):
-            os.symlink(sys.executable, os.path.join(shims, name))
+        shim = os.path.join(shims, name)
+        if not os.path.exists(shim):
+            # A script, not a symlink: a venv's python finds its pyvenv.cfg from the path
+            # it was started by.
+            with open(shim, "w") as f:
+                f.write(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+            os.chmod(shim, 0o755)
     env = dict(os.environ, PATH=shims + os.pathsep + os.environ.get("PATH", ""))
     sessions: list[tuple[int, str, list[str]]] = []
     for number, line in enumerate(lines, 1):

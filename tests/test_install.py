@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pymport_py
+from pymport_py import _pymport
 
 
 def test_libnode_symbols_are_global_for_native_addons():
@@ -19,9 +20,10 @@ def test_libnode_symbols_are_global_for_native_addons():
 
 def test_package_copied_elsewhere_runs_with_its_own_libnode(tmp_path):
     package = os.path.dirname(pymport_py.__file__)
-    if not os.path.exists(os.path.join(package, "libnode.so.108")):
+    soname = _pymport._libnode_soname
+    if not os.path.exists(os.path.join(package, soname)):
         # Built against the system libnode: nothing is shipped, nothing to relocate.
-        assert os.path.exists("/usr/lib/x86_64-linux-gnu/libnode.so.108")
+        assert os.path.exists(f"/usr/lib/x86_64-linux-gnu/{soname}")
         return
     target = tmp_path / "site"
     shutil.copytree(package, target / "pymport_py",
@@ -41,4 +43,4 @@ def test_package_copied_elsewhere_runs_with_its_own_libnode(tmp_path):
     lines = proc.stdout.splitlines()
     assert lines[0].startswith(str(target))
     assert lines[1] == "y.txt"
-    assert lines[2] == str([str(target / "pymport_py" / "libnode.so.108")])
+    assert lines[2] == str([str(target / "pymport_py" / soname)])

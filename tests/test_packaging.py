@@ -19,9 +19,10 @@ import zipfile
 import pytest
 
 import pymport_py
+from pymport_py import _pymport
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SONAME = "libnode.so.108"
+SONAME = _pymport._libnode_soname  # the libnode the extension was built against
 # Never copied into the build tree: build products, local prefixes, caches.
 EXCLUDED_DIRS = {".git", "build", "dist", ".libnode", "node_modules", "__pycache__",
                  ".pytest_cache"}

@@ -35,4 +35,5 @@ module.exports['with passes a JS error to __exit__ (a transaction rolls back)'] 
     throw new Error('abort');
   }), /abort/);
   assert.strictEqual(db.get('execute').call('select count(*) from t').get('fetchone').call().toJS()[0], 0);
+  db.get('close').call();
 };
