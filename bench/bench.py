@@ -79,7 +79,7 @@ def best_of(fn, repeats=REPEATS, inner=1):
     return best
 
 
-def run_proc(argv, cwd=None, timeout=60):
+def run_proc(argv, cwd=None, timeout=60, env=None):
     """Run argv in its own session; return (seconds, returncode, stdout, stderr).
 
     Output goes to temp files, not pipes, and the whole process group is killed afterwards, so a
@@ -88,7 +88,7 @@ def run_proc(argv, cwd=None, timeout=60):
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = perf_counter()
         p = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                             start_new_session=True)
+                             start_new_session=True, env=env)
         try:
             rc = p.wait(timeout)
             dt = perf_counter() - t0
@@ -103,16 +103,16 @@ def run_proc(argv, cwd=None, timeout=60):
         return dt, rc, out.read().decode(errors="replace"), err.read().decode(errors="replace")
 
 
-def run_timed(argv, cwd=None, timeout=60):
-    dt, rc, _, err = run_proc(argv, cwd, timeout)
+def run_timed(argv, cwd=None, timeout=60, env=None):
+    dt, rc, _, err = run_proc(argv, cwd, timeout, env)
     if rc != 0:
         raise RuntimeError(f"{argv!r} exited {rc}: {err[-500:]}")
     return dt
 
 
-def cold_start_ms(argv, cwd=None, runs=PROC_RUNS, timeout=60):
-    run_timed(argv, cwd, timeout)  # warm the page cache; not counted
-    return statistics.median(run_timed(argv, cwd, timeout) for _ in range(runs)) * 1e3
+def cold_start_ms(argv, cwd=None, runs=PROC_RUNS, timeout=60, env=None):
+    run_timed(argv, cwd, timeout, env)  # warm the page cache; not counted
+    return statistics.median(run_timed(argv, cwd, timeout, env) for _ in range(runs)) * 1e3
 
 
 STATM = ("import os; print(int(open('/proc/self/statm').read().split()[1])"
@@ -425,6 +425,11 @@ def main():
     cold_imp = cold_start_ms([py, "-c", "import pymport_py"], cwd=REPO)
     cold_py = cold_start_ms([py, "-c", "pass"])
     row("python -c \"import pymport_py; pymport_py.eval('1')\"", fmt_ms(cold_pym))
+    if n._pymport._startup_snapshot():
+        # Node 24+: environments start from Node's startup snapshot; the same without it.
+        cold_nosnap = cold_start_ms(pym_argv, cwd=REPO, env=dict(os.environ, PYMPORT_NO_SNAPSHOT="1"))
+        row("  the same without the startup snapshot (PYMPORT_NO_SNAPSHOT=1)", fmt_ms(cold_nosnap),
+            fmt_ms(cold_pym), fmt_ratio(cold_nosnap, cold_pym))
     row("python -c \"import pymport_py\" (no eval; start is lazy)", fmt_ms(cold_imp))
     row("python -c pass", fmt_ms(cold_py))
     if NODE:

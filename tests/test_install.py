@@ -44,3 +44,19 @@ def test_package_copied_elsewhere_runs_with_its_own_libnode(tmp_path):
     assert lines[0].startswith(str(target))
     assert lines[1] == "y.txt"
     assert lines[2] == str([str(target / "pymport_py" / soname)])
+
+
+# What CPython's public macros expand to: Py_DECREF calls _Py_Dealloc; Py_None, Py_True,
+# Py_False, Py_NotImplemented and Py_Ellipsis are these data symbols.
+PUBLIC_MACRO_SYMBOLS = {"_Py_Dealloc", "_Py_NoneStruct", "_Py_TrueStruct", "_Py_FalseStruct",
+                        "_Py_NotImplementedStruct", "_Py_EllipsisObject"}
+
+
+def test_the_extension_uses_no_private_cpython_symbol():
+    proc = subprocess.run(["nm", "-D", "--undefined-only", _pymport.__file__],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    undefined = {line.split()[-1] for line in proc.stdout.splitlines() if line.strip()}
+    assert "PyObject_GetAttr" in undefined  # the listing is real
+    private = {s for s in undefined if s.startswith("_Py")}
+    assert private <= PUBLIC_MACRO_SYMBOLS, sorted(private - PUBLIC_MACRO_SYMBOLS)
