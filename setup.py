@@ -7,6 +7,8 @@ system's is copied into the package and found through $ORIGIN, so an install
 does not depend on the checkout staying where it is.
 
 PYMPORT_SANITIZE=1 builds with AddressSanitizer and UBSan (see DEVELOPERS.md).
+PYMPORT_SHIP_LIBNODE=0 never copies libnode into the package (scripts/build-wheel lets
+auditwheel carry it instead).
 """
 import glob
 import os
@@ -107,7 +109,7 @@ class BuildExt(build_ext):
 
     @staticmethod
     def ship_libnode(target_dir):
-        if SYSTEM:
+        if SYSTEM or os.environ.get("PYMPORT_SHIP_LIBNODE") == "0":
             return
         target = os.path.join(target_dir, SONAME)
         if not (os.path.exists(target) and os.path.samefile(target, LIBNODE)):

@@ -203,9 +203,13 @@ static int mod_exec(PyObject *module) {
     }
     /* Python loaded this extension, and with it libnode, RTLD_LOCAL. Native
      * addons resolve napi_* in the global scope, or die with "undefined
-     * symbol: napi_create_function": make our libnode global. */
-    if (!dlopen(EM_LIBNODE_SONAME, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL)) {
-        PyErr_Format(PyExc_ImportError, "cannot make %s global: %s", EM_LIBNODE_SONAME, dlerror());
+     * symbol: napi_create_function": make our libnode global. It is found by
+     * one of its symbols, not by name: a repaired wheel may rename it. */
+    Dl_info libnode;
+    if (!dladdr((void *)napi_create_function, &libnode) || !libnode.dli_fname ||
+        !dlopen(libnode.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL)) {
+        PyErr_Format(PyExc_ImportError, "cannot make libnode (%s) global: %s", EM_LIBNODE_SONAME,
+                     dlerror());
         return -1;
     }
     if (PyModule_AddStringConstant(module, "_libnode_soname", EM_LIBNODE_SONAME) < 0) goto error;

@@ -266,3 +266,39 @@ def test_version_has_a_single_source():
                 and rel != "pymport_py/_version.py" and not rel.endswith(".md"):
             with open(os.path.join(REPO_ROOT, rel), encoding="utf-8") as f:
                 assert version not in f.read(), rel
+
+
+def test_repaired_wheel_carries_libnode_and_its_libraries(tmp_path):
+    """scripts/build-wheel: the wheel that auditwheel repaired carries libnode and the shared
+    libraries it needs, under a manylinux tag, and runs from a fresh venv with the libnode it
+    carries (not the system's, nor the checkout's)."""
+    out = run(["bash", os.path.join(REPO_ROOT, "scripts", "build-wheel"), str(tmp_path / "wh")],
+              env=clean_env(PATH=os.path.dirname(sys.executable) + os.pathsep
+                            + os.environ.get("PATH", "")),
+              timeout=900).stdout.strip().splitlines()[-1]
+    version = source_version()
+    tag = sysconfig.get_config_var("SOABI").split("-")[1]
+    assert re.fullmatch(rf"pymport_py-{re.escape(version)}-cp{tag}-cp{tag}-manylinux_2_\d+_x86_64"
+                        r"\.whl", os.path.basename(out)), out
+    with zipfile.ZipFile(out) as zf:
+        carried = {n.split("/")[-1].split("-")[0] for n in zf.namelist()
+                   if n.startswith("pymport_py.libs/")}
+    assert {"libnode", "libuv", "libicuuc", "libssl", "libcares", "libnghttp2"} <= carried, carried
+    venv = tmp_path / "venv"
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], timeout=120)
+    python = str(venv / "bin" / "python")
+    env = clean_env()
+    run([sys.executable, "-m", "pip", "--python", python, "install", "--no-index", "--no-deps",
+         "--disable-pip-version-check", "-q", out], env=env, timeout=300)
+    site = run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+               env=env).stdout.strip()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    check_demo([python], str(elsewhere), env)
+    info = json.loads(run([python, "-c", INSPECT], cwd=str(elsewhere), env=env).stdout)
+    assert info["file"] == os.path.join(site, "pymport_py", "__init__.py")
+    [loaded] = info["libnode"]
+    assert loaded.startswith(os.path.join(site, "pymport_py.libs", "libnode-")), loaded
+    # Native addons still resolve napi_* against it (it is global under its new name).
+    check = "import ctypes, pymport_py; pymport_py.eval('1'); print(bool(ctypes.CDLL(None).napi_create_function))"
+    assert run([python, "-c", check], cwd=str(elsewhere), env=env).stdout == "True\n"
