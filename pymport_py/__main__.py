@@ -165,6 +165,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args:
             return run_file(args[0], args[1:], options)
         return repl(options)
+    except ValueError as error:
+        if "Node rejected the options" not in str(error):
+            raise
+        # as node does: the message, and status 9 (invalid argument)
+        sys.stderr.write(f"python -m pymport_py: {str(error).split(': ', 2)[-1]}\n")
+        return 9
     except pymport_py.ProcessExit as stop:  # process.exit(code) during a call
         return int(stop.code or 0)
     except pymport_py.EnvironmentClosed:  # process.exit(code) from the event loop

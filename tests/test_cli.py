@@ -168,3 +168,13 @@ def test_repl_in_a_terminal():
         _, status = os.waitpid(pid, 0)
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_node_options_before_the_file_and_an_unknown_one_exits_9_as_node_does():
+    proc = cli("--enable-source-maps", "options.js")
+    assert proc.returncode == 0, report(proc)
+    assert proc.stdout == "true true\n"
+    proc = cli("--no-such-option", "options.js")
+    assert proc.returncode == 9, report(proc)
+    assert proc.stderr == "python -m pymport_py: bad option: --no-such-option\n"
+    assert proc.stdout == ""

@@ -1,0 +1,1 @@
+console.log(process.sourceMapsEnabled, process.execArgv.includes('--enable-source-maps'));
