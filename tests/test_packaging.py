@@ -212,7 +212,9 @@ def test_wheel_contents(wheel):
                 assert version not in zf.read(name).decode(), name
 
 
-def test_wheel_installs_in_a_venv_and_runs_without_the_checkout(wheel, tmp_path):
+def install_in_a_venv(wheel, tmp_path):
+    """Installs `wheel` in a fresh venv under tmp_path. Returns (python, env, site, a directory
+    away from the checkout to run it from)."""
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", "--without-pip", str(venv)], timeout=120)
     python = str(venv / "bin" / "python")
@@ -224,7 +226,12 @@ def test_wheel_installs_in_a_venv_and_runs_without_the_checkout(wheel, tmp_path)
     assert site.startswith(str(venv))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    check_installed([python], str(elsewhere), env, site)
+    return python, env, site, str(elsewhere)
+
+
+def test_wheel_installs_in_a_venv_and_runs_without_the_checkout(wheel, tmp_path):
+    python, env, site, elsewhere = install_in_a_venv(wheel, tmp_path)
+    check_installed([python], elsewhere, env, site)
 
 
 def test_pip_install_from_a_copy_of_the_tree(tmp_path):
@@ -294,21 +301,12 @@ def test_repaired_wheel_carries_libnode_and_its_libraries(tmp_path):
         carried = {n.split("/")[-1].split("-")[0] for n in zf.namelist()
                    if n.startswith("pymport_py.libs/")}
     assert {"libnode", "libuv", "libicuuc", "libssl", "libcares", "libnghttp2"} <= carried, carried
-    venv = tmp_path / "venv"
-    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], timeout=120)
-    python = str(venv / "bin" / "python")
-    env = clean_env()
-    run([sys.executable, "-m", "pip", "--python", python, "install", "--no-index", "--no-deps",
-         "--disable-pip-version-check", "-q", out], env=env, timeout=300)
-    site = run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-               env=env).stdout.strip()
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    check_demo([python], str(elsewhere), env)
-    info = json.loads(run([python, "-c", INSPECT], cwd=str(elsewhere), env=env).stdout)
+    python, env, site, elsewhere = install_in_a_venv(out, tmp_path)
+    check_demo([python], elsewhere, env)
+    info = json.loads(run([python, "-c", INSPECT], cwd=elsewhere, env=env).stdout)
     assert info["file"] == os.path.join(site, "pymport_py", "__init__.py")
     [loaded] = info["libnode"]
     assert loaded.startswith(os.path.join(site, "pymport_py.libs", "libnode-")), loaded
     # Native addons still resolve napi_* against it (it is global under its new name).
     check = "import ctypes, pymport_py; pymport_py.eval('1'); print(bool(ctypes.CDLL(None).napi_create_function))"
-    assert run([python, "-c", check], cwd=str(elsewhere), env=env).stdout == "True\n"
+    assert run([python, "-c", check], cwd=elsewhere, env=env).stdout == "True\n"
