@@ -50,6 +50,10 @@ def test_package_copied_elsewhere_runs_with_its_own_libnode(tmp_path):
 # Py_False, Py_NotImplemented and Py_Ellipsis are these data symbols.
 PUBLIC_MACRO_SYMBOLS = {"_Py_Dealloc", "_Py_NoneStruct", "_Py_TrueStruct", "_Py_FalseStruct",
                         "_Py_NotImplementedStruct", "_Py_EllipsisObject"}
+if hasattr(sys, "gettotalrefcount"):
+    # A debug interpreter (Py_REF_DEBUG): Py_INCREF and Py_DECREF also count references.
+    PUBLIC_MACRO_SYMBOLS |= {"_Py_INCREF_IncRefTotal", "_Py_DECREF_DecRefTotal",
+                             "_Py_NegativeRefcount"}
 
 
 def test_the_extension_uses_no_private_cpython_symbol():

@@ -57,6 +57,13 @@ print(json.dumps({
 """
 
 
+def wheel_tags():
+    """The python and ABI tags of a wheel for this interpreter: cp311-cp311, or cp314-cp314d for
+    a debug interpreter."""
+    abi = sysconfig.get_config_var("SOABI").split("-")[1]  # e.g. "311", "314d"
+    return f"cp{sys.version_info[0]}{sys.version_info[1]}-cp{abi}"
+
+
 def source_version():
     with open(os.path.join(REPO_ROOT, "pymport_py", "_version.py")) as f:
         match = re.fullmatch(r'__version__ = "([^"]+)"\n', f.read())
@@ -189,9 +196,8 @@ def wheel(tmp_path_factory):
 
 def test_wheel_contents(wheel):
     version = source_version()
-    tag = sysconfig.get_config_var("SOABI").split("-")[1]  # e.g. "311"
     platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
-    assert os.path.basename(wheel) == f"pymport_py-{version}-cp{tag}-cp{tag}-{platform}.whl"
+    assert os.path.basename(wheel) == f"pymport_py-{version}-{wheel_tags()}-{platform}.whl"
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         package = {n for n in names if not n.startswith(f"pymport_py-{version}.dist-info/")}
@@ -294,8 +300,7 @@ def test_repaired_wheel_carries_libnode_and_its_libraries(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.strip().splitlines()[-1]
     version = source_version()
-    tag = sysconfig.get_config_var("SOABI").split("-")[1]
-    assert re.fullmatch(rf"pymport_py-{re.escape(version)}-cp{tag}-cp{tag}-manylinux_2_(\d+)_x86_64"
+    assert re.fullmatch(rf"pymport_py-{re.escape(version)}-{wheel_tags()}-manylinux_2_(\d+)_x86_64"
                         r"\.whl", os.path.basename(out)), out
     with zipfile.ZipFile(out) as zf:
         carried = {n.split("/")[-1].split("-")[0] for n in zf.namelist()
