@@ -11,6 +11,15 @@
 #include <stdatomic.h>
 #include <uv.h>
 
+/* Py_DECREF and Py_XDECREF are inline functions that call the private
+ * _Py_Dealloc when a count reaches zero. Py_DecRef, their public function
+ * form (NULL-safe), does the same in one call. Py_CLEAR, Py_SETREF and
+ * Py_XSETREF expand to these macros where they are used, so they follow. */
+#undef Py_DECREF
+#define Py_DECREF(op) Py_DecRef((PyObject *)(op))
+#undef Py_XDECREF
+#define Py_XDECREF(op) Py_DecRef((PyObject *)(op))
+
 /* uv_backend_timeout() returns 0 while new I/O watchers wait to be added to
  * the backend fd from libuv 1.44 on: the runtime relies on that to know when
  * a call made on another thread must wake the loop thread. */
