@@ -12,6 +12,7 @@
 #include "convert.h"
 #include "errors.h"
 
+#include <math.h>
 #include <string.h>
 #include <structmember.h>
 
@@ -385,11 +386,16 @@ static PyObject *jsp_result(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *kwlist[] = {"timeout", NULL};
     PyObject *timeout_obj = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:result", kwlist, &timeout_obj)) return NULL;
-    double timeout = -1;
+    double timeout = -1; /* forever */
     if (timeout_obj != Py_None) {
         timeout = PyFloat_AsDouble(timeout_obj);
         if (timeout == -1 && PyErr_Occurred()) return NULL;
-        if (timeout < 0) timeout = 0;
+        if (isnan(timeout)) {
+            PyErr_SetString(PyExc_ValueError, "timeout must be a number of seconds or None, not nan");
+            return NULL;
+        }
+        if (isinf(timeout) && timeout > 0) timeout = -1;
+        else if (timeout < 0) timeout = 0;
     }
     PyObject *future = as_to_future(self);
     if (!future) return NULL;

@@ -10,6 +10,7 @@
 #include "runtime.h"
 
 #include <dlfcn.h>
+#include <math.h>
 #include <structmember.h>
 
 /* ---- null: the JS null, for where None would mean undefined ---- */
@@ -112,16 +113,30 @@ static PyObject *mod_signal_fd(PyObject *module, PyObject *unused) {
     return PyLong_FromLong(rt_signal_fd());
 }
 
+/* Seconds as int64 nanoseconds: 0 for "never" (None, +inf, or past what
+ * int64 holds, about 292 years), at least 1 otherwise. Returns -1 with
+ * ValueError for NaN or, when !allow_past, a number that is not positive. */
+static int mod_seconds_to_ns(PyObject *arg, const char *what, int allow_past, int64_t *ns) {
+    *ns = 0;
+    if (arg == Py_None) return 0;
+    double seconds = PyFloat_AsDouble(arg);
+    if (seconds == -1 && PyErr_Occurred()) return -1;
+    if (isnan(seconds) || (!allow_past && !(seconds > 0))) {
+        PyErr_Format(PyExc_ValueError, "%s must be a positive number of seconds or None, not %R",
+                     what, arg);
+        return -1;
+    }
+    if (seconds >= 9.2e9) return 0; /* beyond int64 nanoseconds: never */
+    int64_t v = (int64_t)(seconds * 1e9);
+    *ns = v > 0 ? v : 1;
+    return 0;
+}
+
 static PyObject *mod_set_deadline(PyObject *module, PyObject *arg) {
     (void)module;
-    if (arg == Py_None) {
-        rt_set_deadline(0);
-        Py_RETURN_NONE;
-    }
-    double seconds = PyFloat_AsDouble(arg);
-    if (seconds == -1 && PyErr_Occurred()) return NULL;
-    int64_t ns = (int64_t)(seconds * 1e9);
-    rt_set_deadline(ns > 0 ? ns : 1);
+    int64_t ns;
+    if (mod_seconds_to_ns(arg, "the deadline", 1, &ns) < 0) return NULL;
+    rt_set_deadline(ns);
     Py_RETURN_NONE;
 }
 
@@ -135,17 +150,9 @@ static PyObject *mod_get_deadline(PyObject *module, PyObject *unused) {
 
 static PyObject *mod_set_lock_wait_limit(PyObject *module, PyObject *arg) {
     (void)module;
-    if (arg == Py_None) {
-        rt_set_python_wait_limit(0);
-        Py_RETURN_NONE;
-    }
-    double seconds = PyFloat_AsDouble(arg);
-    if (seconds == -1 && PyErr_Occurred()) return NULL;
-    if (!(seconds > 0)) {
-        PyErr_SetString(PyExc_ValueError, "the limit must be a positive number of seconds, or None");
-        return NULL;
-    }
-    rt_set_python_wait_limit((int64_t)(seconds * 1e9));
+    int64_t ns;
+    if (mod_seconds_to_ns(arg, "the limit", 0, &ns) < 0) return NULL;
+    rt_set_python_wait_limit(ns);
     Py_RETURN_NONE;
 }
 

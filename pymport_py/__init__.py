@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import math
+import operator
 import os
 import signal
 import threading
@@ -70,9 +72,14 @@ _install_signal_fd()
 
 def _node_options(exec_argv: list[str], max_heap_mb: int | None) -> list[str]:
     if max_heap_mb is not None:
-        if max_heap_mb <= 0:
-            raise ValueError("max_heap_mb must be positive")
-        return exec_argv + [f"--max-old-space-size={int(max_heap_mb)}"]  # the last one wins
+        try:
+            mb = operator.index(max_heap_mb)  # 0.5 would become 0, which V8 reads as no limit
+        except TypeError:
+            raise TypeError("max_heap_mb must be a whole number of MiB, not "
+                            f"{type(max_heap_mb).__name__} {max_heap_mb!r}") from None
+        if not 1 <= mb <= 1 << 32:
+            raise ValueError(f"max_heap_mb must be from 1 to {1 << 32} (MiB), not {mb}")
+        return exec_argv + [f"--max-old-space-size={mb}"]  # the last one wins
     if not any(o.startswith("--max-old-space-size") for o in exec_argv):
         # V8 flags are per process: reset what an earlier environment set.
         return ["--max-old-space-size=0"] + exec_argv
@@ -88,8 +95,10 @@ def deadline(seconds: float) -> Iterator[None]:
         with pymport_py.deadline(0.5):
             pymport_py.eval("while (true) {}")    # TimeoutError after 0.5 s
     """
+    if math.isnan(seconds):  # TypeError for what is not a real number
+        raise ValueError("deadline() takes a number of seconds, not nan")
     previous = _get_deadline()
-    until = time.monotonic() + seconds
+    until = time.monotonic() + seconds  # inf, or a time past int64 nanoseconds: no deadline
     if previous is not None:
         until = min(until, previous)
     _set_deadline(until)

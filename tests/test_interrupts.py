@@ -1,5 +1,6 @@
 """Ctrl-C, deadlines and the heap limit stop JavaScript with Python exceptions."""
 import _thread
+import math
 import threading
 
 import pytest
@@ -189,3 +190,65 @@ def test_ctrl_c_just_before_a_call_starts_stops_it():
         with pytest.raises(KeyboardInterrupt):
             list(map(operator.call, [trip, spin]))
     assert pymport_py.eval("6 * 7") == 42
+
+
+@pytest.mark.parametrize("seconds", [math.inf, 1e10, 1e300])
+def test_a_deadline_too_far_to_count_in_nanoseconds_never_fires(seconds):
+    # Past int64 nanoseconds (about 292 years) the deadline overflowed and fired at once.
+    with pymport_py.deadline(seconds):
+        assert pymport_py.eval("(() => { let s = 0; for (let i = 0; i < 1e5; i++) s += i; return s })()") == 4999950000
+        with pymport_py.deadline(0.2):  # a nearer one inside still works
+            with pytest.raises(TimeoutError):
+                pymport_py.eval("while (true) {}")
+        assert pymport_py.eval("1 + 1") == 2
+    assert pymport_py._get_deadline() is None
+
+
+def test_a_deadline_of_nan_or_not_a_number_is_refused():
+    with pytest.raises(ValueError, match="nan"):
+        with pymport_py.deadline(math.nan):
+            pass
+    with pytest.raises(TypeError):
+        with pymport_py.deadline("1"):
+            pass
+    assert pymport_py._get_deadline() is None
+    assert pymport_py.eval("1 + 1") == 2
+
+
+def test_result_with_a_nan_timeout_is_refused_and_inf_waits(run_python):
+    # A subprocess: result(timeout=nan) used to wait forever.
+    proc = run_python(
+        """
+        import math, pymport_py
+        never = pymport_py.eval("new Promise(() => {})")
+        try:
+            never.result(timeout=math.nan)
+        except ValueError as e:
+            print(e)
+        later = pymport_py.eval("new Promise((r) => setTimeout(() => r(7), 50))")
+        print(later.result(timeout=math.inf))
+        """, timeout=30)
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.splitlines() == [
+        "timeout must be a number of seconds or None, not nan", "7"], proc.report
+
+
+@pytest.mark.parametrize("bad, error", [(0.5, TypeError), ("64", TypeError), (-1, ValueError),
+                                        (2 ** 40, ValueError)])
+def test_max_heap_mb_must_be_a_whole_positive_number(bad, error):
+    # 0.5 used to become --max-old-space-size=0: no limit at all.
+    with pytest.raises(error, match="max_heap_mb"):
+        pymport_py.Worker(max_heap_mb=bad)
+    with pytest.raises(error, match="max_heap_mb"):
+        pymport_py.start(max_heap_mb=bad)
+    assert pymport_py.eval("1 + 1") == 2
+
+
+def test_lock_wait_limit_takes_inf_and_refuses_nan():
+    try:
+        pymport_py.set_lock_wait_limit(math.inf)  # overflowed into a negative limit before
+        assert pymport_py.eval("1 + 1") == 2
+        with pytest.raises(ValueError, match="nan"):
+            pymport_py.set_lock_wait_limit(math.nan)
+    finally:
+        pymport_py.set_lock_wait_limit(10)
