@@ -313,7 +313,9 @@ Py_ssize_t jsp_convert_args(rt_env *env, PyObject *args, PyObject *kwargs, napi_
     if (total > n && cv_to_js(env, kwargs, CV_ARG, &(*argv)[n]) < 0) goto error;
     return total;
 error:
+    /* The callers free *argv when it is not `small`: leave nothing for them. */
     if (*argv != small) PyMem_Free(*argv);
+    *argv = small;
     return -1;
 }
 

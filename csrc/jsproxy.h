@@ -29,7 +29,8 @@ int jsp_check_function(rt_env *env, napi_value fn, int construct);
 
 /* Converts call arguments; keyword arguments become one trailing plain
  * object. Returns the number of values in *argv (PyMem-allocated when larger
- * than `small`), or -1. Node lock and GIL held. */
+ * than `small`: the caller frees it), or -1 with *argv == small. Node lock
+ * and GIL held. */
 Py_ssize_t jsp_convert_args(rt_env *env, PyObject *args, PyObject *kwargs, napi_value *small,
                             Py_ssize_t nsmall, napi_value **argv);
 

@@ -412,3 +412,25 @@ def test_result_inside_a_callback_refuses_and_the_error_reaches_the_caller():
     g = js("(f) => f()")
     with pytest.raises(RuntimeError, match="inside a call from JavaScript"):
         g(lambda: js("() => new Promise(() => {})")().result())
+
+
+def test_a_call_with_more_than_8_arguments_one_of_which_fails_to_convert(run_python):
+    # The argument array (allocated past 8) was freed twice: by the conversion and the caller.
+    proc = run_python(
+        """
+        import pymport_py
+        with pymport_py.Worker() as w:
+            foreign = w.eval("({})")
+            f = pymport_py.eval("(...a) => a.length")
+            for i in range(2000):
+                for call in (f, f.call_async):
+                    try:
+                        call(*range(8 + i % 5), foreign)
+                    except ValueError as e:
+                        message = str(e)
+            print(message)
+            print(sum(f(*range(n)) for n in range(40)), f.call_async(*range(30)).result(5))
+        """, timeout=60)
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.splitlines() == [
+        "this JavaScript object belongs to another Node environment", "780 30"], proc.report
