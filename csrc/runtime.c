@@ -811,7 +811,9 @@ static void rt_drain_released(rt_env *env) {
 }
 
 void rt_release_ref(rt_env *env, napi_ref ref) {
-    if (!ref || atomic_load(&env->state) == RT_DEAD) return;
+    /* A forked child has Node's memory but none of its threads: entering the
+     * isolate there crashes. What the proxies held goes with the process. */
+    if (!ref || atomic_load(&rt_forked) || atomic_load(&env->state) == RT_DEAD) return;
     if (rt_owns(env)) {
         napi_delete_reference(env->napi, ref);
         return;

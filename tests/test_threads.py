@@ -573,6 +573,34 @@ def test_fork_child_that_exits_normally_does_not_hang_or_crash(run_python):
     assert proc.stdout == "child 9\nparent 2\n", proc.report
 
 
+def test_fork_child_can_drop_the_proxies_it_inherited(run_python):
+    # A child's proxies used to release their JS references through the parent's isolate,
+    # which has none of its threads in the child: a crash at `del` or at exit.
+    proc = run_python(
+        """
+        import gc, os, sys
+        import pymport_py as node
+
+        objs = [node.eval("({n: %d})" % i) for i in range(200)]
+        fns = [node.eval("() => 1") for _ in range(50)]
+        pid = os.fork()
+        if pid == 0:
+            del objs[:100]
+            gc.collect()
+            print("child dropped", flush=True)
+            sys.exit(5)     # the rest go at exit
+        _, status = os.waitpid(pid, 0)
+        print("child", os.waitstatus_to_exitcode(status))
+        del objs, fns
+        gc.collect()
+        print("parent", node.eval("1 + 1"))
+        """,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "child dropped\nchild 5\nparent 2\n", proc.report
+
+
 SPAWN_SCRIPT = """
 import multiprocessing as mp
 import os
