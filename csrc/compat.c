@@ -80,13 +80,22 @@ void cp_write_unraisable(const char *where) {
 /* int.bit_length, int.to_bytes and int.from_bytes: public on every version,
  * and linear in the size. Only integers beyond 2**53 (BigInts) come here. */
 
+/* Returns a new reference: v (an int or an int subclass) as an exact int,
+ * made by int's own slot, so that a subclass's __abs__, __lt__ or bit_length
+ * cannot change what is read. */
+static PyObject *cp_exact_long(PyObject *v) {
+    if (PyLong_CheckExact(v)) return Py_NewRef(v);
+    return PyLong_Type.tp_as_number->nb_int(v);
+}
+
 int cp_long_magnitude_size(PyObject *v, size_t *nbytes, int *negative) {
+    PyObject *exact = cp_exact_long(v);
+    if (!exact) return -1;
     PyObject *zero = PyLong_FromLong(0);
-    if (!zero) return -1;
-    int neg = PyObject_RichCompareBool(v, zero, Py_LT);
-    Py_DECREF(zero);
-    if (neg < 0) return -1;
-    PyObject *bits = PyObject_CallMethod(v, "bit_length", NULL);
+    int neg = zero ? PyObject_RichCompareBool(exact, zero, Py_LT) : -1;
+    Py_XDECREF(zero);
+    PyObject *bits = neg < 0 ? NULL : PyObject_CallMethod(exact, "bit_length", NULL);
+    Py_DECREF(exact);
     if (!bits) return -1;
     size_t n = PyLong_AsSize_t(bits);
     Py_DECREF(bits);
@@ -97,7 +106,10 @@ int cp_long_magnitude_size(PyObject *v, size_t *nbytes, int *negative) {
 }
 
 int cp_long_magnitude_bytes(PyObject *v, unsigned char *buf, size_t nbytes) {
-    PyObject *mag = PyNumber_Absolute(v);
+    PyObject *exact = cp_exact_long(v);
+    if (!exact) return -1;
+    PyObject *mag = PyNumber_Absolute(exact);
+    Py_DECREF(exact);
     if (!mag) return -1;
     PyObject *bytes = PyObject_CallMethod(mag, "to_bytes", "ns", (Py_ssize_t)nbytes, "little");
     Py_DECREF(mag);

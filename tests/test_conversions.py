@@ -604,3 +604,29 @@ def test_to_py_cycle_raises_recursion_error():
     cyclic = pymport_py.eval("(() => { const c = []; c.push(c); return c; })()")
     with pytest.raises(RecursionError):
         cyclic.to_py()
+
+
+class _TrickyInt(int):
+    """An int subclass whose own methods lie about the value."""
+
+    def __abs__(self):
+        return "not a number"
+
+    def bit_length(self):
+        return 1
+
+    def __lt__(self, other):
+        return False
+
+    def to_bytes(self, *args, **kwargs):
+        return b""
+
+
+@pytest.mark.parametrize("value", [2 ** 70, -(2 ** 70), -(2 ** 200) + 1, 2 ** 53 + 1, 12])
+def test_an_int_subclass_converts_by_its_int_value_not_its_methods(value):
+    # cv_int_to_js used to read a BigInt through the subclass's own __abs__/bit_length.
+    tricky = _TrickyInt(value)
+    kind = "bigint" if abs(value) > 2 ** 53 else "number"
+    assert pymport_py.eval("(x) => typeof x")(tricky) == kind
+    assert pymport_py.eval("(x) => String(x)")(tricky) == str(value)
+    assert pymport_py.eval("(x) => x")(tricky) == value
