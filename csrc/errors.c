@@ -205,12 +205,11 @@ int er_exception_to_js(rt_env *env, PyObject *value, napi_value *out) {
     trace = er_format_trace(value);
     napi_value args[4], fn, undefined;
     if (!message || !trace) goto done;
-    const char *m = PyUnicode_AsUTF8(message), *t = PyUnicode_AsUTF8(trace);
-    if (!m || !t) goto done;
-    NAPI_OK(env, napi_create_string_utf8(env->napi, m, NAPI_AUTO_LENGTH, &args[0]));
+    /* As strings are converted everywhere: lone surrogates in a message survive. */
+    if (cv_to_js(env, message, CV_ARG, &args[0]) < 0) goto done;
     NAPI_OK(env, napi_create_string_utf8(env->napi, tname, NAPI_AUTO_LENGTH, &args[1]));
     if (pyp_wrap(env, value, &args[2]) < 0) goto done;
-    NAPI_OK(env, napi_create_string_utf8(env->napi, t, NAPI_AUTO_LENGTH, &args[3]));
+    if (cv_to_js(env, trace, CV_ARG, &args[3]) < 0) goto done;
     if (!(fn = rt_helper_value(env, RT_H_PYERROR))) goto done;
     NAPI_OK(env, napi_get_undefined(env->napi, &undefined));
     NAPI_OK(env, napi_call_function(env->napi, undefined, fn, 4, args, out));

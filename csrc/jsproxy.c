@@ -217,32 +217,44 @@ error:
     return res;
 }
 
-/* The `length` or `size` of the object, or -2 when it has none; -1 on error. */
-static Py_ssize_t jsp_length(jsp_object *o) {
+typedef enum { JSP_LENGTH_OK, JSP_LENGTH_NONE, JSP_LENGTH_NEGATIVE } jsp_length_kind;
+
+/* The integral `length` or `size` of the object into *len. Returns what it
+ * found, or -1 on error (a length past Py_ssize_t is an OverflowError). */
+static int jsp_length(jsp_object *o, Py_ssize_t *len) {
     PyObject *n = jsp_helper(o, RT_H_LENGTH);
     if (!n) return -1;
-    if (n == Py_None) {
-        Py_DECREF(n);
-        return -2;
+    int kind = JSP_LENGTH_NONE;
+    if (PyLong_Check(n)) {
+        *len = PyLong_AsSsize_t(n);
+        if (*len == -1 && PyErr_Occurred()) kind = -1;
+        else kind = *len < 0 ? JSP_LENGTH_NEGATIVE : JSP_LENGTH_OK;
     }
-    Py_ssize_t len = PyLong_Check(n) ? PyLong_AsSsize_t(n) : -2;
     Py_DECREF(n);
-    return len;
+    return kind;
 }
 
 static Py_ssize_t jsp_len(PyObject *self) {
-    Py_ssize_t n = jsp_length((jsp_object *)self);
-    if (n == -2) {
+    Py_ssize_t n = 0;
+    switch (jsp_length((jsp_object *)self, &n)) {
+    case JSP_LENGTH_OK: return n;
+    case JSP_LENGTH_NONE:
         PyErr_SetString(PyExc_TypeError, "this JavaScript object has no length or size");
         return -1;
+    case JSP_LENGTH_NEGATIVE:
+        PyErr_Format(PyExc_ValueError, "this JavaScript object's length is negative (%zd)", n);
+        return -1;
+    default: return -1;
     }
-    return n;
 }
 
 static int jsp_bool(PyObject *self) {
-    Py_ssize_t n = jsp_length((jsp_object *)self);
-    if (n == -1) return -1;
-    return n != 0; /* objects without length are truthy, as in JS */
+    Py_ssize_t n = 0;
+    switch (jsp_length((jsp_object *)self, &n)) {
+    case JSP_LENGTH_OK: return n != 0;
+    case -1: return -1;
+    default: return 1; /* objects without a valid length are truthy, as in JS */
+    }
 }
 
 static PyObject *jsp_repr(PyObject *self) {

@@ -434,3 +434,19 @@ def test_a_call_with_more_than_8_arguments_one_of_which_fails_to_convert(run_pyt
     assert proc.returncode == 0, proc.report
     assert proc.stdout.splitlines() == [
         "this JavaScript object belongs to another Node environment", "780 30"], proc.report
+
+
+def test_a_python_exception_with_a_lone_surrogate_crosses_whole_and_comes_back_itself():
+    # Its message went through PyUnicode_AsUTF8, which refuses lone surrogates: JS got
+    # "a Python exception (it could not be converted)".
+    err = ValueError("bad \udcff byte")
+
+    def boom():
+        raise err
+
+    caught = pymport_py.eval("(f) => { try { f() } catch (e) { return [e.message, e.pythonValue] } }")(boom)
+    assert caught[0] == "ValueError: bad \udcff byte"
+    assert caught[1] is err
+    with pytest.raises(ValueError) as info:
+        pymport_py.eval("(f) => f()")(boom)
+    assert info.value is err

@@ -474,3 +474,13 @@ def test_python_functions_have_a_js_length():
     assert length(Handler().method) == 2  # self is bound
     assert length(print) == 0  # builtins: unknown, as for JS natives with rest args
     assert pymport_py.eval("(f) => f(1, 2)")(lambda a, b: a + b) == 3
+
+
+@pytest.mark.parametrize("length", [-1, -5])
+def test_a_negative_length_is_a_clear_value_error_and_the_object_is_truthy(length):
+    # -1 used to come back as SystemError ("error return without exception set").
+    o = pymport_py.eval(f"({{length: {length}}})")
+    with pytest.raises(ValueError, match=rf"length is negative \({length}\)"):
+        len(o)
+    assert bool(o) is True  # as a JS object, and as objects without a valid length
+    assert bool(pymport_py.eval("({length: 0})")) is False
