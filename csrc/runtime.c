@@ -451,6 +451,7 @@ static rt_env *rt_env_alloc(PyObject *module, const char *bootstrap) {
     pthread_mutex_init(&env->mutex, NULL);
     pthread_mutex_init(&env->smutex, NULL);
     pthread_mutex_init(&env->qmutex, NULL);
+    pthread_mutex_init(&env->jmutex, NULL);
     pthread_cond_init(&env->scond, NULL);
     atomic_store(&env->state, RT_STARTING);
     env->sleep_until = -1;
@@ -513,6 +514,7 @@ void rt_env_decref(rt_env *env) {
     pthread_mutex_destroy(&env->mutex);
     pthread_mutex_destroy(&env->smutex);
     pthread_mutex_destroy(&env->qmutex);
+    pthread_mutex_destroy(&env->jmutex);
     pthread_cond_destroy(&env->scond);
     Py_CLEAR(env->interrupt_exc);
     Py_CLEAR(env->module);
@@ -1114,18 +1116,24 @@ int rt_env_shutdown(rt_env *env) {
                         "JavaScript; use process.exit() there instead");
         return -1;
     }
+    /* Concurrent close() calls: the first one stops and joins the loop thread,
+     * the others wait for it to be done (a thread joined twice is undefined). */
     Py_BEGIN_ALLOW_THREADS
-    pthread_mutex_lock(&env->smutex);
-    int running = RT_RUNNING;
-    if (env->setup && atomic_compare_exchange_strong(&env->state, &running, RT_STOPPING))
-        em_setup_stop(env->setup); /* terminates JS running on any thread */
-    pthread_mutex_unlock(&env->smutex);
-    pthread_mutex_lock(&env->qmutex);
-    if (!env->wake_closed) uv_async_send(&env->wake);
-    pthread_mutex_unlock(&env->qmutex);
-    pthread_join(env->loop_thread, NULL);
+    pthread_mutex_lock(&env->jmutex);
+    if (atomic_load(&env->loop_thread_started)) {
+        pthread_mutex_lock(&env->smutex);
+        int running = RT_RUNNING;
+        if (env->setup && atomic_compare_exchange_strong(&env->state, &running, RT_STOPPING))
+            em_setup_stop(env->setup); /* terminates JS running on any thread */
+        pthread_mutex_unlock(&env->smutex);
+        pthread_mutex_lock(&env->qmutex);
+        if (!env->wake_closed) uv_async_send(&env->wake);
+        pthread_mutex_unlock(&env->qmutex);
+        pthread_join(env->loop_thread, NULL);
+        atomic_store(&env->loop_thread_started, 0);
+    }
+    pthread_mutex_unlock(&env->jmutex);
     Py_END_ALLOW_THREADS
-    env->loop_thread_started = 0;
     return 0;
 }
 

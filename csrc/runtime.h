@@ -76,8 +76,9 @@ struct rt_env {
     char *base_dir;        /* default base for require/import, or NULL: the cwd */
     char **argv;           /* process.argv, NULL-terminated */
     char **exec_argv;      /* Node/V8 options, NULL-terminated */
-    pthread_t loop_thread; /* joined by rt_env_shutdown */
-    int loop_thread_started; /* GIL */
+    pthread_t loop_thread; /* joined by rt_env_shutdown, under `jmutex` */
+    atomic_int loop_thread_started; /* set under the GIL by rt_env_start; cleared under `jmutex` */
+    pthread_mutex_t jmutex; /* one thread at a time stops and joins the loop thread */
     int foreign;           /* set once: a Node worker_thread's environment, owned by its thread */
     long refcnt;           /* GIL: the Environment object and every JSObject */
 

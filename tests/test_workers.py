@@ -511,3 +511,34 @@ def test_open_workers_at_interpreter_exit(run_python):
     )
     assert proc.returncode == 0, proc.report
     assert proc.stdout == "bye\n", proc.report
+
+
+def test_concurrent_close_calls_join_the_loop_thread_once(run_python):
+    # Each close() read loop_thread_started before letting go of the GIL and cleared it after
+    # taking it back: two at once both joined the same thread (undefined: a crash or a hang).
+    proc = run_python(
+        """
+        import threading
+        import pymport_py
+        rounds, closers = 30, 6
+        for _ in range(rounds):
+            w = pymport_py.Worker()
+            w.eval("setInterval(() => {}, 1000); 1")
+            barrier = threading.Barrier(closers)
+            errors = []
+            def close():
+                barrier.wait()
+                try:
+                    w.close()
+                except BaseException as e:
+                    errors.append(e)
+            threads = [threading.Thread(target=close) for _ in range(closers)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert not errors and not w.running, errors
+        print("closed", rounds, "workers,", closers, "threads each")
+        """, timeout=120)
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "closed 30 workers, 6 threads each\n", proc.report
