@@ -230,9 +230,6 @@ extern "C" void em_setup_cancel_terminate(em_setup *s) {
     s->setup->isolate()->CancelTerminateExecution();
 }
 
-extern "C" int em_setup_is_terminating(em_setup *s) {
-    return s->setup->isolate()->IsExecutionTerminating() ? 1 : 0;
-}
 
 extern "C" void em_setup_request_interrupt(em_setup *s, void (*fn)(void *), void *data) {
     auto *interrupt = new (std::nothrow) Interrupt{fn, data};
@@ -251,9 +248,6 @@ extern "C" void em_setup_drain_tasks(em_setup *s) {
     process_init->platform()->DrainTasks(s->setup->isolate());
 }
 
-extern "C" int em_setup_emit_exit(em_setup *s) {
-    return node::EmitProcessExit(s->setup->env()).FromMaybe(1);
-}
 
 extern "C" void em_setup_destroy(em_setup *s) { delete s; }
 

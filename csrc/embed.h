@@ -89,8 +89,6 @@ void em_setup_stop(em_setup *s);
 void em_setup_terminate(em_setup *s);
 /* Node lock held, no JS on this thread's stack. */
 void em_setup_cancel_terminate(em_setup *s);
-/* Node lock held. True while a termination is pending. */
-int em_setup_is_terminating(em_setup *s);
 
 /* Asks the thread running this isolate's JS to call fn(data) at its next
  * interrupt check (V8 RequestInterrupt). Any thread, while the setup lives. */
@@ -104,8 +102,6 @@ void em_setup_on_heap_limit(em_setup *s, void (*fn)(void *data), void *data);
 /* Runs pending platform tasks for the isolate. Loop thread, scope entered. */
 void em_setup_drain_tasks(em_setup *s);
 
-/* Emits process 'exit' and returns the exit code. Scope entered. */
-int em_setup_emit_exit(em_setup *s);
 
 /* Frees the environment, isolate and loop. The scope must NOT be entered by
  * anyone. Loop thread. */

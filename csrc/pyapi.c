@@ -167,8 +167,9 @@ static int pa_set(rt_env *env, PyObject *self, size_t argc, napi_value *argv, na
     int rc = -1;
     if (!name) return -1;
     if (argc >= 3 && !(value = pa_arg(env, argv[2]))) goto done;
-    rc = PyObject_SetAttr(self, name, value);
-    if (rc == 0) NAPI_OK(env, napi_get_boolean(env->napi, true, out));
+    if (PyObject_SetAttr(self, name, value) < 0) goto done;
+    NAPI_OK(env, napi_get_boolean(env->napi, true, out));
+    rc = 0; /* only now: a failed napi call above must not return success */
 done:
 error:
     Py_DECREF(name);
