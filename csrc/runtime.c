@@ -1274,8 +1274,14 @@ static napi_value rt_js_write(napi_env napi, napi_callback_info info) {
     PyObject *res = NULL;
     if (text && stream && stream != Py_None) res = PyObject_CallMethod(stream, "write", "O", text);
     if (res) {
+        /* Written: a stream that cannot flush (no flush method, a closed
+         * pipe) keeps what it has rather than getting the text twice. */
         Py_DECREF(res);
         res = PyObject_CallMethod(stream, "flush", NULL);
+        if (!res) {
+            PyErr_Clear();
+            res = Py_NewRef(Py_None);
+        }
     }
     if (!res) {
         /* No usable Python stream: write the bytes to the fd itself. */

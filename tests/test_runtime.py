@@ -559,3 +559,24 @@ def test_require_builtins():
     assert fs.existsSync(__file__) is True
     assert "test_require_builtins" in fs.readFileSync(__file__, "utf8")
     assert pymport_py.require("node:path") is path
+
+
+def test_console_output_reaches_a_stream_that_cannot_flush_once(run_python):
+    # console.log flushes Python's stream; for a stream without flush() the fallback to the
+    # raw fd wrote the text a second time.
+    proc = run_python(
+        """
+        import sys, pymport_py
+        class NoFlush:
+            parts = []
+            def write(self, text):
+                self.parts.append(text)
+                return len(text)
+        real, sys.stdout = sys.stdout, NoFlush()
+        pymport_py.eval("console.log('once')")
+        sys.stdout = real
+        print(NoFlush.parts, file=sys.stderr)
+        """, timeout=60)
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "", proc.report  # nothing on fd 1 behind the stream's back
+    assert proc.stderr == "['once\\n']\n", proc.report
