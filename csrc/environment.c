@@ -58,8 +58,7 @@ static void env_dealloc(PyObject *self) {
          * teardown. pymport_py stops its environments at exit (atexit);
          * this one is left to the process's end. */
     } else if (e->env) {
-        if (rt_env_shutdown(e->env) < 0) PyErr_WriteUnraisable(self);
-        rt_env_decref(e->env);
+        rt_env_close(e->env);
     }
     type->tp_free(self);
     Py_DECREF(type);

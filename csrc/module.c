@@ -159,6 +159,7 @@ static PyObject *mod_set_lock_wait_limit(PyObject *module, PyObject *arg) {
 static PyObject *mod_python_exiting(PyObject *module, PyObject *unused) {
     (void)module;
     (void)unused;
+    rt_join_stopped(1);
     cp_set_exiting();
     Py_RETURN_NONE;
 }

@@ -58,6 +58,7 @@ typedef struct {
     _Atomic(rt_env *) waiting_for; /* the environment whose Node lock it waits for */
     atomic_int held;               /* how many Node locks it holds */
     atomic_int in_python;          /* inside a call from JS into Python (nesting count) */
+    int node_worker;               /* own thread: a Node worker_thread (rt_register_worker) */
     int64_t deadline_ns;           /* own thread: pymport_py.deadline(), 0: none */
     int report;                    /* own thread: rt_stop_reason to raise next */
     PyObject *report_exc;          /* own thread, GIL: the exception for RT_STOP_SIGNAL */
@@ -345,11 +346,12 @@ void rt_leave_python(void) { atomic_fetch_sub(&rt_thread_self()->in_python, 1); 
  * - a thread whose lock's owner stays inside a Python callback (called from
  *   JS) longer than the limit gives up: that owner may be waiting for it
  *   (joining this thread, say), which no lock can show.
- * Returns 0, or -1 with RuntimeError. */
+ * Returns 0, or -1 with RuntimeError (EnvironmentClosed when the environment
+ * stopped meanwhile). */
 static int rt_acquire(rt_env *env) {
     if (pthread_mutex_trylock(&env->mutex) == 0) return 0;
     rt_thread *me = rt_thread_self();
-    int deadlock = 0, stuck = 0;
+    int deadlock = 0, stuck = 0, closed = 0;
     int64_t limit = atomic_load(&rt_python_wait_limit), in_python_since = 0;
     Py_BEGIN_ALLOW_THREADS
     atomic_store(&me->waiting_for, env);
@@ -362,6 +364,12 @@ static int rt_acquire(rt_env *env) {
             until.tv_nsec -= 1000000000L;
         }
         if (pthread_mutex_timedlock(&env->mutex, &until) == 0) break;
+        /* A stopping environment's lock is held by its teardown, which may wait
+         * for this thread (Node joins its worker_threads): give up. */
+        if (atomic_load(&env->state) != RT_RUNNING) {
+            closed = 1;
+            break;
+        }
         if (atomic_load(&me->held) > 0 && rt_cycle(env)) {
             deadlock = 1;
             break;
@@ -380,6 +388,7 @@ static int rt_acquire(rt_env *env) {
     }
     atomic_store(&me->waiting_for, NULL);
     Py_END_ALLOW_THREADS
+    if (closed) return rt_raise_closed(env);
     if (deadlock) {
         PyErr_SetString(PyExc_RuntimeError,
                         "deadlock: this thread holds a Node environment's lock and waits for "
@@ -502,8 +511,7 @@ void rt_env_incref(rt_env *env) { env->refcnt++; }
 
 void rt_env_decref(rt_env *env) {
     if (--env->refcnt > 0) return;
-    /* The loop thread was joined by rt_env_shutdown (the Environment object
-     * shuts down before it drops its reference). */
+    /* The loop thread, which holds a reference until it is joined, was joined. */
     tb_free(&env->objects);
     tb_free(&env->pyobjects);
     free(env->released);
@@ -1068,13 +1076,16 @@ int rt_env_start(rt_env *env) {
         PyErr_SetString(PyExc_RuntimeError, "the environment was already started");
         return -1;
     }
+    rt_join_stopped(0);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     /* V8 wants a deep stack; Python's own threads use the same default. */
     pthread_attr_setstacksize(&attr, 8 * 1024 * 1024);
+    rt_env_incref(env); /* the loop thread's, dropped by whoever joins it */
     int err = pthread_create(&env->loop_thread, &attr, rt_loop_main, env);
     pthread_attr_destroy(&attr);
     if (err) {
+        rt_env_decref(env);
         errno = err;
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
@@ -1088,10 +1099,7 @@ int rt_env_start(rt_env *env) {
     pthread_mutex_unlock(&env->smutex);
     Py_END_ALLOW_THREADS
     if (state == RT_DEAD) {
-        Py_BEGIN_ALLOW_THREADS
-        pthread_join(env->loop_thread, NULL);
-        Py_END_ALLOW_THREADS
-        env->loop_thread_started = 0;
+        rt_env_shutdown(env); /* joins it */
         int bad_options = strncmp(env->start_error, EM_OPTIONS_ERROR, strlen(EM_OPTIONS_ERROR)) == 0;
         PyErr_Format(bad_options ? PyExc_ValueError : PyExc_RuntimeError, "cannot start Node: %s",
                      env->start_error);
@@ -1100,8 +1108,59 @@ int rt_env_start(rt_env *env) {
     return 0;
 }
 
+/* Asks the loop thread to stop: JS running on any thread is terminated. Any
+ * thread, no lock needed. */
+static void rt_request_stop(rt_env *env) {
+    pthread_mutex_lock(&env->smutex);
+    int running = RT_RUNNING;
+    if (env->setup && atomic_compare_exchange_strong(&env->state, &running, RT_STOPPING))
+        em_setup_stop(env->setup);
+    pthread_mutex_unlock(&env->smutex);
+    pthread_mutex_lock(&env->qmutex);
+    if (!env->wake_closed) uv_async_send(&env->wake);
+    pthread_mutex_unlock(&env->qmutex);
+}
+
+/* Whether the calling thread may wait for env's loop thread to end: not that
+ * thread itself, not one inside a call from its JS (the loop thread's teardown
+ * needs the Node lock), and not a Node worker_thread (which the teardown of
+ * the environment that started it joins). */
+static int rt_can_join(rt_env *env) {
+    return !rt_owns(env) && !pthread_equal(pthread_self(), env->loop_thread) &&
+           !rt_thread_self()->node_worker;
+}
+
+/* Environments asked to stop by a thread that could not join their loop
+ * thread, each with a reference: rt_join_stopped joins them later, from a
+ * thread that can. Linked by `next_unjoined`; GIL. */
+static rt_env *rt_unjoined;
+
+static void rt_join_later(rt_env *env) {
+    rt_request_stop(env);
+    if (env->unjoined) return;
+    env->unjoined = 1;
+    rt_env_incref(env);
+    env->next_unjoined = rt_unjoined;
+    rt_unjoined = env;
+}
+
+void rt_join_stopped(int wait) {
+    for (rt_env **link = &rt_unjoined; *link;) {
+        rt_env *env = *link;
+        if (!rt_can_join(env) || (!wait && atomic_load(&env->state) != RT_DEAD)) {
+            link = &env->next_unjoined;
+            continue;
+        }
+        *link = env->next_unjoined;
+        env->unjoined = 0;
+        rt_env_shutdown(env); /* cannot fail: this thread can join it */
+        rt_env_decref(env);
+        link = &rt_unjoined; /* the list may have changed while the GIL was released */
+    }
+}
+
 int rt_env_shutdown(rt_env *env) {
-    if (!env->loop_thread_started) return 0;
+    if (!atomic_load(&env->loop_thread_started)) return 0;
     if (atomic_load(&rt_forked)) {
         /* A forked child has none of the parent's threads: nothing to stop or
          * join (joining a thread that exists only in the parent waits forever
@@ -1116,25 +1175,37 @@ int rt_env_shutdown(rt_env *env) {
                         "JavaScript; use process.exit() there instead");
         return -1;
     }
+    if (!rt_can_join(env)) {
+        rt_join_later(env);
+        return 0;
+    }
     /* Concurrent close() calls: the first one stops and joins the loop thread,
      * the others wait for it to be done (a thread joined twice is undefined). */
+    int joined = 0;
     Py_BEGIN_ALLOW_THREADS
     pthread_mutex_lock(&env->jmutex);
     if (atomic_load(&env->loop_thread_started)) {
-        pthread_mutex_lock(&env->smutex);
-        int running = RT_RUNNING;
-        if (env->setup && atomic_compare_exchange_strong(&env->state, &running, RT_STOPPING))
-            em_setup_stop(env->setup); /* terminates JS running on any thread */
-        pthread_mutex_unlock(&env->smutex);
-        pthread_mutex_lock(&env->qmutex);
-        if (!env->wake_closed) uv_async_send(&env->wake);
-        pthread_mutex_unlock(&env->qmutex);
+        rt_request_stop(env);
         pthread_join(env->loop_thread, NULL);
         atomic_store(&env->loop_thread_started, 0);
+        joined = 1;
     }
     pthread_mutex_unlock(&env->jmutex);
     Py_END_ALLOW_THREADS
+    if (joined) rt_env_decref(env); /* the loop thread's reference */
     return 0;
+}
+
+void rt_env_close(rt_env *env) {
+    PyObject *pending = cp_err_take(); /* a dealloc keeps the caller's exception */
+    if (rt_owns(env)) {
+        rt_join_later(env);
+    } else {
+        rt_join_stopped(0);
+        if (rt_env_shutdown(env) < 0) cp_write_unraisable("closing a Node environment");
+    }
+    rt_env_decref(env);
+    cp_err_restore(pending);
 }
 
 /* ---- the linked binding ---- */
@@ -1375,6 +1446,7 @@ static rt_env *rt_register_worker(napi_env napi) {
     rt_env *env = rt_env_alloc(rt_module, rt_bootstrap);
     if (env) {
         env->foreign = 1;
+        rt_thread_self()->node_worker = 1;
         env->napi = napi;
         env->wake_closed = 1; /* until rt_foreign_wake_init opened it */
         atomic_store(&env->state, RT_RUNNING);

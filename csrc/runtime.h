@@ -80,7 +80,9 @@ struct rt_env {
     atomic_int loop_thread_started; /* set under the GIL by rt_env_start; cleared under `jmutex` */
     pthread_mutex_t jmutex; /* one thread at a time stops and joins the loop thread */
     int foreign;           /* set once: a Node worker_thread's environment, owned by its thread */
-    long refcnt;           /* GIL: the Environment object and every JSObject */
+    long refcnt;           /* GIL: the Environment object, every JSObject, the loop thread */
+    int unjoined;          /* GIL: on the list of stopped environments to join (rt_join_stopped) */
+    rt_env *next_unjoined; /* GIL: that list's link */
 
     /* Set once by the loop thread before RT_RUNNING. */
     em_setup *setup;       /* NULL after teardown (under `smutex`) */
@@ -147,8 +149,18 @@ rt_env *rt_env_new(PyObject *module, const char *bootstrap, PyObject *argv,
 int rt_env_start(rt_env *env);
 /* Stops the environment, fails pending calls, joins the loop thread. Any
  * thread, GIL held (released while joining), not holding this Node lock.
- * Returns 0, or -1 with an exception. */
+ * From a thread that cannot wait for the loop thread (the loop thread itself,
+ * a Node worker_thread) the stop is asked for and the join is left to
+ * rt_join_stopped. Returns 0, or -1 with an exception. */
 int rt_env_shutdown(rt_env *env);
+/* The Environment object drops its reference: shuts env down, or, on a thread
+ * inside a call from env's JS, asks it to stop and leaves the join to
+ * rt_join_stopped. Never raises. GIL held. */
+void rt_env_close(rt_env *env);
+/* Joins the loop threads of environments stopped from threads that could not
+ * join them: those that ended, or with `wait` all (the exit hook). Skips those
+ * this thread cannot join. GIL held (released while joining). */
+void rt_join_stopped(int wait);
 /* Reference counting (GIL held). The last decref frees the struct. */
 void rt_env_incref(rt_env *env);
 void rt_env_decref(rt_env *env);

@@ -228,3 +228,138 @@ def test_shutdown_after_a_result_that_timed_out_fails_its_future(run_python):
     assert proc.returncode == 0, proc.report
     assert proc.stdout.splitlines() == ["the JavaScript Promise did not settle in time"] * 3 + [
         "EnvironmentClosed"], proc.report
+
+
+# Dropping or closing a Worker on a thread that cannot wait for its loop thread
+# (one inside a call from its JavaScript, its loop thread, a Node worker_thread
+# of it): the stop happens, the join is left for later, and nothing crashes.
+
+def test_last_reference_to_a_worker_dropped_inside_a_call_from_its_js(run_python):
+    proc = run_python(
+        """
+        import gc, pymport_py
+        holder = [pymport_py.Worker()]
+        call = holder[0].eval("(f) => f()")
+        try:
+            call(lambda: holder.clear())
+        except pymport_py.EnvironmentClosed as e:
+            print("closed:", e)
+        del call
+        gc.collect()
+        print(pymport_py.eval("1 + 1"))
+        """,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "closed: the Node environment is shut down\n2\n", proc.report
+    assert proc.stderr == "", proc.report
+
+
+def test_last_reference_to_a_worker_dropped_in_a_timer_on_its_loop_thread(run_python):
+    proc = run_python(
+        """
+        import threading, pymport_py
+        holder = [pymport_py.Worker()]
+        dropped = threading.Event()
+        def drop():
+            holder.clear()
+            dropped.set()
+        holder[0].eval("(f) => { setTimeout(f, 0); }")(drop)
+        assert dropped.wait(30)
+        w = pymport_py.Worker()           # joins the stopped one
+        print(w.eval("6 * 7"))
+        w.close()
+        """,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "42\n", proc.report
+    assert proc.stderr == "", proc.report
+
+
+def test_js_holding_the_last_reference_to_its_worker_when_process_exit_stops_it(run_python):
+    proc = run_python(
+        """
+        import gc, time, pymport_py
+        w = pymport_py.Worker()
+        w.eval("(o) => { globalThis.keep = o; setTimeout(() => process.exit(3), 20); }")(w)
+        del w
+        gc.collect()
+        time.sleep(0.5)
+        print(pymport_py.eval("1 + 1"))
+        """,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "2\n", proc.report
+    assert proc.stderr == "", proc.report
+
+
+WORKER_THREAD_CALLS = """
+import sys, pymport_py
+def run_on_a_worker_thread(env, python_expression):
+    sys.modules["__main__"].env = env
+    return env.eval('''(expr) => new Promise((resolve, reject) => {
+      const { Worker } = require('worker_threads');
+      const t = new Worker(`
+        const { parentPort, workerData } = require('worker_threads');
+        parentPort.postMessage('started');
+        parentPort.postMessage(require('pymport').pyval(workerData).toJS());
+      `, { eval: true, workerData: expr });
+      t.on('message', (m) => { if (m !== 'started') resolve(m); else globalThis.started = true; });
+      t.on('error', reject);
+    })''')(python_expression)
+"""
+
+
+def test_close_called_on_a_worker_thread_of_that_worker(run_python):
+    proc = run_python(
+        WORKER_THREAD_CALLS
+        + """
+w = pymport_py.Worker()
+result = run_on_a_worker_thread(w, '__import__("__main__").env.close() or "closed"')
+try:
+    print(result.result(30))
+except pymport_py.EnvironmentClosed:
+    print("closed before the message")
+print(w.running, pymport_py.eval("1 + 1"))
+""",
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "closed before the message\nFalse 2\n", proc.report
+
+
+def test_shutdown_while_a_worker_thread_waits_for_the_environments_lock(run_python):
+    proc = run_python(
+        WORKER_THREAD_CALLS
+        + """
+import threading, time
+pymport_py.set_lock_wait_limit(None)
+w = pymport_py.Worker()
+entered, release = threading.Event(), threading.Event()
+def hold():
+    entered.set()
+    release.wait()
+def use_w():
+    entered.wait()
+    try:
+        return w.eval("'ran'")
+    except pymport_py.EnvironmentClosed as e:
+        return "EnvironmentClosed"
+sys.modules["__main__"].use_w = use_w
+run_on_a_worker_thread(w, '__import__("__main__").use_w()')
+w.eval("(h) => { setTimeout(h, 0); }")(hold)   # the loop thread holds w's lock in hold()
+assert entered.wait(30)
+time.sleep(0.5)                                 # the worker_thread now waits for the lock
+closer = threading.Thread(target=w.close)
+closer.start()
+time.sleep(0.3)
+release.set()                                   # the loop thread goes on to tear w down
+closer.join(30)
+print(closer.is_alive(), w.running, pymport_py.eval("1 + 1"))
+""",
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "False False 2\n", proc.report
