@@ -259,12 +259,37 @@ extern "C" void em_scope_exit(em_scope *scope) {
     reinterpret_cast<Scopes *>(scope->opaque)->~Scopes();
 }
 
-extern "C" uint32_t em_identity_hash(napi_value value) {
-    // napi_value is a v8::Local<v8::Value> in Node's implementation
-    // (v8impl::V8LocalValueFromJsValue copies it the same way).
+// napi_value is a v8::Local<v8::Value> in Node's implementation
+// (v8impl::V8LocalValueFromJsValue copies it the same way).
+static v8::Local<v8::Value> em_local(napi_value value) {
     v8::Local<v8::Value> local;
     static_assert(sizeof(local) == sizeof(value), "napi_value is not a Local");
     memcpy(static_cast<void *>(&local), &value, sizeof(value));
+    return local;
+}
+
+struct em_memory_hold {
+    std::shared_ptr<v8::BackingStore> store;
+};
+
+extern "C" em_memory_hold *em_hold_memory(napi_value value) {
+    v8::Local<v8::Value> local = em_local(value);
+    v8::Local<v8::ArrayBuffer> buffer;
+    if (local.IsEmpty()) return nullptr;
+    if (local->IsArrayBuffer()) {
+        buffer = local.As<v8::ArrayBuffer>();
+    } else if (local->IsArrayBufferView()) {
+        buffer = local.As<v8::ArrayBufferView>()->Buffer();
+    } else {
+        return nullptr;
+    }
+    return new (std::nothrow) em_memory_hold{buffer->GetBackingStore()};
+}
+
+extern "C" void em_release_memory(em_memory_hold *hold) { delete hold; }
+
+extern "C" uint32_t em_identity_hash(napi_value value) {
+    v8::Local<v8::Value> local = em_local(value);
     if (local.IsEmpty() || !local->IsObject()) return 0;
     return static_cast<uint32_t>(local.As<v8::Object>()->GetIdentityHash());
 }

@@ -117,6 +117,15 @@ void em_scope_exit(em_scope *scope);
  * unique). Node lock held. Returns 0 for non-objects. */
 uint32_t em_identity_hash(napi_value value);
 
+/* The memory behind an ArrayBuffer or an ArrayBuffer view (typed array,
+ * DataView), kept alive while the hold lives: after the buffer is transferred
+ * or collected, and after the isolate is gone. em_hold_memory: Node lock
+ * held; returns NULL when value has no memory (or on allocation failure).
+ * em_release_memory: any thread. */
+typedef struct em_memory_hold em_memory_hold;
+em_memory_hold *em_hold_memory(napi_value value);
+void em_release_memory(em_memory_hold *hold);
+
 /* Heap statistics, for tests and benchmarks. Node lock held. */
 size_t em_heap_used(em_setup *s);
 

@@ -500,9 +500,11 @@ static void jspi_dealloc(PyObject *self) {
 
 /* ---- buffer protocol ---- */
 
+/* A view's shape and strides, and what keeps its memory alive (view->internal). */
 typedef struct {
     Py_ssize_t shape;
     Py_ssize_t stride;
+    em_memory_hold *memory;
 } jsp_dims;
 
 static int jsp_getbuffer(PyObject *self, Py_buffer *view, int flags) {
@@ -552,6 +554,14 @@ static int jsp_getbuffer(PyObject *self, Py_buffer *view, int flags) {
         PyErr_NoMemory();
         goto error;
     }
+    /* The view outlives what JS does with the buffer (a transfer, the isolate's
+     * end): it holds the memory itself. */
+    dims->memory = NULL;
+    if (len && !(dims->memory = em_hold_memory(v))) {
+        PyMem_Free(dims);
+        PyErr_NoMemory();
+        goto error;
+    }
     dims->shape = (Py_ssize_t)(len / itemsize);
     dims->stride = (Py_ssize_t)itemsize;
     view->buf = data ? data : empty;
@@ -573,7 +583,9 @@ error:
 
 static void jsp_releasebuffer(PyObject *self, Py_buffer *view) {
     (void)self;
-    PyMem_Free(view->internal);
+    jsp_dims *dims = view->internal;
+    em_release_memory(dims->memory);
+    PyMem_Free(dims);
 }
 
 /* ---- lifetime ---- */
@@ -593,9 +605,11 @@ static void jsp_dealloc(PyObject *self) {
     jsp_object *o = (jsp_object *)self;
     PyTypeObject *type = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
+    /* Out of the identity map first: a weakref callback that converts the same
+     * JS value must get a new JSObject, not this dying one. */
+    if (o->env && !o->bound_this) tb_remove(&o->env->objects, o->hash, o);
     if (o->weakreflist) PyObject_ClearWeakRefs(self);
     if (o->env) {
-        if (!o->bound_this) tb_remove(&o->env->objects, o->hash, o);
         jsp_clear(self);
         rt_release_ref(o->env, o->ref);
         rt_env_decref(o->env);

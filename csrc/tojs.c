@@ -77,14 +77,18 @@ typedef struct {
 
 static int cv_convert(rt_env *env, PyObject *obj, cv_mode mode, cv_opts opts, napi_value *out);
 
+/* The items are read one at a time, each with a reference: converting one may
+ * run Python code (a callable's __name__) that changes the list. As a list
+ * iterator does, the conversion then stops at the list's current end. */
 static int cv_seq_to_js(rt_env *env, PyObject *seq, cv_opts opts, napi_value *out) {
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject **items = PySequence_Fast_ITEMS(seq);
     napi_value arr;
-    NAPI_OK(env, napi_create_array_with_length(env->napi, (size_t)n, &arr));
-    for (Py_ssize_t i = 0; i < n; i++) {
+    NAPI_OK(env, napi_create_array_with_length(env->napi, (size_t)PySequence_Fast_GET_SIZE(seq), &arr));
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
         napi_value item;
-        if (cv_convert(env, items[i], CV_NESTED, opts, &item) < 0) return -1;
+        PyObject *obj = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
+        int rc = cv_convert(env, obj, CV_NESTED, opts, &item);
+        Py_DECREF(obj);
+        if (rc < 0) return -1;
         NAPI_OK(env, napi_set_element(env->napi, arr, (uint32_t)i, item));
     }
     *out = arr;
@@ -102,13 +106,21 @@ static int cv_str_keys(PyObject *d) {
     return 1;
 }
 
+static int cv_dict_changed(void) {
+    PyErr_SetString(PyExc_RuntimeError, "dictionary changed during its conversion to JavaScript");
+    return -1;
+}
+
+/* A conversion may run Python code that changes the dict: that raises
+ * RuntimeError, as a dict iterator does. */
 static int cv_dict_to_js(rt_env *env, PyObject *d, cv_opts opts, napi_value *out) {
     napi_value obj;
-    Py_ssize_t pos = 0;
+    Py_ssize_t pos = 0, size = PyDict_GET_SIZE(d);
     PyObject *k, *v;
     NAPI_OK(env, napi_create_object(env->napi, &obj));
     while (PyDict_Next(d, &pos, &k, &v)) {
         napi_value jk, jv;
+        if (PyDict_GET_SIZE(d) != size || !PyUnicode_Check(k)) return cv_dict_changed();
         /* Borrowed items may die if a conversion runs Python code. */
         Py_INCREF(k);
         Py_INCREF(v);
@@ -119,6 +131,7 @@ static int cv_dict_to_js(rt_env *env, PyObject *d, cv_opts opts, napi_value *out
         if (rc < 0) return -1;
         NAPI_OK(env, napi_set_property(env->napi, obj, jk, jv));
     }
+    if (PyDict_GET_SIZE(d) != size) return cv_dict_changed();
     *out = obj;
     return 0;
 error:

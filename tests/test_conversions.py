@@ -630,3 +630,49 @@ def test_an_int_subclass_converts_by_its_int_value_not_its_methods(value):
     assert pymport_py.eval("(x) => typeof x")(tricky) == kind
     assert pymport_py.eval("(x) => String(x)")(tricky) == str(value)
     assert pymport_py.eval("(x) => x")(tricky) == value
+
+
+# Converting a callable runs Python code (its __name__ names the JS function):
+# code that changes the container being converted.
+MUTATING_NAME = """
+import pymport_py
+class Mutator:
+    def __init__(self, action):
+        self.action = action
+    def __call__(self):
+        return None
+    @property
+    def __name__(self):
+        self.action()
+        return "mutator"
+"""
+
+
+def test_a_list_cleared_while_it_converts_stops_at_its_end(run_python):
+    proc = run_python(
+        MUTATING_NAME
+        + """
+items = []
+items.extend([Mutator(lambda: items.clear()), object(), "x" * 1000, [1, 2]])
+print(pymport_py.eval("(a) => [a.length, typeof a[0], a[1]]")(items).to_py())
+"""
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "[4, 'function', None]\n", proc.report
+
+
+def test_a_dict_changed_while_it_converts_raises_runtime_error(run_python):
+    proc = run_python(
+        MUTATING_NAME
+        + """
+for change in ("d[1] = 2", "d.clear()", "d.pop('b')"):
+    d = {}
+    d.update(a=Mutator(lambda: exec(change, {"d": d})), b=object(), c="x" * 1000)
+    try:
+        pymport_py.eval("(o) => Object.keys(o)")(d)
+    except RuntimeError as e:
+        print(e)
+"""
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "dictionary changed during its conversion to JavaScript\n" * 3, proc.report

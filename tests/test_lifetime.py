@@ -350,3 +350,59 @@ print(bytes(buf))
     )
     assert proc.returncode == 0, proc.report
     assert proc.stdout.splitlines() == ["locked", "True", "b'abcd'"], proc.report
+
+
+def test_weakref_callback_converting_the_same_js_value_gets_a_live_object(run_python):
+    proc = run_python(
+        """
+        import gc, weakref, pymport_py
+        obj = pymport_py.eval("globalThis.shared = {a: 1}; shared")
+        again = []
+        ref = weakref.ref(obj, lambda r: again.append(pymport_py.eval("shared")))
+        del obj
+        gc.collect()
+        junk = [pymport_py.eval("({b: 2})") for _ in range(100)]   # reuse freed memory
+        assert ref() is None and len(again) == 1
+        print(again[0].a, again[0] is pymport_py.eval("shared"))
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "1 True\n", proc.report
+
+
+# A memoryview of JS memory keeps that memory alive, whatever JS does with the
+# buffer afterwards (the reads below are use-after-free without that).
+def test_memoryview_outlives_a_transfer_and_gc_of_its_array_buffer(run_python):
+    proc = run_python(
+        """
+        import pymport_py
+        pymport_py.start(["--expose-gc"])
+        ab = pymport_py.eval("globalThis.ab = new Uint8Array(1 << 20).fill(7).buffer; ab")
+        view = memoryview(ab)
+        u32 = memoryview(pymport_py.eval("new Uint32Array(ab, 4, 8)"))
+        pymport_py.eval("structuredClone(ab, {transfer: [ab]}); delete globalThis.ab")
+        del ab
+        pymport_py.eval("for (let i = 0; i < 20; i++) { gc(); new ArrayBuffer(1 << 20); }")
+        view[0] = 9
+        print(view[0], view[len(view) - 1], u32[0], len(view), pymport_py.eval("1 + 1"))
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == f"9 7 {0x07070707} 1048576 2\n", proc.report
+
+
+def test_memoryview_outlives_shutdown_and_worker_close(run_python):
+    proc = run_python(
+        """
+        import pymport_py
+        main = memoryview(pymport_py.eval("Buffer.alloc(4096, 1)"))
+        w = pymport_py.Worker()
+        other = memoryview(w.eval("new Float64Array(512).fill(2.5)"))
+        pymport_py.shutdown()
+        w.close()
+        main[0] = 5
+        print(main[0], main[4095], other[511], pymport_py.eval("3"))
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "5 1 2.5 3\n", proc.report
