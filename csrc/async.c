@@ -384,12 +384,7 @@ static void as_deferred_run(rt_env *env, rt_task *task) {
     if (!fulfilled) {
         /* The outcome is the current Python exception. */
         PyObject *e = er_take();
-        if (!e || er_exception_to_js(env, e, &out) < 0) {
-            PyErr_Clear();
-            napi_get_and_clear_last_exception(env->napi, &ignored);
-            napi_create_string_utf8(env->napi, "a Python exception (it could not be converted)",
-                                    NAPI_AUTO_LENGTH, &out);
-        }
+        if (!(out = er_exception_value(env, e))) napi_get_undefined(env->napi, &out);
         Py_XDECREF(e);
         napi_reject_deferred(env->napi, d->deferred, out);
     } else {

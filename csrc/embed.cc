@@ -11,6 +11,8 @@
 #include <uv.h>
 #include <v8.h>
 
+#include <pthread.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -44,6 +46,40 @@ void put_error(char *buf, size_t len, const std::string &msg) {
 
 // The scopes that the owner of the Node lock keeps entered. Member order is
 // construction order: the HandleScope must exist before the context handle.
+// V8's default stack limit for a thread is the stack pointer at its first
+// lock minus --stack-size (984 KiB), which is past the end of a smaller stack
+// (threading.stack_size(512 * 1024)): deep recursion then overflows the real
+// stack instead of throwing RangeError. On such a thread the limit is set from
+// the thread's real stack bounds, each time it takes the lock (V8 keeps a
+// limit per thread and isolate).
+constexpr uintptr_t kV8DefaultStack = 984 * 1024;
+// Left below the limit for what runs without V8's checks: Python called from
+// JS, V8's own C++ and the RangeError itself.
+constexpr uintptr_t kStackReserve = 160 * 1024;
+
+// The lowest address of the calling thread's stack, or 0 when unknown.
+static uintptr_t thread_stack_low() {
+    static thread_local uintptr_t low = 1;  // 1: not looked up yet
+    if (low == 1) {
+        low = 0;
+        pthread_attr_t attr;
+        void *addr;
+        size_t size;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            if (pthread_attr_getstack(&attr, &addr, &size) == 0) low = reinterpret_cast<uintptr_t>(addr);
+            pthread_attr_destroy(&attr);
+        }
+    }
+    return low;
+}
+
+static void fit_stack_limit(v8::Isolate *isolate) {
+    uintptr_t low = thread_stack_low();
+    uintptr_t here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+    if (!low || here < low + kStackReserve) return;
+    if (here - low < kV8DefaultStack + kStackReserve) isolate->SetStackLimit(low + kStackReserve);
+}
+
 struct Scopes {
     v8::Locker locker;
     v8::Isolate::Scope isolate_scope;
@@ -51,7 +87,9 @@ struct Scopes {
     v8::Context::Scope context_scope;
     Scopes(v8::Isolate *isolate, node::CommonEnvironmentSetup *setup)
         : locker(isolate), isolate_scope(isolate), handle_scope(isolate),
-          context_scope(setup->context()) {}
+          context_scope(setup->context()) {
+        fit_stack_limit(isolate);
+    }
 };
 static_assert(sizeof(Scopes) <= EM_SCOPE_SIZE, "em_scope too small");
 static_assert(alignof(Scopes) <= 16, "em_scope alignment too small");

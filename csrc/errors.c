@@ -226,17 +226,28 @@ done:
 
 PyObject *er_take(void) { return cp_err_take(); }
 
+napi_value er_exception_value(rt_env *env, PyObject *value) {
+    napi_value out = NULL, ignored, message;
+    if (value && er_exception_to_js(env, value, &out) == 0) return out;
+    /* Out of stack or memory, most likely (deep recursion through both
+     * languages): an Error that still names the Python type, made without
+     * running Python or JS code. */
+    PyErr_Clear();
+    napi_get_and_clear_last_exception(env->napi, &ignored);
+    char text[256];
+    snprintf(text, sizeof text, "%s: a Python exception (it could not be converted)",
+             value ? Py_TYPE(value)->tp_name : "Exception");
+    if (napi_create_string_utf8(env->napi, text, NAPI_AUTO_LENGTH, &message) != napi_ok ||
+        napi_create_error(env->napi, NULL, message, &out) != napi_ok)
+        return NULL;
+    return out;
+}
+
 void er_throw_to_js(rt_env *env) {
-    napi_value out;
     PyObject *value = er_take();
-    if (value && er_exception_to_js(env, value, &out) == 0) {
-        napi_throw(env->napi, out);
-    } else {
-        PyErr_Clear();
-        napi_value ignored;
-        napi_get_and_clear_last_exception(env->napi, &ignored);
-        napi_throw_error(env->napi, NULL, "a Python exception (it could not be converted)");
-    }
+    napi_value out = er_exception_value(env, value);
+    if (out) napi_throw(env->napi, out);
+    else napi_throw_error(env->napi, NULL, "a Python exception (it could not be converted)");
     Py_XDECREF(value);
 }
 

@@ -36,6 +36,11 @@ void er_throw_to_js(rt_env *env);
  * er_throw_to_js would throw it) without throwing. Returns 0, or -1 with a
  * Python exception. */
 int er_exception_to_js(rt_env *env, PyObject *value, napi_value *out);
+/* er_exception_to_js that cannot fail with a Python exception: when the
+ * conversion fails (no stack left, say), an Error naming value's type. NULL
+ * value: the current one was lost. Clears any Python exception; returns NULL
+ * only when no JS value could be made at all. Node lock and GIL held. */
+napi_value er_exception_value(rt_env *env, PyObject *value);
 
 /* Sends the JS value `err` to sys.unraisablehook as a JSError. Node lock held;
  * takes the GIL itself. */

@@ -301,3 +301,14 @@ def test_worker_thread_objects_released_from_other_threads():
         kept.clear()  # the workers have ended: these are dropped with their environments
     gc.collect()
     assert pymport_py.eval("1 + 1") == 2
+
+
+def test_deep_recursion_through_both_languages_in_a_worker_names_its_error():
+    out = run_in_worker(pymport_py, """
+        const { parentPort } = require('worker_threads');
+        const { pyval } = require('pymport');
+        const call = pyval('lambda f, n: f(n)');
+        function f(n) { return call.call(f, n + 1); }
+        try { f(0) } catch (e) { parentPort.postMessage(String(e)) }
+    """)
+    assert "RecursionError" in out or "RangeError" in out, out

@@ -691,3 +691,29 @@ def test_set_lock_wait_limit_rejects_nonsense():
         node.set_lock_wait_limit(0)
     with pytest.raises(TypeError):
         node.set_lock_wait_limit("soon")
+
+
+def test_deep_js_recursion_on_a_thread_with_a_small_stack_raises_range_error(run_python):
+    proc = run_python(
+        """
+        import threading, pymport_py
+        pymport_py.eval("1")
+        out = []
+        def deep():
+            try:
+                pymport_py.eval("function f(n) { return n === 0 ? 0 : 1 + f(n - 1); } f(1e6)")
+            except pymport_py.JSRangeError as e:
+                out.append(str(e).splitlines()[0])
+            # the thread's JS still works afterwards, with Python called from JS
+            out.append(pymport_py.eval("(f) => f(20)")(lambda n: n + 1))
+        for size in (256 * 1024, 512 * 1024):
+            threading.stack_size(size)
+            t = threading.Thread(target=deep)
+            t.start()
+            t.join()
+        print(out)
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    line = "RangeError: Maximum call stack size exceeded"
+    assert proc.stdout == f"{[line, 21, line, 21]}\n", proc.report
