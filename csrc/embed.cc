@@ -172,8 +172,9 @@ extern "C" em_setup *em_setup_create(const char *const *argv, int argc,
     // `node` does with its command line. Both live in per-process state, which
     // an environment copies when it is created: parsing them now, before the
     // isolate exists, makes them take effect for it (and stay set for later
-    // environments).
-    {
+    // environments). V8 reads its flags without locks: with no options there
+    // is nothing to set, and nothing is written while other isolates run.
+    if (!exec_args.empty()) {
         std::vector<std::string> parse_args{args.empty() ? std::string("node") : args[0]};
         parse_args.insert(parse_args.end(), exec_args.begin(), exec_args.end());
         std::vector<std::string> parsed_exec_args;
@@ -212,6 +213,16 @@ extern "C" em_setup *em_setup_create(const char *const *argv, int argc,
     }
     s->setup = std::move(setup);
     return s;
+}
+
+extern "C" void em_undo_stack_size(const char *const *exec_argv, int exec_argc) {
+    for (int i = 0; i < exec_argc; i++) {
+        if (strncmp(exec_argv[i], "--stack-size", 12) == 0 || strncmp(exec_argv[i], "--stack_size", 12) == 0) {
+            static const char reset[] = "--stack-size=984";  // V8's default on 64-bit
+            v8::V8::SetFlagsFromString(reset, sizeof reset - 1);
+            return;
+        }
+    }
 }
 
 extern "C" void em_setup_add_binding(em_setup *s, const char *name,
@@ -331,6 +342,8 @@ extern "C" uint32_t em_identity_hash(napi_value value) {
     if (local.IsEmpty() || !local->IsObject()) return 0;
     return static_cast<uint32_t>(local.As<v8::Object>()->GetIdentityHash());
 }
+
+extern "C" size_t em_max_string_length(void) { return static_cast<size_t>(v8::String::kMaxLength); }
 
 extern "C" size_t em_heap_used(em_setup *s) {
     v8::HeapStatistics stats;

@@ -64,6 +64,11 @@ em_setup *em_setup_create(const char *const *argv, int argc,
                           const char *const *exec_argv, int exec_argc,
                           char *errbuf, size_t errlen);
 
+/* V8's flags are per process: an environment that could not start because
+ * its --stack-size was too small would leave that size to every later one.
+ * Puts V8's default back when exec_argv sets it. Any thread. */
+void em_undo_stack_size(const char *const *exec_argv, int exec_argc);
+
 /* Registers the linked binding `name` for the environment and its Node
  * worker_threads. Loop thread, before em_setup_load. */
 void em_setup_add_binding(em_setup *s, const char *name, napi_addon_register_func fn);
@@ -125,6 +130,9 @@ uint32_t em_identity_hash(napi_value value);
 typedef struct em_memory_hold em_memory_hold;
 em_memory_hold *em_hold_memory(napi_value value);
 void em_release_memory(em_memory_hold *hold);
+
+/* The longest string V8 can make, in UTF-16 code units. */
+size_t em_max_string_length(void);
 
 /* Heap statistics, for tests and benchmarks. Node lock held. */
 size_t em_heap_used(em_setup *s);

@@ -464,6 +464,7 @@ static rt_env *rt_env_alloc(PyObject *module, const char *bootstrap) {
     pthread_cond_init(&env->scond, NULL);
     atomic_store(&env->state, RT_STARTING);
     env->sleep_until = -1;
+    env->wake_closed = 1; /* until the loop thread opened it */
     if (!(env->bootstrap_path = strdup(bootstrap))) {
         rt_env_decref(env);
         return (rt_env *)PyErr_NoMemory();
@@ -1023,6 +1024,7 @@ static void *rt_loop_main(void *arg) {
                                  (const char *const *)env->exec_argv,
                                  rt_strv_len(env->exec_argv), error, sizeof error);
     if (!env->setup) {
+        em_undo_stack_size((const char *const *)env->exec_argv, rt_strv_len(env->exec_argv));
         rt_signal_started(env, RT_DEAD, error);
         return NULL;
     }
@@ -1037,6 +1039,9 @@ static void *rt_loop_main(void *arg) {
      * for "nothing keeps the loop alive", which would make the thread spin. */
     uv_async_init(env->loop, &env->wake, rt_on_wake);
     env->wake.data = env;
+    pthread_mutex_lock(&env->qmutex);
+    env->wake_closed = 0;
+    pthread_mutex_unlock(&env->qmutex);
 
     rt_loading = env;
     int rc = em_setup_load(env->setup, rt_main_script, error, sizeof error);
@@ -1047,6 +1052,7 @@ static void *rt_loop_main(void *arg) {
     }
     if (rc < 0) {
         rt_teardown(env, &scope, env->napi != NULL);
+        em_undo_stack_size((const char *const *)env->exec_argv, rt_strv_len(env->exec_argv));
         rt_signal_started(env, RT_DEAD, error);
         return NULL;
     }
@@ -1448,7 +1454,6 @@ static rt_env *rt_register_worker(napi_env napi) {
         env->foreign = 1;
         rt_thread_self()->node_worker = 1;
         env->napi = napi;
-        env->wake_closed = 1; /* until rt_foreign_wake_init opened it */
         atomic_store(&env->state, RT_RUNNING);
         rt_set_owner(env);
         if (napi_set_instance_data(napi, env, rt_foreign_finalize, NULL) != napi_ok) {

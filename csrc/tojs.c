@@ -11,8 +11,18 @@
 
 #define CV_MAX_SAFE_INT 9007199254740992LL /* 2**53 */
 
+/* A str that no JS string can hold (V8's limit is about 2**29 UTF-16 code
+ * units). Returns -1. */
+static int cv_str_too_long(Py_ssize_t units) {
+    PyErr_Format(PyExc_ValueError,
+                 "a str of %zd UTF-16 code units is longer than the longest JavaScript string "
+                 "(%zu)", units, em_max_string_length());
+    return -1;
+}
+
 static int cv_str_to_js(rt_env *env, PyObject *s, napi_value *out) {
     Py_ssize_t len = PyUnicode_GET_LENGTH(s);
+    if ((size_t)len > em_max_string_length()) return cv_str_too_long(len);
     switch (PyUnicode_KIND(s)) {
     case PyUnicode_1BYTE_KIND:
         NAPI_OK(env, napi_create_string_latin1(env->napi, (const char *)PyUnicode_1BYTE_DATA(s),
@@ -26,6 +36,11 @@ static int cv_str_to_js(rt_env *env, PyObject *s, napi_value *out) {
     default: {
         PyObject *b = PyUnicode_AsEncodedString(s, "utf-16-le", "surrogatepass");
         if (!b) return -1;
+        if ((size_t)PyBytes_GET_SIZE(b) / 2 > em_max_string_length()) {
+            Py_ssize_t units = PyBytes_GET_SIZE(b) / 2;
+            Py_DECREF(b);
+            return cv_str_too_long(units);
+        }
         napi_status status = napi_create_string_utf16(
             env->napi, (const char16_t *)PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b) / 2, out);
         Py_DECREF(b);

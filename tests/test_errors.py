@@ -450,3 +450,16 @@ def test_a_python_exception_with_a_lone_surrogate_crosses_whole_and_comes_back_i
     with pytest.raises(ValueError) as info:
         pymport_py.eval("(f) => f()")(boom)
     assert info.value is err
+
+
+def test_an_iterator_whose_next_returns_a_non_object_raises_type_error():
+    it = pymport_py.eval("({[Symbol.iterator]() { return {next() { return 5 }} }})")
+    with pytest.raises(pymport_py.JSTypeError, match="Iterator result 5 is not an object"):
+        list(it)
+
+
+def test_a_str_longer_than_any_js_string_raises_value_error():
+    too_long = "x" * (1 << 29)
+    with pytest.raises(ValueError, match="longer than the longest JavaScript string"):
+        pymport_py.eval("(s) => s.length")(too_long)
+    assert pymport_py.eval("(s) => s.length")("still works") == 11

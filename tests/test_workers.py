@@ -542,3 +542,20 @@ def test_concurrent_close_calls_join_the_loop_thread_once(run_python):
         """, timeout=120)
     assert proc.returncode == 0, proc.report
     assert proc.stdout == "closed 30 workers, 6 threads each\n", proc.report
+
+
+def test_a_worker_whose_stack_size_is_too_small_fails_without_breaking_later_ones(run_python):
+    proc = run_python(
+        """
+        import pymport_py
+        try:
+            pymport_py.Worker(["--stack-size=10"])
+        except RuntimeError as e:
+            print("RangeError" in str(e))
+        w = pymport_py.Worker()
+        print(w.eval("1 + 1"), pymport_py.eval("2 + 2"))
+        w.close()
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "True\n2 4\n", proc.report

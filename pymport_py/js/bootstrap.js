@@ -175,6 +175,10 @@ function initHelpers(binding) {
     },
     next: (it, done) => {
       const r = it.next();
+      // As for...of does: an iterator result must be an object.
+      if (r === null || (typeof r !== 'object' && typeof r !== 'function')) {
+        throw new TypeError(`Iterator result ${typeof r === 'symbol' ? r.toString() : r} is not an object`);
+      }
       return r.done ? done : r.value;
     },
     settle: (p, onFulfilled, onRejected) => { Promise.resolve(p).then(onFulfilled, onRejected); },
