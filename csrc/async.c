@@ -139,17 +139,36 @@ static void as_attach(rt_env *env, napi_value v, PyObject *future) {
     }
 }
 
+/* Raises RuntimeError when the calling thread is inside a call from env's JS:
+ * only env's own threads can settle what waits on env, and they wait for this
+ * thread. Returns 0 or -1. */
+static int as_may_wait(rt_env *env) {
+    if (!rt_owns(env)) return 0;
+    PyErr_SetString(PyExc_RuntimeError,
+                    "cannot block on a JavaScript Promise or a call_async result inside a call "
+                    "from the same environment's JavaScript (it could never settle: the "
+                    "environment waits for this call to return); await it, or use "
+                    "add_done_callback");
+    return -1;
+}
+
+int as_check_wait(PyObject *source) {
+    return as_may_wait(((jsp_object *)source)->env);
+}
+
+/* The future remembers the JSObject whose environment settles it, for
+ * JSFuture.result() to call as_check_wait. Returns 0 or -1. */
+static int as_set_source(PyObject *future, PyObject *source) {
+    return PyObject_SetAttrString(future, "_source", source);
+}
+
 PyObject *as_wait(rt_env *env, PyObject *future, double timeout) {
     if (rt_owns(env)) {
         PyObject *done = PyObject_CallMethod(future, "done", NULL);
         int is_done = done == Py_True;
         Py_XDECREF(done);
-        if (!is_done) {
-            PyErr_SetString(PyExc_RuntimeError,
-                            "cannot block on a JavaScript Promise inside a call from JavaScript "
-                            "(it could never settle); await it or use call_async instead");
-            return NULL;
-        }
+        if (!done) return NULL;
+        if (!is_done && as_may_wait(env) < 0) return NULL;
     }
     /* concurrent.futures waits with the GIL released; in slices, so that
      * signals (Ctrl-C, _thread.interrupt_main) are seen while waiting. */
@@ -297,6 +316,10 @@ static PyObject *as_queue(PyObject *target, PyObject *args, PyObject *kwargs) {
     mod_state *st = rt_state_of(env);
     PyObject *future = PyObject_CallNoArgs(st->JSFuture);
     if (!future) return NULL;
+    if (as_set_source(future, target) < 0) {
+        Py_DECREF(future);
+        return NULL;
+    }
     as_call_task *t = PyMem_RawCalloc(1, sizeof *t);
     if (!t) {
         Py_DECREF(future);
@@ -331,6 +354,7 @@ PyObject *as_to_future(PyObject *obj) {
     if (!rt_try_enter(env, &frame)) return as_queue(obj, NULL, NULL);
     PyObject *future = PyObject_CallNoArgs(rt_state_of(env)->JSFuture);
     napi_value v;
+    if (future && as_set_source(future, obj) < 0) Py_CLEAR(future);
     if (future && napi_get_reference_value(env->napi, o->ref, &v) == napi_ok) {
         PyObject *ok = PyObject_CallMethod(future, "set_running_or_notify_cancel", NULL);
         Py_XDECREF(ok);

@@ -36,6 +36,11 @@ void as_pending_drop(as_pending *p);
  * from this environment's JS). GIL held, this environment's lock not taken
  * by the caller's frame. */
 PyObject *as_wait(rt_env *env, PyObject *future, double timeout);
+/* JSFuture.result()'s check before it blocks: raises RuntimeError when the
+ * calling thread is inside a call from the JS of source's environment (the
+ * JSObject the future came from), where the future could never settle.
+ * GIL held. Returns 0 or -1. */
+int as_check_wait(PyObject *source);
 
 /* True if obj is a Python awaitable or future that becomes a JS Promise. */
 int as_is_awaitable(mod_state *st, PyObject *obj);

@@ -5,6 +5,7 @@
  * which keeps the main Environment. */
 #include "module.h"
 
+#include "async.h"
 #include "environment.h"
 #include "jsproxy.h"
 #include "runtime.h"
@@ -164,6 +165,15 @@ static PyObject *mod_python_exiting(PyObject *module, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+static PyObject *mod_check_wait(PyObject *module, PyObject *source) {
+    if (!jsp_check(mod_get_state(module), source)) {
+        PyErr_SetString(PyExc_TypeError, "_check_wait takes a JSObject");
+        return NULL;
+    }
+    if (as_check_wait(source) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyObject *mod_startup_snapshot(PyObject *module, PyObject *unused) {
     (void)module;
     (void)unused;
@@ -182,6 +192,9 @@ static PyMethodDef mod_methods[] = {
     {"_startup_snapshot", mod_startup_snapshot, METH_NOARGS,
      "True when environments start from Node's startup snapshot (Node 24+, once Node "
      "initialised, unless PYMPORT_NO_SNAPSHOT=1 was set)."},
+    {"_check_wait", mod_check_wait, METH_O,
+     "_check_wait(jsobject): RuntimeError when this thread may not block on a future that "
+     "jsobject's environment settles (inside a call from its JavaScript)."},
     {"_python_exiting", mod_python_exiting, METH_NOARGS,
      "Called by the exit hook once every environment stopped: from now on no JavaScript thread "
      "enters Python (before 3.13 nothing public tells such a thread that Python finalizes)."},

@@ -14,6 +14,26 @@ class JSFuture(concurrent.futures.Future[Any]):
     through ``loop.call_soon_threadsafe`` on the loop that awaits it.
     """
 
+    #: The JSObject whose environment settles this future (set by the extension).
+    _source: Any = None
+
+    def result(self, timeout: float | None = None) -> Any:
+        """As ``concurrent.futures.Future.result``; raises ``RuntimeError`` instead of
+        waiting forever inside a call from the JavaScript of the environment that
+        settles it (a Python callback, timer or done-callback of that environment)."""
+        self._check_wait()
+        return super().result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """As ``concurrent.futures.Future.exception``, with ``result``'s check."""
+        self._check_wait()
+        return super().exception(timeout)
+
+    def _check_wait(self) -> None:
+        if self._source is not None and not self.done():
+            from ._pymport import _check_wait
+            _check_wait(self._source)
+
     def __await__(self) -> Generator[Any, None, Any]:
         """``await future``: the result, or the exception raised, without blocking the
         awaiting loop (at once when the future is already done)."""

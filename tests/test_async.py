@@ -559,3 +559,44 @@ def test_js_rejection_reaches_python_awaiting_through_a_python_coroutine():
         return "ok"
 
     assert asyncio.run(main()) == "ok"
+
+
+# Blocking on a future that only the environment's own threads can settle,
+# from inside a call from that environment's JavaScript, would wait forever.
+def test_waiting_for_call_async_inside_a_call_from_the_same_environment_raises(run_python):
+    proc = run_python(
+        """
+        import threading, pymport_py
+        pymport_py.set_lock_wait_limit(None)
+        g = pymport_py.eval("() => 5")
+        def wait_inside():
+            try:
+                return g.call_async().result()
+            except RuntimeError as e:
+                return "refused" if "could never settle" in str(e) else str(e)
+        # a callback on the calling thread
+        print(pymport_py.eval("(f) => f()")(wait_inside))
+        # a timer on the loop thread
+        out, done = [], threading.Event()
+        pymport_py.eval("(f, d) => { setTimeout(() => d(f()), 0); }")(wait_inside, lambda v: (out.append(v), done.set()))
+        assert done.wait(30)
+        print(out[0])
+        # a done-callback, which runs where the future is settled: here by the
+        # microtasks that run after the eval() that resolves the Promise
+        pending = pymport_py.eval("globalThis.p = new Promise((r) => { globalThis.release = r; }); () => p")
+        fut = pending.call_async()
+        called = threading.Event()
+        fut.add_done_callback(lambda f: (out.append(wait_inside()), called.set()))
+        pymport_py.eval("release(5)")
+        assert called.wait(30)
+        print(out[1], fut.result())
+        # a Worker's future waited for inside the main environment's JS: allowed
+        w = pymport_py.Worker()
+        h = w.eval("() => 6")
+        print(pymport_py.eval("(f) => f()")(lambda: h.call_async().result(30)))
+        w.close()
+        """,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "refused\nrefused\nrefused 5\n6\n", proc.report
