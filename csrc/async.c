@@ -146,7 +146,7 @@ static int as_may_wait(rt_env *env) {
     if (!rt_owns(env)) return 0;
     PyErr_SetString(PyExc_RuntimeError,
                     "cannot block on a JavaScript Promise or a call_async result inside a call "
-                    "from the same environment's JavaScript (it could never settle: the "
+                    "from JavaScript of the same environment (it could never settle: the "
                     "environment waits for this call to return); await it, or use "
                     "add_done_callback");
     return -1;

@@ -406,3 +406,36 @@ def test_memoryview_outlives_shutdown_and_worker_close(run_python):
     )
     assert proc.returncode == 0, proc.report
     assert proc.stdout == "5 1 2.5 3\n", proc.report
+
+
+def test_eval_keeps_the_js_heap_flat(run_python):
+    # Each eval used to keep about 1 KiB of JS heap (V8's compilation cache
+    # could never reuse a script compiled for dynamic import(): one entry per
+    # eval, same source or not): 20,000 evals, about 20 MiB. Like node's
+    # vm.runInThisContext, distinct sources still fill that cache
+    # (docs/javascript.md); the same sources again do not.
+    proc = run_python(
+        """
+        import pymport_py
+        pymport_py.start(["--expose-gc"])
+        gc = pymport_py.eval("gc")
+        def heap():
+            gc(); gc()
+            return pymport_py.eval("process.memoryUsage().heapUsed")
+        def evals(n):
+            for i in range(n):
+                pymport_py.eval(f"{i % 100} + 1")
+                pymport_py.eval("(async () => import('os'))")
+        evals(500)
+        before = heap()
+        evals(20000)
+        print((heap() - before) / 2**20)
+        # import() in eval'd code still works
+        print(pymport_py.eval("import('os').then((os) => typeof os.cpus)").result(30))
+        """,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.report
+    growth, kind = proc.stdout.split()
+    assert float(growth) < 2.0, proc.report
+    assert kind == "function", proc.report

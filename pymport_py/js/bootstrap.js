@@ -105,12 +105,35 @@ function initHelpers(binding) {
   globalThis.require.resolve = (id, options) => loaderFor(undefined).require.resolve(id, options);
   globalThis.require.cache = Module._cache;
 
+  // V8's compilation cache keeps every script it compiles (about 0.5 KiB
+  // each) and reuses it for the same source, except for scripts compiled with
+  // importModuleDynamically, which never match: each eval would add one. So
+  // only source that may call import() gets the option, and such scripts are
+  // compiled once per (source, base) and kept, a bounded number of them.
+  const importingScripts = new Map();
+  const maxImportingScripts = 256;
+  function importingScript(source, base) {
+    const key = `${base ?? ''}\0${source}`;
+    let script = importingScripts.get(key);
+    if (script === undefined) {
+      script = new vm.Script(source, {
+        filename: 'pymport_py.eval',
+        displayErrors: false,
+        importModuleDynamically: (specifier) => importModule(specifier, base),
+      });
+      if (importingScripts.size >= maxImportingScripts) {
+        importingScripts.delete(importingScripts.keys().next().value);
+      }
+      importingScripts.set(key, script);
+    }
+    return script;
+  }
+
   function evalScript(source, base) {
-    return vm.runInThisContext(source, {
-      filename: 'pymport_py.eval',
-      displayErrors: false,
-      importModuleDynamically: (specifier) => importModule(specifier, base),
-    });
+    if (/\bimport\b/.test(source)) {
+      return importingScript(source, base).runInThisContext({ displayErrors: false });
+    }
+    return vm.runInThisContext(source, { filename: 'pymport_py.eval', displayErrors: false });
   }
 
   function keys(o) {
