@@ -235,12 +235,15 @@ static void as_settle_with(rt_env *env, napi_value v, PyObject *future) {
     Py_DECREF(value);
 }
 
+static void as_drop_links(rt_env *env);
+
 void as_fail_pending(rt_env *env) {
     PyGILState_STATE gil = PyGILState_Ensure();
     while (env->pending) {
         rt_raise_cut_short(env);
         as_pending_fail(env->pending);
     }
+    as_drop_links(env);
     PyGILState_Release(gil);
 }
 
@@ -392,6 +395,12 @@ static void as_deferred_run(rt_env *env, rt_task *task) {
     PyObject *value = NULL, *exc = NULL;
     int fulfilled = 0;
     if (napi_open_handle_scope(env->napi, &hscope) != napi_ok) goto done;
+    if (!d->future) {
+        /* Dropped unfinished: reject, so that JS awaiting it goes on. */
+        PyErr_SetString(PyExc_RuntimeError, "the Python awaitable behind this Promise was dropped "
+                                            "before it finished: nothing can settle it");
+        goto reject;
+    }
     PyObject *cancelled = PyObject_CallMethod(d->future, "cancelled", NULL);
     if (cancelled == Py_True) {
         PyErr_SetString(PyExc_RuntimeError, "the Python future was cancelled");
@@ -405,6 +414,7 @@ static void as_deferred_run(rt_env *env, rt_task *task) {
         }
     }
     Py_XDECREF(cancelled);
+reject:
     if (!fulfilled) {
         /* The outcome is the current Python exception. */
         PyObject *e = er_take();
@@ -432,10 +442,50 @@ static void as_deferred_cancel(rt_env *env, rt_task *task) {
 }
 
 /* The capsule behind the done callback holds a link to the record, emptied
- * when the callback hands the record to a task. */
-typedef struct {
+ * when the callback hands the record to a task, or when the environment
+ * closes first. Live links are listed on their environment (env->links). GIL. */
+struct as_link {
     as_deferred *d;
-} as_link;
+    rt_env *env;
+    struct as_link *prev, *next;
+};
+typedef struct as_link as_link;
+
+static as_link *as_link_new(as_deferred *d) {
+    as_link *link = PyMem_RawMalloc(sizeof *link);
+    if (!link) return (as_link *)PyErr_NoMemory();
+    rt_env *env = d->env;
+    *link = (as_link){.d = d, .env = env, .prev = NULL, .next = env->links};
+    if (env->links) env->links->prev = link;
+    env->links = link;
+    return link;
+}
+
+/* Takes the record off the link, and the link off its environment's list. */
+static as_deferred *as_link_take(as_link *link) {
+    as_deferred *d = link->d;
+    if (!d) return NULL;
+    link->d = NULL;
+    if (link->prev) link->prev->next = link->next;
+    else link->env->links = link->next;
+    if (link->next) link->next->prev = link->prev;
+    link->prev = link->next = NULL;
+    return d;
+}
+
+/* Hands the record to the loop thread to settle its promise (d->future set:
+ * from the done future; NULL: rejected as dropped), or frees it when the
+ * environment is closing. */
+static void as_deferred_post(as_deferred *d) {
+    if (rt_post(d->env, &d->base) < 0) as_deferred_free(d); /* closed: nobody waits */
+}
+
+/* Promises of Python futures still running when their environment closes:
+ * nothing can settle them any more, and the futures no longer keep the
+ * environment. GIL held. */
+static void as_drop_links(rt_env *env) {
+    while (env->links) as_deferred_free(as_link_take(env->links));
+}
 
 static void as_capsule_destroy(PyObject *capsule) {
     as_link *link = PyCapsule_GetPointer(capsule, "pymport_py.deferred");
@@ -443,7 +493,8 @@ static void as_capsule_destroy(PyObject *capsule) {
         PyErr_Clear();
         return;
     }
-    if (link->d) as_deferred_free(link->d); /* the future never finished */
+    as_deferred *d = as_link_take(link);
+    if (d) as_deferred_post(d); /* the future was dropped before it finished */
     PyMem_RawFree(link);
 }
 
@@ -451,11 +502,10 @@ static void as_capsule_destroy(PyObject *capsule) {
 static PyObject *as_on_future_done(PyObject *capsule, PyObject *future) {
     as_link *link = PyCapsule_GetPointer(capsule, "pymport_py.deferred");
     if (!link) return NULL;
-    as_deferred *d = link->d;
+    as_deferred *d = as_link_take(link);
     if (!d) Py_RETURN_NONE;
-    link->d = NULL; /* the task owns the record now */
-    d->future = Py_NewRef(future);
-    if (rt_post(d->env, &d->base) < 0) as_deferred_free(d); /* closed: nobody waits */
+    d->future = Py_NewRef(future); /* the task owns the record now */
+    as_deferred_post(d);
     Py_RETURN_NONE;
 }
 
@@ -488,13 +538,10 @@ int as_awaitable_to_js_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value 
     rt_env_incref(env);
     rt_hold(env);
     NAPI_OK(env, napi_create_promise(env->napi, &d->deferred, out));
-    as_link *link = PyMem_RawMalloc(sizeof *link);
-    if (!link) {
-        PyErr_NoMemory();
-        goto error;
-    }
-    link->d = d;
+    as_link *link = as_link_new(d);
+    if (!link) goto error;
     if (!(capsule = PyCapsule_New(link, "pymport_py.deferred", as_capsule_destroy))) {
+        as_link_take(link);
         PyMem_RawFree(link);
         goto error;
     }

@@ -121,6 +121,8 @@ struct rt_env {
     rt_task *tasks_head, *tasks_tail;
     /* Futures waiting for a JS promise (async.c), protected by the GIL. */
     struct as_pending *pending;
+    /* Promises waiting for a Python future (async.c), protected by the GIL. */
+    struct as_link *links;
 
     /* Interrupts: Ctrl-C, deadlines, the heap limit. */
     _Atomic int main_active;        /* Python's main thread is in an outermost call */

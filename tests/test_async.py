@@ -3,6 +3,7 @@ asyncio, Python coroutines, asyncio and concurrent futures handed to JavaScript.
 
 import asyncio
 import concurrent.futures
+import gc
 import sys
 import threading
 
@@ -600,3 +601,32 @@ def test_waiting_for_call_async_inside_a_call_from_the_same_environment_raises(r
     )
     assert proc.returncode == 0, proc.report
     assert proc.stdout == "refused\nrefused\nrefused 5\n6\n", proc.report
+
+
+def test_a_promise_of_a_dropped_python_future_is_rejected():
+    future = concurrent.futures.Future()
+    node.eval("""(p) => {
+        globalThis.outcome = p.then((v) => 'resolved ' + v, (e) => 'rejected: ' + e.message);
+    }""")(future)
+    del future
+    gc.collect()
+    assert node.eval("outcome").result(30) == (
+        "rejected: RuntimeError: the Python awaitable behind this Promise was dropped before it "
+        "finished: nothing can settle it")
+
+
+def test_a_never_finished_python_future_does_not_keep_a_closed_worker():
+    # Each environment holds the extension module; a closed Worker whose
+    # Promise waited for a future that never finishes used to stay allocated
+    # for as long as that future lived.
+    module = sys.modules["pymport_py._pymport"]
+    gc.collect()
+    before = sys.getrefcount(module)
+    worker = node.Worker()
+    never = concurrent.futures.Future()
+    worker.eval("(p) => { globalThis.p = p; }")(never)
+    worker.close()
+    del worker
+    gc.collect()
+    assert sys.getrefcount(module) == before
+    never.set_result(1)   # settling it later is harmless
