@@ -75,7 +75,8 @@ static napi_value as_on_settled(napi_env napi, napi_callback_info info, int fulf
     if (napi_get_cb_info(napi, info, &argc, &arg, NULL, &data) != napi_ok) return NULL;
     as_pending *p = data;
     if (argc < 1) napi_get_undefined(napi, &arg);
-    PyGILState_STATE gil = PyGILState_Ensure();
+    PyGILState_STATE gil;
+    if (!cp_gil_ensure(&gil)) return NULL; /* nobody can read the outcome any more */
     if (p->future) {
         if (fulfilled) {
             PyObject *value = cv_to_py(p->env, arg);
@@ -278,7 +279,11 @@ static void as_call_task_run(rt_env *env, rt_task *task) {
     Py_XDECREF(ok);
     PyErr_Clear();
     if (!run) goto done_noscope; /* cancelled before it ran */
-    if (napi_open_handle_scope(env->napi, &hscope) != napi_ok) goto done_noscope;
+    if (napi_open_handle_scope(env->napi, &hscope) != napi_ok) {
+        PyErr_SetString(PyExc_MemoryError, "cannot open a JavaScript handle scope");
+        as_future_fail(t->future); /* never left RUNNING */
+        goto done_noscope;
+    }
     NAPI_OK(env, napi_get_reference_value(env->napi, target->ref, &fn));
     if (!t->args) { /* await */
         as_settle_with(env, fn, t->future);

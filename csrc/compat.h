@@ -44,6 +44,15 @@ static inline int cp_is_finalizing(void) { return atomic_load(&cp_exiting); }
 static inline void cp_set_exiting(void) { atomic_store(&cp_exiting, 1); }
 #endif
 
+/* Takes the GIL for a thread that Node runs (a loop thread, a worker_thread,
+ * a finalizer), unless Python is finalizing: the thread would then block
+ * forever (3.13+) or be ended (before). Returns 1 with the GIL taken, or 0. */
+static inline int cp_gil_ensure(PyGILState_STATE *state) {
+    if (cp_is_finalizing()) return 0;
+    *state = PyGILState_Ensure();
+    return 1;
+}
+
 /* ---- the current exception as one object ---- */
 
 /* Returns a new reference: the raised exception (normalized, with its

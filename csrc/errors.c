@@ -252,7 +252,8 @@ void er_throw_to_js(rt_env *env) {
 }
 
 void er_unraisable(rt_env *env, napi_value err, const char *what) {
-    PyGILState_STATE gil = PyGILState_Ensure();
+    PyGILState_STATE gil;
+    if (!cp_gil_ensure(&gil)) return; /* sys.unraisablehook is gone */
     er_from_js(env, err);
     char where[128];
     snprintf(where, sizeof where, "in JavaScript (%s)", what);

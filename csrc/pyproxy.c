@@ -14,7 +14,7 @@
 typedef struct {
     PyObject *obj;  /* strong; released by pyp_finalize */
     napi_ref weak;  /* weak reference to the JS proxy */
-    rt_env *env;    /* the proxy's environment; it finalizes its proxies before it dies */
+    rt_env *env;    /* set once: the proxy's environment (finalizes its proxies before it dies) */
     uintptr_t key;  /* its key in env->pyobjects: the object's address | kind */
 } pyp_record;
 
@@ -33,13 +33,17 @@ PyObject *pyp_unwrap(rt_env *env, napi_value v) {
 static void pyp_finalize(napi_env napi, void *data, void *hint) {
     (void)hint;
     pyp_record *r = data;
-    if (!cp_is_finalizing()) {
-        PyGILState_STATE gil = PyGILState_Ensure();
-        tb_remove(&r->env->pyobjects, r->key, r);
-        Py_DECREF(r->obj);
-        PyGILState_Release(gil);
-    }
+    PyGILState_STATE gil;
     napi_delete_reference(napi, r->weak);
+    r->weak = NULL;
+    if (!cp_gil_ensure(&gil)) {
+        /* Python is finalizing: the object and the identity map (GIL) cannot be
+         * touched; the record stays in the map, dead (weak NULL), for good. */
+        return;
+    }
+    tb_remove(&r->env->pyobjects, r->key, r);
+    Py_DECREF(r->obj);
+    PyGILState_Release(gil);
     PyMem_RawFree(r);
 }
 
@@ -117,7 +121,7 @@ int pyp_wrap_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out) {
     for (tb_entry *e = tb_first(&env->pyobjects, key); e; e = tb_next(e)) {
         pyp_record *r = e->value;
         napi_value v = NULL;
-        if (napi_get_reference_value(env->napi, r->weak, &v) == napi_ok && v) {
+        if (r->weak && napi_get_reference_value(env->napi, r->weak, &v) == napi_ok && v) {
             *out = v;
             return 0;
         }

@@ -55,7 +55,7 @@ static _Thread_local rt_env *rt_loading;
  * environments. Allocated once per thread that uses Node and never freed, so
  * another thread may read it at any time. */
 typedef struct {
-    _Atomic(rt_env *) waiting_for; /* the environment whose Node lock it waits for */
+    _Atomic(rt_env *) waiting_for; /* the environment whose Node lock it waits for (rt_waits) */
     atomic_int held;               /* how many Node locks it holds */
     atomic_int in_python;          /* inside a call from JS into Python (nesting count) */
     int node_worker;               /* own thread: a Node worker_thread (rt_register_worker) */
@@ -316,17 +316,35 @@ static void rt_clear_owner(rt_env *env) {
  * whose owner waits ... for a lock this thread holds) and this thread is the
  * one of the cycle to give way: the one with the highest token, so that
  * exactly one thread of a cycle raises and the others go on. */
+static pthread_mutex_t rt_waits = PTHREAD_MUTEX_INITIALIZER;
+
+/* Sets or clears what the calling thread waits for, under `rt_waits`. */
+static void rt_set_waiting_for(rt_thread *me, rt_env *env) {
+    pthread_mutex_lock(&rt_waits);
+    atomic_store(&me->waiting_for, env);
+    pthread_mutex_unlock(&rt_waits);
+}
+
+/* A thread's waiting_for stays alive while it is set (the waiting thread's
+ * caller holds the environment), and it is cleared under `rt_waits`: the
+ * walk holds that mutex so that no environment on it is freed meanwhile. */
 static int rt_cycle(rt_env *env) {
     rt_thread *me = rt_thread_self();
     uintptr_t highest = (uintptr_t)me;
+    int cycle = 0;
+    pthread_mutex_lock(&rt_waits);
     for (int hops = 0; env && hops < 64; hops++) {
         rt_thread *owner = (rt_thread *)atomic_load(&env->owner);
-        if (!owner) return 0;
-        if (owner == me) return highest == (uintptr_t)me;
+        if (!owner) break;
+        if (owner == me) {
+            cycle = highest == (uintptr_t)me;
+            break;
+        }
         if ((uintptr_t)owner > highest) highest = (uintptr_t)owner;
         env = atomic_load(&owner->waiting_for);
     }
-    return 0;
+    pthread_mutex_unlock(&rt_waits);
+    return cycle;
 }
 
 /* How long a thread waits for a Node lock whose owner stays inside a Python
@@ -354,7 +372,7 @@ static int rt_acquire(rt_env *env) {
     int deadlock = 0, stuck = 0, closed = 0;
     int64_t limit = atomic_load(&rt_python_wait_limit), in_python_since = 0;
     Py_BEGIN_ALLOW_THREADS
-    atomic_store(&me->waiting_for, env);
+    rt_set_waiting_for(me, env);
     for (;;) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -386,7 +404,7 @@ static int rt_acquire(rt_env *env) {
             in_python_since = 0;
         }
     }
-    atomic_store(&me->waiting_for, NULL);
+    rt_set_waiting_for(me, NULL);
     Py_END_ALLOW_THREADS
     if (closed) return rt_raise_closed(env);
     if (deadlock) {
@@ -637,9 +655,12 @@ int rt_try_enter(rt_env *env, rt_frame *frame) {
     return rt_open_frame(env, frame) == 0;
 }
 
+static void rt_drop_kept_of(rt_env *env);
+
 void rt_leave(rt_env *env, rt_frame *frame) {
     if (frame->hscope) napi_close_handle_scope(env->napi, frame->hscope);
     if (--env->depth > 0) return;
+    rt_drop_kept_of(env); /* its call is over: nobody will take it */
     /* A termination that hit JS run by a property access (a getter at the heap
      * limit) ends here; the access already raised. */
     rt_end_termination(env);
@@ -661,6 +682,11 @@ static void rt_drop_kept(void) {
     rt_env_decref(rt_kept_env);
     rt_kept = NULL;
     rt_kept_env = NULL;
+}
+
+/* Forgets this thread's kept exception if it is env's. GIL held. */
+static void rt_drop_kept_of(rt_env *env) {
+    if (rt_kept_env == env) rt_drop_kept();
 }
 
 static void rt_keep_exception(rt_env *env, napi_value thrown) {
@@ -890,8 +916,10 @@ static rt_task *rt_take_tasks(rt_env *env) {
 static void rt_run_tasks(rt_env *env) {
     rt_task *t = rt_take_tasks(env);
     if (!t) return;
-    /* One GIL acquisition for the batch (each task's own Ensure nests). */
-    PyGILState_STATE gil = PyGILState_Ensure();
+    /* One GIL acquisition for the batch (each task's own Ensure nests). When
+     * Python is finalizing, no task can run or be cancelled: they are left. */
+    PyGILState_STATE gil;
+    if (!cp_gil_ensure(&gil)) return;
     while (t) {
         rt_task *next = t->next;
         if (atomic_load(&env->state) == RT_RUNNING)
@@ -1071,6 +1099,13 @@ static void *rt_loop_main(void *arg) {
         rt_unlock_raw(env, &scope);
         poll(&pfd, 1, timeout);
         rt_lock_raw(env, &scope);
+    }
+    if (rt_kept_env) { /* this thread ends: what it kept goes */
+        PyGILState_STATE gil;
+        if (cp_gil_ensure(&gil)) {
+            rt_drop_kept();
+            PyGILState_Release(gil);
+        }
     }
     rt_teardown(env, &scope, 1);
     return NULL;
@@ -1335,6 +1370,18 @@ static napi_value rt_js_terminal(napi_env napi, napi_callback_info info) {
     return out;
 }
 
+/* Writes a JS string to fd 1 or 2 as UTF-8, without Python. Returns NULL. */
+static napi_value rt_write_raw(napi_env napi, int32_t fd, napi_value text) {
+    size_t n = 0;
+    if (napi_get_value_string_utf8(napi, text, NULL, 0, &n) != napi_ok) return NULL;
+    char *buf = malloc(n + 1);
+    if (buf && napi_get_value_string_utf8(napi, text, buf, n + 1, &n) == napi_ok &&
+        write(fd == 2 ? 2 : 1, buf, n) < 0) {
+    }
+    free(buf);
+    return NULL;
+}
+
 /* binding.write(fd, text): console output into Python's sys.stdout/stderr,
  * flushed, since node writes its stdio to files and pipes synchronously: a
  * console.log is out before the next statement runs. */
@@ -1345,7 +1392,8 @@ static napi_value rt_js_write(napi_env napi, napi_callback_info info) {
     int32_t fd = 1;
     if (napi_get_cb_info(napi, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return NULL;
     napi_get_value_int32(napi, argv[0], &fd);
-    PyGILState_STATE gil = PyGILState_Ensure();
+    PyGILState_STATE gil;
+    if (!cp_gil_ensure(&gil)) return rt_write_raw(napi, fd, argv[1]);
     PyObject *text = cv_string_to_py(env, argv[1]);
     PyObject *stream = PySys_GetObject(fd == 2 ? "stderr" : "stdout"); /* borrowed */
     PyObject *res = NULL;
@@ -1438,6 +1486,7 @@ static void rt_foreign_finalize(napi_env napi, void *data, void *hint) {
     atomic_store(&env->state, RT_STOPPING);
     as_fail_pending(env);
     PyGILState_STATE gil = PyGILState_Ensure();
+    rt_drop_kept_of(env); /* its thread ends */
     atomic_store(&env->state, RT_DEAD);
     rt_clear_owner(env);
     rt_env_decref(env);

@@ -171,7 +171,8 @@ static void cv_release_buffer(napi_env napi, void *data, void *hint) {
     (void)napi;
     (void)data;
     Py_buffer *view = hint;
-    PyGILState_STATE gil = PyGILState_Ensure();
+    PyGILState_STATE gil;
+    if (!cp_gil_ensure(&gil)) return; /* Python is going away with the exporter */
     PyBuffer_Release(view);
     PyGILState_Release(gil);
     PyMem_RawFree(view);
