@@ -11,6 +11,19 @@ import pytest
 import pymport_py as node
 
 JOIN_TIMEOUT = 30
+WAIT = 60  # seconds: ends a wait that would otherwise hang; a passing test never reaches it
+
+# (flag, started, capMs): calls started(), then spins, calling nothing (so taking
+# no GIL), until flag[0] (a bytearray shared with Python) is no longer 0.
+# Returns "flag", or "cap" when capMs ran out first.
+SPIN_UNTIL_FLAG = """(flag, started, capMs) => {
+    started();
+    const end = Date.now() + capMs;
+    while (Atomics.load(flag, 0) === 0) {
+        if (Date.now() > end) return 'cap';
+    }
+    return 'flag';
+}"""
 
 
 def _gil_held():
@@ -29,66 +42,46 @@ def _join_all(threads):
 
 
 def test_long_js_call_lets_another_python_thread_run():
-    counter = [0]
-    spinning = threading.Event()
-    stop = threading.Event()
-    marks = {}
+    # The JS busy loop ends only when another Python thread writes to memory it
+    # shares with JS (a bytearray is a Uint8Array over the same bytes); that
+    # thread needs the GIL for the write, so the loop ends only if the JS call
+    # runs without it.
+    flag = bytearray(1)
+    in_js = threading.Event()
 
-    def spin():
-        spinning.set()
-        while not stop.is_set():
-            counter[0] += 1
+    def release():
+        if in_js.wait(WAIT):
+            flag[0] = 1
 
-    def mark(name):
-        marks[name] = counter[0]
-
-    busy = node.eval(
-        """(mark) => {
-             mark('start');
-             const end = Date.now() + 300;
-             while (Date.now() < end) {}   // calls nothing: no GIL taken here
-             mark('end');
-           }"""
-    )
-    spinner = threading.Thread(target=spin, name="spinner")
-    spinner.start()
+    busy = node.eval(SPIN_UNTIL_FLAG)
+    other = threading.Thread(target=release, name="releaser")
+    other.start()
     try:
-        assert spinning.wait(10)
-        busy(mark)
+        assert busy(flag, in_js.set, WAIT * 1000) == "flag", "no other Python thread ran while JS ran"
     finally:
-        stop.set()
-        spinner.join(JOIN_TIMEOUT)
-    assert not spinner.is_alive()
-    assert marks["end"] > marks["start"], marks
+        in_js.set()
+        other.join(JOIN_TIMEOUT)
+    assert not other.is_alive()
 
 
 def test_long_js_call_on_another_thread_lets_main_thread_run_python():
-    # The JS call runs on a helper thread; the main thread runs Python (with
-    # the GIL) between two marks the JS sets around its busy loop.
+    # The JS call runs on a helper thread and spins until the main thread,
+    # running Python (with the GIL), writes the shared flag.
+    flag = bytearray(1)
     in_js = threading.Event()
-    finished = threading.Event()
-    main_progress = []
-
-    busy = node.eval(
-        """(started) => {
-             started();
-             const end = Date.now() + 300;
-             while (Date.now() < end) {}
-             return 'done';
-           }"""
-    )
+    busy = node.eval(SPIN_UNTIL_FLAG)
     result = []
-    t = threading.Thread(target=lambda: (result.append(busy(in_js.set)), finished.set()))
+    t = threading.Thread(target=lambda: result.append(busy(flag, in_js.set, WAIT * 1000)))
     t.start()
-    assert in_js.wait(10)
-    n = 0
-    while not finished.is_set():
-        n += 1
-        if n % 1000 == 0:
-            main_progress.append(n)
-    t.join(JOIN_TIMEOUT)
-    assert result == ["done"]
-    assert main_progress, "the main thread made no progress while JavaScript ran"
+    try:
+        assert in_js.wait(WAIT)
+        # Python work that needs the GIL, while the JS spins.
+        assert sorted({i: str(i) for i in range(1000)}.items())[-1] == (999, "999")
+    finally:
+        flag[0] = 1  # what ends the JS loop (also when the test failed above)
+        t.join(JOIN_TIMEOUT)
+    assert not t.is_alive()
+    assert result == ["flag"], "the main thread made no progress while JavaScript ran"
 
 
 # ---- callbacks from JavaScript take the GIL ----
@@ -139,7 +132,7 @@ def test_timer_callback_runs_on_the_loop_thread_with_the_gil_while_python_thread
 
     try:
         node.globalThis.setTimeout(cb, 10, 1000)
-        assert fired.wait(10)
+        assert fired.wait(WAIT)
     finally:
         stop.set()
         _join_all(spinners)
@@ -327,7 +320,7 @@ def test_timer_callback_on_the_loop_thread_reenters_js_directly():
              done();
            }, 10)"""
     )(cb, done.set)
-    assert done.wait(10)
+    assert done.wait(WAIT)
     assert seen["thread"] is not threading.main_thread()
     assert seen["bump"] == 2
     assert seen["eval"] == 20
@@ -339,7 +332,7 @@ def test_timer_callback_reenters_js_to_depth_50():
     done = threading.Event()
     out = []
     node.globalThis.setTimeout(lambda: (out.append(call(countdown, 50)), done.set()), 1)
-    assert done.wait(10)
+    assert done.wait(WAIT)
     assert out == [50]
     assert threading.get_ident() not in threads_seen and len(threads_seen) == 1
 
@@ -390,21 +383,32 @@ def caller(tid):
             errors.append(f"thread {tid} call {k}: {type(e).__name__}: {e}")
             return
 
+def calls_succeed():
+    # Waits until the callers made N_THREADS more successful calls (with the
+    # environment as it now is), so that each stop meets calls in flight.
+    target = sum(ok) + N_THREADS
+    end = time.monotonic() + 60
+    while sum(ok) < target and not errors:
+        if time.monotonic() > end:
+            errors.append(f"no successful calls for 60 s (ok {ok}, closed {closed})")
+            break
+        time.sleep(0.001)
+
 threads = [threading.Thread(target=caller, args=(t,)) for t in range(N_THREADS)]
 for t in threads:
     t.start()
 restarts = 0
 for i in range(RESTARTS):
-    time.sleep(0.08)
+    calls_succeed()
     STOP_IT
-    time.sleep(0.02)
+    time.sleep(0.02)            # lets callers meet the stopped environment (or restart it)
     try:
         node.start()
     except RuntimeError as e:   # a caller restarted it first (lazily)
         if "already running" not in str(e):
             errors.append(f"start: {e!r}")
     restarts += 1
-time.sleep(0.15)
+calls_succeed()
 stop.set()
 for t in threads:
     t.join(60)
