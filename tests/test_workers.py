@@ -197,27 +197,26 @@ def test_two_workers_run_js_at_the_same_time_barrier():
     assert sorted(v for _, v in out) in (["a0", "b1"], ["a1", "b0"])
 
 
-def test_two_workers_busy_loops_overlap_in_time():
-    barrier = threading.Barrier(2, timeout=10)
-    src = """() => {
-               const start = process.hrtime.bigint();
-               const end = Date.now() + 300;
-               let n = 0;
-               while (Date.now() < end) n++;
-               return [String(start), String(process.hrtime.bigint())];
+def test_two_workers_busy_loops_run_at_the_same_time():
+    # A rendezvous in memory both environments share with Python (a bytearray
+    # is a Uint8Array over the same bytes in each): each JS sets its own byte,
+    # then spins, calling nothing, until it sees the other's. Both see each
+    # other only if both busy loops ran at the same time; one environment
+    # waiting for the other to finish would spin until the cap.
+    flags = bytearray(2)
+    src = """(flags, me, other, capMs) => {
+               Atomics.store(flags, me, 1);
+               const end = Date.now() + capMs;
+               while (Atomics.load(flags, other) === 0) {
+                 if (Date.now() > end) return 'cap';
+               }
+               return 'met';
              }"""
+    cap_ms = JOIN_TIMEOUT * 1000 // 2  # ends before _run_threads gives up on the threads
     with node.Worker() as wa, node.Worker() as wb:
         fa, fb = wa.eval(src), wb.eval(src)
-
-        def run(f):
-            barrier.wait()
-            return [int(x) for x in f().to_py()]
-
-        out = _run_threads(lambda: run(fa), lambda: run(fb))
-    assert [kind for kind, _ in out] == ["ok", "ok"], out
-    (sa, ea), (sb, eb) = out[0][1], out[1][1]
-    assert sa < ea and sb < eb
-    assert max(sa, sb) < min(ea, eb), f"intervals do not overlap: {out}"
+        out = _run_threads(lambda: fa(flags, 0, 1, cap_ms), lambda: fb(flags, 1, 0, cap_ms))
+    assert out == [("ok", "met"), ("ok", "met")], out
 
 
 def test_worker_and_main_environment_run_js_at_the_same_time():
@@ -415,6 +414,7 @@ def test_workers_closed_while_threads_call_them(run_python):
             w = node.Worker()
             fn = w.eval("(a, b, cb) => cb ? cb(a) + b : a + b")
             stop = threading.Event()
+            calls = [0] * 4     # this round's successful calls, per caller
 
             def caller(tid):
                 global ok, closed
@@ -436,6 +436,7 @@ def test_workers_closed_while_threads_call_them(run_python):
                             return
                         with lock:
                             ok += 1
+                        calls[tid] += 1
                     except EnvironmentClosed:
                         with lock:
                             closed += 1
@@ -454,11 +455,18 @@ def test_workers_closed_while_threads_call_them(run_python):
             threads = [threading.Thread(target=caller, args=(t,)) for t in range(4)]
             for t in threads:
                 t.start()
-            time.sleep(0.1)
+            # Every caller is calling the worker when it closes ...
+            end = time.monotonic() + 60
+            while not all(calls) and not errors and time.monotonic() < end:
+                time.sleep(0.001)
+            if not all(calls):
+                errors.append(f"round {round}: no calls for 60 s: {calls}")
             w.close()
-            stop.set()
+            # ... and each one ends on its own: its next call fails with
+            # EnvironmentClosed (stop only ends a caller that never saw it).
             for t in threads:
                 t.join(60)
+            stop.set()
             if any(t.is_alive() for t in threads):
                 errors.append("a thread hung")
                 break
