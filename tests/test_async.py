@@ -12,6 +12,7 @@ import pytest
 import pymport_py as node
 
 JOIN_TIMEOUT = 30
+WAIT = 60  # seconds: ends a wait that would otherwise hang; a passing test never reaches it
 
 
 @pytest.fixture
@@ -218,29 +219,42 @@ def test_jsfuture_is_awaitable_from_asyncio():
 
 
 def test_call_async_of_a_long_js_call_does_not_block_the_asyncio_loop():
-    busy = node.eval("(ms) => { const end = Date.now() + ms; while (Date.now() < end) {} return 'busy done' }")
+    # The JS marks flags[1] when it starts, then spins, calling nothing, until
+    # flags[0] is set (a bytearray is a Uint8Array over the same bytes): the
+    # asyncio ticker sets it after ticking 5 times while the JS runs, so the JS
+    # ends only if the asyncio loop ran while it did.
+    busy = node.eval(
+        """(flags, capMs) => {
+             Atomics.store(flags, 1, 1);
+             const end = Date.now() + capMs;
+             while (Atomics.load(flags, 0) === 0) {
+               if (Date.now() > end) return 'cap';
+             }
+             return 'busy done';
+           }"""
+    )
+    flags = bytearray(2)
 
     async def main():
-        ticks = []
-        stop = asyncio.Event()
+        ticks = 0
 
         async def ticker():
-            while not stop.is_set():
-                ticks.append(1)
+            nonlocal ticks
+            while ticks < 5:
                 await asyncio.sleep(0.01)
+                if flags[1]:  # the JS is running
+                    ticks += 1
+            flags[0] = 1
 
         t = asyncio.create_task(ticker())
-        await asyncio.sleep(0)
-        before = len(ticks)
-        result = await busy.call_async(300)
-        during = len(ticks) - before
-        stop.set()
-        await t
-        return result, during
+        try:
+            return await busy.call_async(flags, WAIT * 1000), ticks
+        finally:
+            t.cancel()
+            await asyncio.gather(t, return_exceptions=True)
 
-    result, during = asyncio.run(main())
-    assert result == "busy done"
-    assert during >= 5, during
+    result, ticks = asyncio.run(main())
+    assert (result, ticks) == ("busy done", 5)
 
 
 def test_many_call_async_from_many_threads():
@@ -358,27 +372,39 @@ def test_result_with_timeout_on_a_never_settling_promise_raises_timeout_error():
 
 
 def test_awaiting_a_js_timer_promise_does_not_block_the_asyncio_loop():
+    # The Promise is settled by a JS timer once the asyncio ticker has ticked 5
+    # times (it writes a bytearray the timer reads) while the coroutine awaits
+    # it: it settles with 'timer' only if the asyncio loop ran during the await.
+    flag = bytearray(1)
+
     async def main():
-        ticks = []
-        stop = asyncio.Event()
+        ticks = 0
 
         async def ticker():
-            while not stop.is_set():
-                ticks.append(1)
+            nonlocal ticks
+            while ticks < 5:
                 await asyncio.sleep(0.01)
+                ticks += 1
+            flag[0] = 1
 
+        promise = node.eval(
+            """(flag, capMs) => new Promise((resolve) => {
+                 const end = Date.now() + capMs;
+                 const id = setInterval(() => {
+                   if (Atomics.load(flag, 0) === 0 && Date.now() < end) return;
+                   clearInterval(id);
+                   resolve(flag[0] ? 'timer' : 'cap');
+                 }, 5);
+               })"""
+        )(flag, WAIT * 1000)
         t = asyncio.create_task(ticker())
-        await asyncio.sleep(0)
-        before = len(ticks)
-        value = await node.eval("new Promise(r => setTimeout(() => r('timer'), 300))")
-        during = len(ticks) - before
-        stop.set()
-        await t
-        return value, during
+        try:
+            return await promise, ticks
+        finally:
+            t.cancel()
+            await asyncio.gather(t, return_exceptions=True)
 
-    value, during = asyncio.run(main())
-    assert value == "timer"
-    assert during >= 5, during
+    assert asyncio.run(main()) == ("timer", 5)
 
 
 def test_cancelling_the_awaiting_task_is_safe_and_the_environment_keeps_working(unraisables):
