@@ -1,7 +1,14 @@
 """Node's own worker_threads inside pymport_py's environments reach Python."""
+import builtins
+import contextlib
+import gc
+import threading
 import time
+import weakref
 
 import pymport_py
+
+WAIT = 60  # seconds: ends a wait that would otherwise hang; a passing test never reaches it
 
 WORKER = """(source) => new Promise((resolve, reject) => {
   const { Worker } = require('worker_threads');
@@ -12,7 +19,20 @@ WORKER = """(source) => new Promise((resolve, reject) => {
 
 
 def run_in_worker(env, source):
-    return env.eval(WORKER)(source).result(30)
+    return env.eval(WORKER)(source).result(2 * WAIT)
+
+
+@contextlib.contextmanager
+def in_builtins(**objects):
+    """Makes objects reachable from a worker_thread, as
+    pyval('__import__("builtins").NAME'), for the with block."""
+    for name, obj in objects.items():
+        setattr(builtins, name, obj)
+    try:
+        yield
+    finally:
+        for name in objects:
+            delattr(builtins, name)
 
 
 def test_require_pymport_in_the_main_environment():
@@ -80,30 +100,56 @@ def test_many_worker_threads_at_once():
 
 
 def test_terminating_a_worker_inside_a_python_call_does_not_crash():
-    code = pymport_py.eval("""() => new Promise((resolve, reject) => {
-        const { Worker } = require('worker_threads');
-        const w = new Worker(`
-            const { parentPort } = require('worker_threads');
-            const { pyval } = require('pymport');
-            parentPort.postMessage('started');
-            pyval('__import__("time").sleep(0.3) or 1');
-            parentPort.postMessage('not reached');
-        `, { eval: true });
-        w.on('message', (m) => { if (m === 'started') setTimeout(() => w.terminate().then(resolve, reject), 50) });
-        w.on('error', reject);
-    })""")().result(30)
+    # The worker thread's Python call returns only once terminate() has been
+    # called: the termination always meets it inside the call.
+    entered, release = threading.Event(), threading.Event()
+
+    def inside():
+        entered.set()
+        return release.wait(WAIT)
+
+    with in_builtins(__pymport_inside__=inside):
+        try:
+            code = pymport_py.eval("""(untilInside, release) => new Promise((resolve, reject) => {
+                const { Worker } = require('worker_threads');
+                const w = new Worker(`
+                    const { parentPort } = require('worker_threads');
+                    const { pyval } = require('pymport');
+                    parentPort.postMessage('started');
+                    pyval('__import__("builtins").__pymport_inside__').call();
+                    parentPort.postMessage('not reached');
+                `, { eval: true });
+                w.on('message', (m) => {
+                    if (m !== 'started') return;
+                    if (!untilInside()) return reject(new Error('the worker thread never called Python'));
+                    const exited = w.terminate();  // the worker thread is inside inside()
+                    release();
+                    exited.then(resolve, reject);
+                });
+                w.on('error', reject);
+            })""")(lambda: entered.wait(WAIT), release.set).result(2 * WAIT)
+        finally:
+            release.set()
     assert code == 1  # terminated
     assert pymport_py.eval("require('pymport').pyval('2 + 2')") == 4
 
 
 def test_terminating_workers_that_call_python_in_a_loop():
     for _ in range(5):
-        code = pymport_py.eval("""() => new Promise((resolve) => {
+        code = pymport_py.eval("""() => new Promise((resolve, reject) => {
             const { Worker } = require('worker_threads');
-            const w = new Worker(`const { pyval } = require('pymport'); for (;;) pyval('1')`, { eval: true });
-            setTimeout(() => w.terminate().then(resolve), 30);
-        })""")().result(30)
-        assert code in (0, 1)  # Node's exit code of a terminated worker (0 if it had not started)
+            const w = new Worker(`
+                const { parentPort } = require('worker_threads');
+                const { pyval } = require('pymport');
+                for (let i = 0; ; i++) {
+                    pyval('1');
+                    if (i === 100) parentPort.postMessage('looping');
+                }
+            `, { eval: true });
+            w.on('message', () => w.terminate().then(resolve, reject));  // it loops until then
+            w.on('error', reject);
+        })""")().result(2 * WAIT)
+        assert code == 1  # terminated
     assert pymport_py.eval("1 + 1") == 2
 
 
@@ -111,11 +157,10 @@ def test_python_threads_and_worker_threads_share_python_concurrently():
     # Node worker_threads calling Python while Python threads call JS in the
     # main environment (which also calls back into Python): serialised by the
     # GIL and the Node locks, no deadlock, every result right.
-    import threading
-
     stop = threading.Event()
     errors = []
     counts = [0] * 3
+    called = [threading.Event() for _ in range(3)]
 
     def py_caller(i):
         f = pymport_py.eval("(cb, x) => cb(x) + 1")
@@ -126,29 +171,40 @@ def test_python_threads_and_worker_threads_share_python_concurrently():
                 errors.append((i, k))
                 return
             counts[i] += 1
+            called[i].set()
+
+    def callers_called():
+        # Halfway through its calls, each worker_thread waits until every
+        # Python thread has made a call: their calls overlap for certain.
+        return all(e.wait(WAIT) for e in called)
 
     threads = [threading.Thread(target=py_caller, args=(i,)) for i in range(3)]
     for t in threads:
         t.start()
     try:
-        total = pymport_py.eval("""() => Promise.all(Array.from({ length: 3 }, (_, i) => new Promise((resolve, reject) => {
-            const { Worker } = require('worker_threads');
-            const w = new Worker(`
-                const { parentPort, workerData } = require('worker_threads');
-                const { pyval } = require('pymport');
-                const f = pyval('lambda a, b: a * b');
-                let s = 0;
-                for (let k = 0; k < 300; k++) s += f.call(workerData + 1, k).toJS();
-                parentPort.postMessage(s);
-            `, { eval: true, workerData: i });
-            w.on('message', resolve);
-            w.on('error', reject);
-        })))""")().result(60).to_py()
+        with in_builtins(__pymport_callers_called__=callers_called):
+            total = pymport_py.eval("""() => Promise.all(Array.from({ length: 3 }, (_, i) => new Promise((resolve, reject) => {
+                const { Worker } = require('worker_threads');
+                const w = new Worker(`
+                    const { parentPort, workerData } = require('worker_threads');
+                    const { pyval } = require('pymport');
+                    const f = pyval('lambda a, b: a * b');
+                    const callersCalled = pyval('__import__("builtins").__pymport_callers_called__');
+                    let s = 0, met;
+                    for (let k = 0; k < 300; k++) {
+                        if (k === 150) met = callersCalled.call().toJS();
+                        s += f.call(workerData + 1, k).toJS();
+                    }
+                    parentPort.postMessage([s, met]);
+                `, { eval: true, workerData: i });
+                w.on('message', resolve);
+                w.on('error', reject);
+            })))""")().result(2 * WAIT).to_py()
     finally:
         stop.set()
         for t in threads:
             t.join(30)
-    assert total == [(i + 1) * sum(range(300)) for i in range(3)]
+    assert total == [[(i + 1) * sum(range(300)), True] for i in range(3)]
     assert errors == [] and all(c > 0 for c in counts)
     assert not any(t.is_alive() for t in threads)
 
@@ -157,16 +213,18 @@ def test_call_async_in_a_worker_thread_resolves_while_its_loop_runs():
     out = run_in_worker(pymport_py, """
         const { parentPort } = require('worker_threads');
         const { pymport } = require('pymport');
-        const time = pymport('time');
+        // The Python call waits (60 s at most) for an event that only the
+        // worker's sixth timer tick sets: True only if its loop ran meanwhile.
+        const event = pymport('threading').get('Event').call();
         let ticks = 0;
-        const timer = setInterval(() => ticks++, 5);
-        time.get('sleep').callAsync(0.2).then(async (r) => {
+        const timer = setInterval(() => { if (++ticks === 6) event.get('set').call(); }, 5);
+        event.get('wait').callAsync(60).then(async (r) => {
             clearInterval(timer);
             const sum = await pymport('builtins').get('sum').callAsync([1, 2, 3]);
-            parentPort.postMessage([r.toJS(), sum.toJS(), ticks > 5]);
+            parentPort.postMessage([r.toJS(), sum.toJS()]);
         });
     """)
-    assert out.to_py() == [None, 6, True]
+    assert out.to_py() == [True, 6]
 
 
 def test_a_pending_call_async_keeps_the_worker_thread_alive():
@@ -205,23 +263,44 @@ def test_python_coroutines_are_promises_in_a_worker_thread():
 
 
 def test_terminating_a_worker_thread_with_call_async_pending():
-    started = time.monotonic()
-    code = pymport_py.eval("""() => new Promise((resolve, reject) => {
-        const { Worker } = require('worker_threads');
-        const w = new Worker(`
-            const { parentPort } = require('worker_threads');
-            const { pyval } = require('pymport');
-            const f = pyval('lambda: __import__("time").sleep(0.5) or 1');
-            for (let i = 0; i < 8; i++) f.callAsync();
-            parentPort.postMessage('started');
-        `, { eval: true });
-        w.on('message', () => setTimeout(() => w.terminate().then(resolve, reject), 20));
-        w.on('error', reject);
-    })""")().result(30)
+    # The Python calls wait until the worker is gone, then run to their end,
+    # and what they return is let go with the Promises nobody settles.
+    gate = threading.Event()
+    finished, released = [], []
+
+    class Result:
+        pass
+
+    def slow():
+        gate.wait(WAIT)
+        result = Result()
+        weakref.finalize(result, released.append, 1)
+        finished.append(1)
+        return result
+
+    with in_builtins(__pymport_slow__=slow):
+        try:
+            code = pymport_py.eval("""() => new Promise((resolve, reject) => {
+                const { Worker } = require('worker_threads');
+                const w = new Worker(`
+                    const { parentPort } = require('worker_threads');
+                    const { pyval } = require('pymport');
+                    const f = pyval('__import__("builtins").__pymport_slow__');
+                    for (let i = 0; i < 8; i++) f.callAsync();
+                    parentPort.postMessage('started');
+                `, { eval: true });
+                w.on('message', () => w.terminate().then(resolve, reject));
+                w.on('error', reject);
+            })""")().result(2 * WAIT)
+        finally:
+            gate.set()  # the Python calls finish after the worker is gone
+        end = time.monotonic() + WAIT
+        while len(released) < 8 and time.monotonic() < end:
+            gc.collect()
+            time.sleep(0.01)
     assert code == 1
-    time.sleep(1.2)  # the Python calls finish after the worker is gone
+    assert (len(finished), len(released)) == (8, 8)
     assert pymport_py.eval("require('pymport').pyval('3 * 3')") == 9
-    assert time.monotonic() - started < 30
 
 
 def test_many_worker_threads_with_call_async():
@@ -244,9 +323,7 @@ def test_worker_thread_objects_released_from_other_threads():
     # JSObjects of a worker_thread's environment, dropped by other Python
     # threads while the worker runs and after it ended: their references are
     # queued to the worker's own thread (or dropped with its environment).
-    import gc
     import random
-    import threading
 
     kept = []
     lock = threading.Lock()
@@ -287,12 +364,8 @@ def test_worker_thread_objects_released_from_other_threads():
             w.on('message', resolve);
             w.on('error', reject);
         })))""")
-        import builtins
-        builtins.__pymport_keep__ = keep
-        try:
+        with in_builtins(__pymport_keep__=keep):
             assert sums(keep).result(60).to_py() == [2000, 2000, 2000]
-        finally:
-            del builtins.__pymport_keep__
     finally:
         stop.set()
         for t in droppers:
