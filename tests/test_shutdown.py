@@ -192,15 +192,26 @@ def test_lazy_restarts_after_shutdown(run_python):
 
 
 def test_old_timers_do_not_fire_after_restart(run_python):
+    # A timer due before the new environment's timer, pending at shutdown: it
+    # must never fire. Firing before shutdown() stopped the loop is allowed (a
+    # busy machine can take longer than its delay to get there) but does not
+    # test anything: then the test tries again with a longer delay.
     proc = run_python(
         """
         import threading, pymport_py
+        restarted = False
         fired_old = []
-        pymport_py.eval("(cb) => { setTimeout(cb, 50); }")(lambda: fired_old.append(1))
-        pymport_py.shutdown()
+        later = "(cb, ms) => { setTimeout(cb, ms); }"
+        for ms in (50, 200, 800, 3200):
+            fired_old.clear()
+            pymport_py.eval(later)(lambda: fired_old.append("after" if restarted else "before"), ms)
+            pymport_py.shutdown()
+            if not fired_old:
+                break       # it was pending when the environment stopped
+        restarted = True
         done = threading.Event()
-        pymport_py.eval("(cb) => { setTimeout(cb, 200); }")(done.set)
-        assert done.wait(30)
+        pymport_py.eval(later)(done.set, 4 * ms)
+        assert done.wait(60)
         print(fired_old)
         """
     )
@@ -280,18 +291,20 @@ def test_last_reference_to_a_worker_dropped_in_a_timer_on_its_loop_thread(run_py
 def test_js_holding_the_last_reference_to_its_worker_when_process_exit_stops_it(run_python):
     proc = run_python(
         """
-        import gc, time, pymport_py
+        import gc, threading, weakref, pymport_py
         w = pymport_py.Worker()
+        gone = threading.Event()
+        watch = weakref.ref(w, lambda ref: gone.set())
         w.eval("(o) => { globalThis.keep = o; setTimeout(() => process.exit(3), 20); }")(w)
         del w
         gc.collect()
-        time.sleep(0.5)
+        print(gone.wait(60))    # the stop let go of the Worker that JS held
         print(pymport_py.eval("1 + 1"))
         """,
-        timeout=60,
+        timeout=90,
     )
     assert proc.returncode == 0, proc.report
-    assert proc.stdout == "2\n", proc.report
+    assert proc.stdout == "True\n2\n", proc.report
     assert proc.stderr == "", proc.report
 
 
@@ -337,12 +350,13 @@ def test_shutdown_while_a_worker_thread_waits_for_the_environments_lock(run_pyth
 import threading, time
 pymport_py.set_lock_wait_limit(None)
 w = pymport_py.Worker()
-entered, release = threading.Event(), threading.Event()
+entered, release, calling = threading.Event(), threading.Event(), threading.Event()
 def hold():
     entered.set()
     release.wait()
 def use_w():
     entered.wait()
+    calling.set()
     try:
         return w.eval("'ran'")
     except pymport_py.EnvironmentClosed as e:
@@ -351,10 +365,14 @@ sys.modules["__main__"].use_w = use_w
 run_on_a_worker_thread(w, '__import__("__main__").use_w()')
 w.eval("(h) => { setTimeout(h, 0); }")(hold)   # the loop thread holds w's lock in hold()
 assert entered.wait(30)
-time.sleep(0.5)                                 # the worker_thread now waits for the lock
+assert calling.wait(30)
+time.sleep(0.5)         # the worker_thread most likely waits for the lock by now (the outcome is the same if not)
 closer = threading.Thread(target=w.close)
 closer.start()
-time.sleep(0.3)
+for _ in range(3000):   # close() marks w stopped at once, then waits for the loop thread
+    if not w.running:
+        break
+    time.sleep(0.01)
 release.set()                                   # the loop thread goes on to tear w down
 closer.join(30)
 print(closer.is_alive(), w.running, pymport_py.eval("1 + 1"))
