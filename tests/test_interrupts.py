@@ -1,11 +1,14 @@
 """Ctrl-C, deadlines and the heap limit stop JavaScript with Python exceptions."""
 import _thread
+import contextlib
 import math
 import threading
 
 import pytest
 
 import pymport_py
+
+WAIT = 60  # seconds: ends a wait that would otherwise hang; a passing test never reaches it
 
 
 @pytest.fixture(autouse=True)
@@ -20,15 +23,36 @@ def _ctrl_c_raises():
     signal.signal(signal.SIGINT, previous)
 
 
+@contextlib.contextmanager
+def _ctrl_c_once_js_spins(flag):
+    """Another thread calls _thread.interrupt_main() as soon as JavaScript has
+    set flag[0] (a bytearray shared with JS) to say it spins: the interrupt
+    always finds the JS call running."""
+    done = threading.Event()
+
+    def interrupter():
+        while not done.is_set():
+            if flag[0]:
+                _thread.interrupt_main()
+                return
+            done.wait(0.001)
+
+    t = threading.Thread(target=interrupter)
+    t.start()
+    try:
+        yield
+    finally:
+        done.set()
+        t.join(WAIT)
+
+
 def test_interrupt_main_stops_a_long_js_call():
     pymport_py.eval("1")
-    timer = threading.Timer(0.2, _thread.interrupt_main)
-    timer.start()
-    try:
+    flag = bytearray(1)
+    spin = pymport_py.eval("(flag) => { Atomics.store(flag, 0, 1); while (true) {} }")
+    with _ctrl_c_once_js_spins(flag), pymport_py.deadline(WAIT):  # a TimeoutError, not a hang, if lost
         with pytest.raises(KeyboardInterrupt):
-            pymport_py.eval("while (true) {}")
-    finally:
-        timer.cancel()
+            spin(flag)
     # the environment stays usable, and state from before is still there
     pymport_py.eval("globalThis.afterInterrupt = 41")
     assert pymport_py.eval("afterInterrupt + 1") == 42
@@ -41,14 +65,11 @@ def test_interrupt_reaches_js_below_python_callbacks():
         hits.append("in python")
         spin()
 
-    f = pymport_py.eval("(py) => py(() => { while (true) {} })")
-    timer = threading.Timer(0.2, _thread.interrupt_main)
-    timer.start()
-    try:
+    flag = bytearray(1)
+    f = pymport_py.eval("(py, flag) => py(() => { Atomics.store(flag, 0, 1); while (true) {} })")
+    with _ctrl_c_once_js_spins(flag), pymport_py.deadline(WAIT):
         with pytest.raises(KeyboardInterrupt):
-            f(middle)
-    finally:
-        timer.cancel()
+            f(middle, flag)
     assert hits == ["in python"]
     assert pymport_py.eval("2 * 21") == 42
 
