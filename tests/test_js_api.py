@@ -39,11 +39,12 @@ def test_pyobjects_collected_by_js_release_their_python_objects(run_python):
         hold(pymport_py.ref(obj))
         held = sys.getrefcount(obj)
         pymport_py.eval("delete globalThis.kept; gc(); gc()")
-        # finalizers run on the next turns of the loop; give them a few calls
+        # finalizers run on later turns of the loop: collect, and wait for a turn
         for _ in range(50):
-            pymport_py.eval("gc()")
             if sys.getrefcount(obj) == base:
                 break
+            pymport_py.eval("gc()")
+            pymport_py.eval("new Promise((r) => setImmediate(r))").result(timeout=30)
         print(held > base, sys.getrefcount(obj) == base)
         """
     )
