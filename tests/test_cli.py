@@ -97,18 +97,18 @@ def test_help():
 @pytest.mark.parametrize("mode", ["idle", "busy"])
 def test_ctrl_c_stops_the_program(mode):
     # idle: an interval keeps it alive; busy: the main module never returns.
+    # "ready" says the program is in that state: the signal goes right after it.
     # SIGINT's default disposition, even if this run inherited it ignored.
     reset = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
-    # Python's stdout on a pipe is block-buffered: console.log must flush it as node's
-    # synchronous pipe writes would, or "ready" never arrives.
+    # Python's stdout on a pipe is block-buffered: console.log (idle) must flush it as
+    # node's synchronous pipe writes would, or "ready" never arrives.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     proc = subprocess.Popen([sys.executable, "-m", "pymport_py", "forever.js", mode],
                             cwd=CLI_DIR, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=reset, env=env)
     try:
-        assert select.select([proc.stdout], [], [], 30)[0], "no output from console.log"
+        assert select.select([proc.stdout], [], [], 30)[0], 'no "ready" from the program'
         assert proc.stdout.readline() == "ready\n"
-        time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
