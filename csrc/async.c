@@ -144,7 +144,7 @@ static void as_attach(rt_env *env, napi_value v, PyObject *future) {
  * only env's own threads can settle what waits on env, and they wait for this
  * thread. Returns 0 or -1. */
 static int as_may_wait(rt_env *env) {
-    if (!rt_owns(env)) return 0;
+    if (!nl_is_mine(env)) return 0;
     PyErr_SetString(PyExc_RuntimeError,
                     "cannot block on a JavaScript Promise or a call_async result inside a call "
                     "from JavaScript of the same environment (it could never settle: the "
@@ -164,7 +164,7 @@ static int as_set_source(PyObject *future, PyObject *source) {
 }
 
 PyObject *as_wait(rt_env *env, PyObject *future, double timeout) {
-    if (rt_owns(env)) {
+    if (nl_is_mine(env)) {
         PyObject *done = PyObject_CallMethod(future, "done", NULL);
         int is_done = done == Py_True;
         Py_XDECREF(done);
@@ -355,11 +355,11 @@ PyObject *as_call_async(PyObject *fn, PyObject *args, PyObject *kwargs) {
 PyObject *as_to_future(PyObject *obj) {
     jsp_object *o = (jsp_object *)obj;
     rt_env *env = o->env;
-    rt_frame frame;
+    nl_frame frame;
     /* When the Node lock is free, attach here: a settled promise then settles
      * the future before this returns, without a round trip through the loop
      * thread. Never wait for the lock: the caller may be an asyncio loop. */
-    if (!rt_try_enter(env, &frame)) return as_queue(obj, NULL, NULL);
+    if (!nl_try_enter_with_gil(env, &frame)) return as_queue(obj, NULL, NULL);
     PyObject *future = PyObject_CallNoArgs(rt_state_of(env)->JSFuture);
     napi_value v;
     if (future && as_set_source(future, obj) < 0) Py_CLEAR(future);
@@ -369,7 +369,7 @@ PyObject *as_to_future(PyObject *obj) {
         if (ok) as_settle_with(env, v, future);
         else Py_CLEAR(future);
     }
-    rt_leave(env, &frame);
+    nl_leave_with_gil(env, &frame);
     return future;
 }
 

@@ -76,11 +76,11 @@ static int env_traverse(PyObject *self, visitproc visit, void *arg) {
 static PyObject *env_helper_call(PyObject *self, rt_helper h, PyObject *arg, PyObject *base,
                                  int await_it) {
     rt_env *env = env_of(self);
-    rt_frame frame;
+    nl_frame frame;
     as_pending *pending = NULL;
     PyObject *res = NULL, *future = NULL;
     napi_value argv[4], out;
-    if (rt_enter(env, &frame) < 0) return NULL;
+    if (nl_enter_with_gil(env, &frame) < 0) return NULL;
     if (cv_to_js(env, arg, CV_ARG, &argv[0]) < 0) goto error;
     if (cv_to_js(env, base, CV_ARG, &argv[1]) < 0) goto error;
     if (await_it) {
@@ -95,7 +95,7 @@ static PyObject *env_helper_call(PyObject *self, rt_helper h, PyObject *arg, PyO
     }
     if (!await_it) res = cv_to_py(env, out);
 error:
-    rt_leave(env, &frame);
+    nl_leave_with_gil(env, &frame);
     if (future && !PyErr_Occurred()) res = as_wait(env, future, -1);
     Py_XDECREF(future);
     return res;
@@ -121,28 +121,28 @@ static PyObject *env_eval(PyObject *self, PyObject *args) {
 
 static PyObject *env_to_js(PyObject *self, PyObject *value) {
     rt_env *env = env_of(self);
-    rt_frame frame;
+    nl_frame frame;
     PyObject *res = NULL;
     napi_value v;
-    if (rt_enter(env, &frame) < 0) return NULL;
+    if (nl_enter_with_gil(env, &frame) < 0) return NULL;
     if (cv_to_js(env, value, CV_ARG, &v) < 0) goto error;
     res = cv_to_py(env, v);
 error:
-    rt_leave(env, &frame);
+    nl_leave_with_gil(env, &frame);
     return res;
 }
 
 static PyObject *env_global(PyObject *self, void *closure) {
     (void)closure;
     rt_env *env = env_of(self);
-    rt_frame frame;
+    nl_frame frame;
     PyObject *res = NULL;
     napi_value global;
-    if (rt_enter(env, &frame) < 0) return NULL;
+    if (nl_enter_with_gil(env, &frame) < 0) return NULL;
     NAPI_OK(env, napi_get_global(env->napi, &global));
     res = cv_to_py(env, global);
 error:
-    rt_leave(env, &frame);
+    nl_leave_with_gil(env, &frame);
     return res;
 }
 
@@ -167,20 +167,20 @@ static PyObject *env_shutdown(PyObject *self, PyObject *unused) {
 static PyObject *env_heap_used(PyObject *self, PyObject *unused) {
     (void)unused;
     rt_env *env = env_of(self);
-    rt_frame frame;
-    if (rt_enter(env, &frame) < 0) return NULL;
+    nl_frame frame;
+    if (nl_enter_with_gil(env, &frame) < 0) return NULL;
     size_t used = em_heap_used(env->setup);
-    rt_leave(env, &frame);
+    nl_leave_with_gil(env, &frame);
     return PyLong_FromSize_t(used);
 }
 
 static PyObject *env_busy(PyObject *self, PyObject *unused) {
     (void)unused;
     rt_env *env = env_of(self);
-    rt_frame frame;
-    if (rt_enter(env, &frame) < 0) return NULL;
+    nl_frame frame;
+    if (nl_enter_with_gil(env, &frame) < 0) return NULL;
     int busy = rt_loop_busy(env);
-    rt_leave(env, &frame);
+    nl_leave_with_gil(env, &frame);
     return PyBool_FromLong(busy);
 }
 

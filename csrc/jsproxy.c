@@ -5,7 +5,7 @@
  * identity hash, protected by the GIL). A function read as an attribute gives
  * a method proxy that calls it with `this` bound (not in the identity map,
  * like Python's bound methods). Every operation takes the Node lock with
- * rt_enter, so it may run from any thread. */
+ * nl_enter_with_gil, so it may run from any thread. */
 #include "jsproxy.h"
 
 #include "async.h"
@@ -81,7 +81,7 @@ error:
 
 #define JSP_ENTER(o, frame, failure)                              \
     do {                                                          \
-        if (rt_enter((o)->env, &(frame)) < 0) return (failure);   \
+        if (nl_enter_with_gil((o)->env, &(frame)) < 0) return (failure);   \
     } while (0)
 
 /* Converts a Python key (str, int, or a JSObject such as a symbol) to a JS
@@ -98,7 +98,7 @@ static int jsp_key(rt_env *env, PyObject *key, napi_value *out) {
  * (undefined and not `in` the object) raises `missing` with the key. */
 static PyObject *jsp_get(jsp_object *o, PyObject *key, PyObject *missing, int bind) {
     rt_env *env = o->env;
-    rt_frame frame;
+    nl_frame frame;
     PyObject *res = NULL;
     napi_value obj, k, v;
     napi_valuetype type;
@@ -123,7 +123,7 @@ static PyObject *jsp_get(jsp_object *o, PyObject *key, PyObject *missing, int bi
     else
         res = cv_to_py(env, v);
 error:
-    rt_leave(env, &frame);
+    nl_leave_with_gil(env, &frame);
     return res;
 }
 
@@ -139,7 +139,7 @@ static PyObject *jsp_getattro(PyObject *self, PyObject *name) {
 /* Sets (value != NULL) or deletes a property. Returns 0 or -1. */
 static int jsp_set(jsp_object *o, PyObject *key, PyObject *value) {
     rt_env *env = o->env;
-    rt_frame frame;
+    nl_frame frame;
     int rc = -1;
     napi_value obj, k, v;
     JSP_ENTER(o, frame, -1);
@@ -154,7 +154,7 @@ static int jsp_set(jsp_object *o, PyObject *key, PyObject *value) {
     }
     rc = 0;
 error:
-    rt_leave(env, &frame);
+    nl_leave_with_gil(env, &frame);
     return rc;
 }
 
@@ -168,13 +168,13 @@ static PyObject *jsp_getitem(PyObject *self, PyObject *key) {
     PyObject *missing = PyExc_KeyError;
     if (PyLong_Check(key)) {
         /* An int index of an Array that is out of range is an IndexError. */
-        rt_frame frame;
+        nl_frame frame;
         bool is_array = false;
         napi_value obj;
         JSP_ENTER(o, frame, NULL);
         if (napi_get_reference_value(o->env->napi, o->ref, &obj) == napi_ok)
             napi_is_array(o->env->napi, obj, &is_array);
-        rt_leave(o->env, &frame);
+        nl_leave_with_gil(o->env, &frame);
         if (is_array) missing = PyExc_IndexError;
     }
     return jsp_get(o, key, missing, 0);
@@ -187,7 +187,7 @@ static int jsp_setitem(PyObject *self, PyObject *key, PyObject *value) {
 static int jsp_contains(PyObject *self, PyObject *key) {
     jsp_object *o = (jsp_object *)self;
     rt_env *env = o->env;
-    rt_frame frame;
+    nl_frame frame;
     int rc = -1;
     napi_value obj, k;
     bool has = false;
@@ -197,7 +197,7 @@ static int jsp_contains(PyObject *self, PyObject *key) {
     NAPI_OK(env, napi_has_property(env->napi, obj, k, &has));
     rc = has;
 error:
-    rt_leave(env, &frame);
+    nl_leave_with_gil(env, &frame);
     return rc;
 }
 
@@ -205,7 +205,7 @@ error:
  * converted result, or NULL. */
 static PyObject *jsp_helper(jsp_object *o, rt_helper h) {
     rt_env *env = o->env;
-    rt_frame frame;
+    nl_frame frame;
     PyObject *res = NULL;
     napi_value obj, out;
     JSP_ENTER(o, frame, NULL);
@@ -213,7 +213,7 @@ static PyObject *jsp_helper(jsp_object *o, rt_helper h) {
     NAPI_OK(env, rt_call_helper(env, h, 1, &obj, &out));
     res = cv_to_py(env, out);
 error:
-    rt_leave(env, &frame);
+    nl_leave_with_gil(env, &frame);
     return res;
 }
 
@@ -287,7 +287,7 @@ static PyObject *jsp_richcompare(PyObject *self, PyObject *other, int op) {
         return PyBool_FromLong(op == Py_EQ ? eq : !eq);
     }
     rt_env *env = o->env;
-    rt_frame frame;
+    nl_frame frame;
     PyObject *res = NULL;
     napi_value a, b;
     bool same = false;
@@ -297,7 +297,7 @@ static PyObject *jsp_richcompare(PyObject *self, PyObject *other, int op) {
     NAPI_OK(env, napi_strict_equals(env->napi, a, b, &same));
     res = PyBool_FromLong(op == Py_EQ ? same : !same);
 error:
-    rt_leave(env, &frame);
+    nl_leave_with_gil(env, &frame);
     return res;
 }
 
@@ -334,7 +334,7 @@ error:
 /* Calls (construct = 0) or constructs the function `fn`. */
 static PyObject *jsp_invoke(jsp_object *o, PyObject *args, PyObject *kwargs, int construct) {
     rt_env *env = o->env;
-    rt_frame frame;
+    nl_frame frame;
     PyObject *res = NULL;
     napi_value small[8], *argv = small, fn, recv, out;
     Py_ssize_t argc = 0;
@@ -355,7 +355,7 @@ static PyObject *jsp_invoke(jsp_object *o, PyObject *args, PyObject *kwargs, int
     res = cv_to_py(env, out);
 error:
     if (argv != small) PyMem_Free(argv);
-    rt_leave(env, &frame);
+    nl_leave_with_gil(env, &frame);
     return res;
 }
 
@@ -385,14 +385,14 @@ static PyObject *jsp_to_py(PyObject *self, PyObject *unused) {
     (void)unused;
     jsp_object *o = (jsp_object *)self;
     rt_env *env = o->env;
-    rt_frame frame;
+    nl_frame frame;
     PyObject *res = NULL;
     napi_value v;
     JSP_ENTER(o, frame, NULL);
     NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &v));
     res = cv_to_py_deep(env, v);
 error:
-    rt_leave(env, &frame);
+    nl_leave_with_gil(env, &frame);
     return res;
 }
 
@@ -461,7 +461,7 @@ static PyObject *jspi_next(PyObject *self) {
     jsp_object *it = (jsp_object *)((jsp_iterator *)self)->iterator;
     if (!it) return NULL;
     rt_env *env = it->env;
-    rt_frame frame;
+    nl_frame frame;
     PyObject *res = NULL;
     napi_value args[2], out;
     bool done = false;
@@ -475,7 +475,7 @@ static PyObject *jspi_next(PyObject *self) {
     else
         res = cv_to_py(env, out);
 error:
-    rt_leave(env, &frame);
+    nl_leave_with_gil(env, &frame);
     return res;
 }
 
@@ -511,7 +511,7 @@ static int jsp_getbuffer(PyObject *self, Py_buffer *view, int flags) {
     static char empty[1];
     jsp_object *o = (jsp_object *)self;
     rt_env *env = o->env;
-    rt_frame frame;
+    nl_frame frame;
     int rc = -1;
     napi_value v;
     bool is = false;
@@ -577,7 +577,7 @@ static int jsp_getbuffer(PyObject *self, Py_buffer *view, int flags) {
     view->internal = dims;
     rc = 0;
 error:
-    rt_leave(env, &frame);
+    nl_leave_with_gil(env, &frame);
     return rc;
 }
 

@@ -153,7 +153,7 @@ static PyObject *mod_set_lock_wait_limit(PyObject *module, PyObject *arg) {
     (void)module;
     int64_t ns;
     if (mod_seconds_to_ns(arg, "the limit", 0, &ns) < 0) return NULL;
-    rt_set_python_wait_limit(ns);
+    nl_set_python_wait_limit(ns);
     Py_RETURN_NONE;
 }
 

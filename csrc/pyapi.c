@@ -43,9 +43,9 @@ static napi_value pa_entry(napi_env napi, napi_callback_info info, pa_fn fn, int
     }
     PyGILState_STATE gil = PyGILState_Ensure();
     Py_XINCREF(self);
-    rt_enter_python();
+    nl_begin_python_callback();
     int rc = fn(env, self, argc, argv, &out);
-    rt_leave_python();
+    nl_end_python_callback();
     if (rc < 0) {
         out = NULL;
         er_throw_to_js(env);

@@ -76,9 +76,9 @@ static napi_value pyp_call(napi_env napi, napi_callback_info info) {
         if (!a) goto error;
         PyTuple_SET_ITEM(args, (Py_ssize_t)i, a);
     }
-    rt_enter_python();
+    nl_begin_python_callback();
     res = PyObject_Call(r->obj, args, NULL);
-    rt_leave_python();
+    nl_end_python_callback();
     if (!res) goto error;
     if (cv_to_js(env, res, CV_ARG, &result) < 0) goto error;
     goto done;

@@ -3,7 +3,7 @@
  * Threads:
  * - the loop thread of an environment creates it, runs its libuv loop with the
  *   Node lock taken only while it runs callbacks, and tears it down;
- * - any Python thread takes the Node lock (rt_enter) to run JS directly.
+ * - any Python thread takes the Node lock (nl_enter_with_gil) to run JS directly.
  * Lock order: Node lock, then GIL. The loop thread never holds the GIL except
  * inside callbacks into Python (PyGILState_Ensure). */
 #include "runtime.h"
@@ -55,27 +55,27 @@ static _Thread_local rt_env *rt_loading;
  * environments. Allocated once per thread that uses Node and never freed, so
  * another thread may read it at any time. */
 typedef struct {
-    _Atomic(rt_env *) waiting_for; /* the environment whose Node lock it waits for (rt_waits) */
+    _Atomic(rt_env *) waiting_for; /* the environment whose Node lock it waits for (nl_waits) */
     atomic_int held;               /* how many Node locks it holds */
     atomic_int in_python;          /* inside a call from JS into Python (nesting count) */
     int node_worker;               /* own thread: a Node worker_thread (rt_register_worker) */
     int64_t deadline_ns;           /* own thread: pymport_py.deadline(), 0: none */
     int report;                    /* own thread: rt_stop_reason to raise next */
     PyObject *report_exc;          /* own thread, GIL: the exception for RT_STOP_SIGNAL */
-} rt_thread;
+} nl_thread;
 
-static _Thread_local rt_thread *rt_me;
-static rt_thread rt_fallback_thread; /* if calloc fails: detection is then off */
+static _Thread_local nl_thread *nl_me;
+static nl_thread nl_fallback_thread; /* if calloc fails: detection is then off */
 
-static rt_thread *rt_thread_self(void) {
-    if (!rt_me) {
-        rt_me = calloc(1, sizeof *rt_me);
-        if (!rt_me) rt_me = &rt_fallback_thread;
+static nl_thread *nl_thread_self(void) {
+    if (!nl_me) {
+        nl_me = calloc(1, sizeof *nl_me);
+        if (!nl_me) nl_me = &nl_fallback_thread;
     }
-    return rt_me;
+    return nl_me;
 }
 
-uintptr_t rt_self(void) { return (uintptr_t)rt_thread_self(); }
+uintptr_t nl_self(void) { return (uintptr_t)nl_thread_self(); }
 
 static int rt_is_loop_thread(rt_env *env);
 static int64_t rt_now_ns(void);
@@ -127,7 +127,7 @@ static void rt_on_signal_interrupt(void *data) {
     PyGILState_STATE gil = PyGILState_Ensure();
     if (PyErr_CheckSignals() < 0) {
         Py_XSETREF(env->interrupt_exc, er_take());
-        atomic_store(&env->stop_thread, rt_self());
+        atomic_store(&env->stop_thread, nl_self());
         atomic_store(&env->stop_reason, RT_STOP_SIGNAL);
         em_setup_terminate(env->setup);
     }
@@ -137,8 +137,8 @@ static void rt_on_signal_interrupt(void *data) {
 static void rt_on_deadline_interrupt(void *data) {
     rt_env *env = data;
     int64_t deadline = atomic_load(&env->deadline_ns);
-    if (!deadline || atomic_load(&env->deadline_owner) != rt_self() || rt_now_ns() < deadline) return;
-    atomic_store(&env->stop_thread, rt_self());
+    if (!deadline || atomic_load(&env->deadline_owner) != nl_self() || rt_now_ns() < deadline) return;
+    atomic_store(&env->stop_thread, nl_self());
     atomic_store(&env->stop_reason, RT_STOP_DEADLINE);
     em_setup_terminate(env->setup);
 }
@@ -156,7 +156,7 @@ static void rt_on_heap_limit(void *data) {
         em_setup_stop(env->setup);
         return;
     }
-    atomic_store(&env->stop_thread, rt_self());
+    atomic_store(&env->stop_thread, nl_self());
     atomic_store(&env->stop_reason, RT_STOP_HEAP);
 }
 
@@ -249,12 +249,12 @@ int rt_signal_fd(void) {
     return rt_watch.ok ? rt_watch.sig[1] : -1;
 }
 
-void rt_set_deadline(int64_t deadline_ns) { rt_thread_self()->deadline_ns = deadline_ns; }
+void rt_set_deadline(int64_t deadline_ns) { nl_thread_self()->deadline_ns = deadline_ns; }
 
-int64_t rt_get_deadline(void) { return rt_thread_self()->deadline_ns; }
+int64_t rt_get_deadline(void) { return nl_thread_self()->deadline_ns; }
 
 int rt_raise_interrupt(rt_env *env) {
-    rt_thread *me = rt_thread_self();
+    nl_thread *me = nl_thread_self();
     int reason = me->report;
     PyObject *exc = NULL;
     if (reason) {
@@ -291,7 +291,7 @@ int rt_raise_interrupt(rt_env *env) {
  * and returns the reason (else RT_STOP_NONE). Node lock held, no JS of this
  * thread on the stack; no GIL needed. */
 static int rt_end_termination(rt_env *env) {
-    if (atomic_load(&env->stop_thread) != rt_self()) return RT_STOP_NONE;
+    if (atomic_load(&env->stop_thread) != nl_self()) return RT_STOP_NONE;
     int reason = atomic_exchange(&env->stop_reason, RT_STOP_NONE);
     atomic_store(&env->stop_thread, 0);
     if (atomic_load(&env->state) == RT_RUNNING) em_setup_cancel_terminate(env->setup);
@@ -299,42 +299,42 @@ static int rt_end_termination(rt_env *env) {
 }
 
 /* Marks the calling thread as the owner of env's Node lock (depth 1). */
-static void rt_set_owner(rt_env *env) {
-    rt_thread *me = rt_thread_self();
+static void nl_mark_mine(rt_env *env) {
+    nl_thread *me = nl_thread_self();
     atomic_fetch_add(&me->held, 1);
     atomic_store_explicit(&env->owner, (uintptr_t)me, memory_order_relaxed);
     env->depth = 1;
 }
 
-static void rt_clear_owner(rt_env *env) {
+static void nl_unmark_mine(rt_env *env) {
     env->depth = 0;
     atomic_store_explicit(&env->owner, 0, memory_order_relaxed);
-    atomic_fetch_sub(&rt_thread_self()->held, 1);
+    atomic_fetch_sub(&nl_thread_self()->held, 1);
 }
 
 /* True if waiting for env's lock closes a cycle (its owner waits for a lock
  * whose owner waits ... for a lock this thread holds) and this thread is the
  * one of the cycle to give way: the one with the highest token, so that
  * exactly one thread of a cycle raises and the others go on. */
-static pthread_mutex_t rt_waits = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t nl_waits = PTHREAD_MUTEX_INITIALIZER;
 
-/* Sets or clears what the calling thread waits for, under `rt_waits`. */
-static void rt_set_waiting_for(rt_thread *me, rt_env *env) {
-    pthread_mutex_lock(&rt_waits);
+/* Sets or clears what the calling thread waits for, under `nl_waits`. */
+static void nl_set_waiting_for(nl_thread *me, rt_env *env) {
+    pthread_mutex_lock(&nl_waits);
     atomic_store(&me->waiting_for, env);
-    pthread_mutex_unlock(&rt_waits);
+    pthread_mutex_unlock(&nl_waits);
 }
 
 /* A thread's waiting_for stays alive while it is set (the waiting thread's
- * caller holds the environment), and it is cleared under `rt_waits`: the
+ * caller holds the environment), and it is cleared under `nl_waits`: the
  * walk holds that mutex so that no environment on it is freed meanwhile. */
-static int rt_cycle(rt_env *env) {
-    rt_thread *me = rt_thread_self();
+static int nl_closes_cycle(rt_env *env) {
+    nl_thread *me = nl_thread_self();
     uintptr_t highest = (uintptr_t)me;
     int cycle = 0;
-    pthread_mutex_lock(&rt_waits);
+    pthread_mutex_lock(&nl_waits);
     for (int hops = 0; env && hops < 64; hops++) {
-        rt_thread *owner = (rt_thread *)atomic_load(&env->owner);
+        nl_thread *owner = (nl_thread *)atomic_load(&env->owner);
         if (!owner) break;
         if (owner == me) {
             cycle = highest == (uintptr_t)me;
@@ -343,18 +343,18 @@ static int rt_cycle(rt_env *env) {
         if ((uintptr_t)owner > highest) highest = (uintptr_t)owner;
         env = atomic_load(&owner->waiting_for);
     }
-    pthread_mutex_unlock(&rt_waits);
+    pthread_mutex_unlock(&nl_waits);
     return cycle;
 }
 
 /* How long a thread waits for a Node lock whose owner stays inside a Python
  * callback before it gives up (ns; 0: forever). Process-wide setting. */
-static _Atomic int64_t rt_python_wait_limit = 10LL * 1000000000;
+static _Atomic int64_t nl_python_wait_limit = 10LL * 1000000000;
 
-void rt_set_python_wait_limit(int64_t ns) { atomic_store(&rt_python_wait_limit, ns); }
+void nl_set_python_wait_limit(int64_t ns) { atomic_store(&nl_python_wait_limit, ns); }
 
-void rt_enter_python(void) { atomic_fetch_add(&rt_thread_self()->in_python, 1); }
-void rt_leave_python(void) { atomic_fetch_sub(&rt_thread_self()->in_python, 1); }
+void nl_begin_python_callback(void) { atomic_fetch_add(&nl_thread_self()->in_python, 1); }
+void nl_end_python_callback(void) { atomic_fetch_sub(&nl_thread_self()->in_python, 1); }
 
 /* Takes env's mutex, blocking with the GIL released (GIL held on entry and
  * return). The wait goes in slices so that silent deadlocks become errors:
@@ -366,13 +366,13 @@ void rt_leave_python(void) { atomic_fetch_sub(&rt_thread_self()->in_python, 1); 
  *   (joining this thread, say), which no lock can show.
  * Returns 0, or -1 with RuntimeError (EnvironmentClosed when the environment
  * stopped meanwhile). */
-static int rt_acquire(rt_env *env) {
+static int nl_wait_releasing_gil(rt_env *env) {
     if (pthread_mutex_trylock(&env->mutex) == 0) return 0;
-    rt_thread *me = rt_thread_self();
+    nl_thread *me = nl_thread_self();
     int deadlock = 0, stuck = 0, closed = 0;
-    int64_t limit = atomic_load(&rt_python_wait_limit), in_python_since = 0;
+    int64_t limit = atomic_load(&nl_python_wait_limit), in_python_since = 0;
     Py_BEGIN_ALLOW_THREADS
-    rt_set_waiting_for(me, env);
+    nl_set_waiting_for(me, env);
     for (;;) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -388,11 +388,11 @@ static int rt_acquire(rt_env *env) {
             closed = 1;
             break;
         }
-        if (atomic_load(&me->held) > 0 && rt_cycle(env)) {
+        if (atomic_load(&me->held) > 0 && nl_closes_cycle(env)) {
             deadlock = 1;
             break;
         }
-        rt_thread *owner = (rt_thread *)atomic_load(&env->owner);
+        nl_thread *owner = (nl_thread *)atomic_load(&env->owner);
         if (limit > 0 && owner && atomic_load(&owner->in_python) > 0) {
             int64_t now = rt_now_ns();
             if (!in_python_since) in_python_since = now;
@@ -404,7 +404,7 @@ static int rt_acquire(rt_env *env) {
             in_python_since = 0;
         }
     }
-    rt_set_waiting_for(me, NULL);
+    nl_set_waiting_for(me, NULL);
     Py_END_ALLOW_THREADS
     if (closed) return rt_raise_closed(env);
     if (deadlock) {
@@ -552,14 +552,14 @@ void rt_env_decref(rt_env *env) {
 
 /* Takes the lock at depth 1 and enters the V8 scopes into `scope`. Blocks.
  * Returns the state seen under the lock. Must not hold the GIL. */
-static void rt_lock_raw(rt_env *env, em_scope *scope) {
+static void nl_lock_without_gil(rt_env *env, em_scope *scope) {
     pthread_mutex_lock(&env->mutex);
     em_scope_enter(env->setup, scope);
-    rt_set_owner(env);
+    nl_mark_mine(env);
 }
 
-static void rt_unlock_raw(rt_env *env, em_scope *scope) {
-    rt_clear_owner(env);
+static void nl_unlock_without_gil(rt_env *env, em_scope *scope) {
+    nl_unmark_mine(env);
     em_scope_exit(scope);
     pthread_mutex_unlock(&env->mutex);
 }
@@ -569,7 +569,7 @@ static void rt_unlock_raw(rt_env *env, em_scope *scope) {
  * which uv_backend_timeout() is 0, compat.h). env->sleep_until is our own
  * record of when the loop thread means to wake. Node lock held, not on the
  * loop thread. */
-static void rt_wake_if_needed(rt_env *env) {
+static void nl_wake_loop_if_needed(rt_env *env) {
     uv_loop_t *loop = env->loop;
     int timeout = uv_backend_timeout(loop);
     int wake = timeout == 0 ||
@@ -601,28 +601,28 @@ int rt_raise_closed(rt_env *env) {
 /* With env->mutex just taken: enters the V8 scopes and becomes the owner,
  * unless the environment stopped meanwhile. Returns 0, or -1 with the mutex
  * released. */
-static int rt_own(rt_env *env, rt_frame *frame) {
+static int nl_claim_after_mutex(rt_env *env, nl_frame *frame) {
     if (atomic_load(&env->state) != RT_RUNNING) {
         pthread_mutex_unlock(&env->mutex);
         return -1;
     }
     em_scope_enter(env->setup, &frame->scope);
-    rt_set_owner(env);
+    nl_mark_mine(env);
     return 0;
 }
 
 /* Opens the frame's handle scope. Returns 0, or -1 with this level of the
  * lock released. */
-static int rt_open_frame(rt_env *env, rt_frame *frame) {
+static int nl_open_frame(rt_env *env, nl_frame *frame) {
     if (napi_open_handle_scope(env->napi, &frame->hscope) == napi_ok) return 0;
     frame->hscope = NULL;
-    rt_leave(env, frame);
+    nl_leave_with_gil(env, frame);
     return -1;
 }
 
-int rt_enter(rt_env *env, rt_frame *frame) {
+int nl_enter_with_gil(rt_env *env, nl_frame *frame) {
     if (atomic_load_explicit(&rt_forked, memory_order_relaxed)) return rt_raise_closed(env);
-    if (rt_owns(env)) {
+    if (nl_is_mine(env)) {
         env->depth++;
     } else if (env->foreign) {
         if (atomic_load(&env->state) != RT_RUNNING) return rt_raise_closed(env);
@@ -633,39 +633,39 @@ int rt_enter(rt_env *env, rt_frame *frame) {
     } else {
         if (atomic_load(&env->state) != RT_RUNNING) return rt_raise_closed(env);
         /* Never block on the Node lock with the GIL held. */
-        if (rt_acquire(env) < 0) return -1;
-        if (rt_own(env, frame) < 0) return rt_raise_closed(env);
+        if (nl_wait_releasing_gil(env) < 0) return -1;
+        if (nl_claim_after_mutex(env, frame) < 0) return rt_raise_closed(env);
     }
-    if (rt_open_frame(env, frame) < 0) {
+    if (nl_open_frame(env, frame) < 0) {
         PyErr_SetString(PyExc_RuntimeError, "cannot open a JavaScript handle scope");
         return -1;
     }
     return 0;
 }
 
-int rt_try_enter(rt_env *env, rt_frame *frame) {
+int nl_try_enter_with_gil(rt_env *env, nl_frame *frame) {
     if (atomic_load_explicit(&rt_forked, memory_order_relaxed) ||
         atomic_load(&env->state) != RT_RUNNING)
         return 0;
-    if (rt_owns(env)) {
+    if (nl_is_mine(env)) {
         env->depth++;
-    } else if (env->foreign || pthread_mutex_trylock(&env->mutex) != 0 || rt_own(env, frame) < 0) {
+    } else if (env->foreign || pthread_mutex_trylock(&env->mutex) != 0 || nl_claim_after_mutex(env, frame) < 0) {
         return 0;
     }
-    return rt_open_frame(env, frame) == 0;
+    return nl_open_frame(env, frame) == 0;
 }
 
 static void rt_drop_kept_of(rt_env *env);
 
-void rt_leave(rt_env *env, rt_frame *frame) {
+void nl_leave_with_gil(rt_env *env, nl_frame *frame) {
     if (frame->hscope) napi_close_handle_scope(env->napi, frame->hscope);
     if (--env->depth > 0) return;
     rt_drop_kept_of(env); /* its call is over: nobody will take it */
     /* A termination that hit JS run by a property access (a getter at the heap
      * limit) ends here; the access already raised. */
     rt_end_termination(env);
-    if (atomic_load(&env->state) == RT_RUNNING && !rt_is_loop_thread(env)) rt_wake_if_needed(env);
-    rt_clear_owner(env);
+    if (atomic_load(&env->state) == RT_RUNNING && !rt_is_loop_thread(env)) nl_wake_loop_if_needed(env);
+    nl_unmark_mine(env);
     em_scope_exit(&frame->scope);
     pthread_mutex_unlock(&env->mutex);
 }
@@ -747,14 +747,14 @@ static napi_status rt_invoke(rt_env *env, napi_value recv, napi_value fn, size_t
     int loop_call = outer && rt_is_loop_thread(env);
     int main_call = outer && !loop_call && rt_is_main_thread();
     if (loop_call) atomic_store(&env->loop_call, 1);
-    int64_t deadline = rt_thread_self()->deadline_ns;
+    int64_t deadline = nl_thread_self()->deadline_ns;
     if (main_call) {
         atomic_store(&env->main_active, 1);
         /* A signal that came before main_active was set found no call to stop
          * (the watcher skips idle environments): handle it here, or JS that
          * never returns would never see it. Later ones find main_active set. */
         if (PyErr_CheckSignals() < 0) {
-            rt_thread *me = rt_thread_self();
+            nl_thread *me = nl_thread_self();
             me->report = RT_STOP_SIGNAL;
             Py_XSETREF(me->report_exc, er_take());
             atomic_store(&env->main_active, 0);
@@ -763,7 +763,7 @@ static napi_status rt_invoke(rt_env *env, napi_value recv, napi_value fn, size_t
         }
     }
     if (deadline && outer) {
-        atomic_store(&env->deadline_owner, rt_self());
+        atomic_store(&env->deadline_owner, nl_self());
         atomic_store(&env->deadline_fired, 0);
         atomic_store(&env->deadline_ns, deadline);
         rt_watch_kick();
@@ -806,7 +806,7 @@ static napi_status rt_invoke(rt_env *env, napi_value recv, napi_value fn, size_t
     if (status == napi_ok && atomic_load(&env->state) != RT_RUNNING) status = napi_pending_exception;
     if (reason) {
         /* Report it (rt_raise_interrupt), even if the call got to finish. */
-        rt_thread *me = rt_thread_self();
+        nl_thread *me = nl_thread_self();
         me->report = reason;
         Py_XSETREF(me->report_exc, env->interrupt_exc);
         env->interrupt_exc = NULL;
@@ -851,7 +851,7 @@ void rt_release_ref(rt_env *env, napi_ref ref) {
     /* A forked child has Node's memory but none of its threads: entering the
      * isolate there crashes. What the proxies held goes with the process. */
     if (!ref || atomic_load(&rt_forked) || atomic_load(&env->state) == RT_DEAD) return;
-    if (rt_owns(env)) {
+    if (nl_is_mine(env)) {
         napi_delete_reference(env->napi, ref);
         return;
     }
@@ -1017,7 +1017,7 @@ static void rt_teardown(rt_env *env, em_scope *scope, int loaded) {
     if (loaded) as_fail_pending(env);
     uv_close((uv_handle_t *)&env->wake, NULL);
     uv_run(env->loop, UV_RUN_NOWAIT); /* completes the close */
-    rt_clear_owner(env);
+    nl_unmark_mine(env);
     em_scope_exit(scope);
     /* No one may call node::Stop on the setup from here on. */
     pthread_mutex_lock(&env->smutex);
@@ -1058,7 +1058,7 @@ static void *rt_loop_main(void *arg) {
     }
     env->loop = em_setup_loop(env->setup);
     em_scope scope;
-    rt_lock_raw(env, &scope);
+    nl_lock_without_gil(env, &scope);
     em_setup_add_binding(env->setup, "pymport_py", rt_register_binding);
     em_setup_on_exit(env->setup, rt_on_process_exit, env);
     em_setup_on_heap_limit(env->setup, rt_on_heap_limit, env);
@@ -1096,9 +1096,9 @@ static void *rt_loop_main(void *arg) {
         int timeout = uv_backend_timeout(env->loop);
         env->sleep_until = timeout < 0 ? -1 : (int64_t)(uv_now(env->loop) + (uint64_t)timeout);
         struct pollfd pfd = {.fd = uv_backend_fd(env->loop), .events = POLLIN};
-        rt_unlock_raw(env, &scope);
+        nl_unlock_without_gil(env, &scope);
         poll(&pfd, 1, timeout);
-        rt_lock_raw(env, &scope);
+        nl_lock_without_gil(env, &scope);
     }
     if (rt_kept_env) { /* this thread ends: what it kept goes */
         PyGILState_STATE gil;
@@ -1167,8 +1167,8 @@ static void rt_request_stop(rt_env *env) {
  * needs the Node lock), and not a Node worker_thread (which the teardown of
  * the environment that started it joins). */
 static int rt_can_join(rt_env *env) {
-    return !rt_owns(env) && !pthread_equal(pthread_self(), env->loop_thread) &&
-           !rt_thread_self()->node_worker;
+    return !nl_is_mine(env) && !pthread_equal(pthread_self(), env->loop_thread) &&
+           !nl_thread_self()->node_worker;
 }
 
 /* Environments asked to stop by a thread that could not join their loop
@@ -1210,7 +1210,7 @@ int rt_env_shutdown(rt_env *env) {
         atomic_store(&env->state, RT_DEAD);
         return 0;
     }
-    if (rt_owns(env)) {
+    if (nl_is_mine(env)) {
         PyErr_SetString(PyExc_RuntimeError,
                         "cannot shut down a Node environment from inside a call from its "
                         "JavaScript; use process.exit() there instead");
@@ -1239,7 +1239,7 @@ int rt_env_shutdown(rt_env *env) {
 
 void rt_env_close(rt_env *env) {
     PyObject *pending = cp_err_take(); /* a dealloc keeps the caller's exception */
-    if (rt_owns(env)) {
+    if (nl_is_mine(env)) {
         rt_join_later(env);
     } else {
         rt_join_stopped(0);
@@ -1488,7 +1488,7 @@ static void rt_foreign_finalize(napi_env napi, void *data, void *hint) {
     PyGILState_STATE gil = PyGILState_Ensure();
     rt_drop_kept_of(env); /* its thread ends */
     atomic_store(&env->state, RT_DEAD);
-    rt_clear_owner(env);
+    nl_unmark_mine(env);
     rt_env_decref(env);
     PyGILState_Release(gil);
 }
@@ -1501,12 +1501,12 @@ static rt_env *rt_register_worker(napi_env napi) {
     rt_env *env = rt_env_alloc(rt_module, rt_bootstrap);
     if (env) {
         env->foreign = 1;
-        rt_thread_self()->node_worker = 1;
+        nl_thread_self()->node_worker = 1;
         env->napi = napi;
         atomic_store(&env->state, RT_RUNNING);
-        rt_set_owner(env);
+        nl_mark_mine(env);
         if (napi_set_instance_data(napi, env, rt_foreign_finalize, NULL) != napi_ok) {
-            rt_clear_owner(env);
+            nl_unmark_mine(env);
             rt_env_decref(env);
             env = NULL;
         } else if (rt_foreign_wake_init(napi, env) < 0) {

@@ -103,7 +103,7 @@ struct rt_env {
 
     /* The Node lock: `mutex` + the V8 scopes. */
     pthread_mutex_t mutex;
-    _Atomic uintptr_t owner; /* rt_self() of the owner, 0 when free */
+    _Atomic uintptr_t owner; /* nl_self() of the owner, 0 when free */
     unsigned depth;          /* owner only */
     int64_t sleep_until;     /* Node lock: loop time at which the loop thread wakes, -1 never */
 
@@ -127,10 +127,10 @@ struct rt_env {
     /* Interrupts: Ctrl-C, deadlines, the heap limit. */
     _Atomic int main_active;        /* Python's main thread is in an outermost call */
     _Atomic int64_t deadline_ns;    /* CLOCK_MONOTONIC deadline of a running call, 0: none */
-    _Atomic uintptr_t deadline_owner; /* rt_self() of the thread that set it */
+    _Atomic uintptr_t deadline_owner; /* nl_self() of the thread that set it */
     _Atomic int deadline_fired;     /* the watcher asked for the interrupt */
     _Atomic int stop_reason;        /* rt_stop_reason of the terminated JS */
-    _Atomic uintptr_t stop_thread;  /* rt_self() of the thread whose JS was terminated */
+    _Atomic uintptr_t stop_thread;  /* nl_self() of the thread whose JS was terminated */
     PyObject *interrupt_exc;        /* GIL: what the signal handlers raised */
     _Atomic int loop_call;          /* the loop thread is in an outermost rt_call (a task) */
     _Atomic int heap_stopped;       /* the heap limit stopped the environment */
@@ -140,7 +140,7 @@ struct rt_env {
 };
 
 /* A token unique to the calling thread. */
-uintptr_t rt_self(void);
+uintptr_t nl_self(void);
 
 /* Returns a new environment object (not started), or NULL with an exception.
  * GIL held. argv/exec_argv: sequences of str; base_dir: str or None. */
@@ -171,25 +171,25 @@ void rt_env_decref(rt_env *env);
 static inline mod_state *rt_state_of(rt_env *env) { return mod_get_state(env->module); }
 
 /* True when the calling thread holds the Node lock of env. */
-static inline int rt_owns(rt_env *env) {
-    return atomic_load_explicit(&env->owner, memory_order_relaxed) == rt_self();
+static inline int nl_is_mine(rt_env *env) {
+    return atomic_load_explicit(&env->owner, memory_order_relaxed) == nl_self();
 }
 
 /* Takes the Node lock for an operation from Python and opens a handle scope.
  * GIL held on entry and on return (released while blocking on the lock).
- * Returns 0, or -1 with EnvironmentClosed set. Pair with rt_leave. */
+ * Returns 0, or -1 with EnvironmentClosed set. Pair with nl_leave_with_gil. */
 typedef struct {
     em_scope scope;          /* entered when this frame took the lock */
     napi_handle_scope hscope;
-} rt_frame;
-int rt_enter(rt_env *env, rt_frame *frame);
-/* rt_enter without waiting: returns 1 with the lock taken, or 0 (no exception)
+} nl_frame;
+int nl_enter_with_gil(rt_env *env, nl_frame *frame);
+/* nl_enter_with_gil without waiting: returns 1 with the lock taken, or 0 (no exception)
  * when another thread holds it or the environment is not running. GIL held. */
-int rt_try_enter(rt_env *env, rt_frame *frame);
+int nl_try_enter_with_gil(rt_env *env, nl_frame *frame);
 
 /* Closes the handle scope and releases one level of the Node lock, waking the
  * loop thread if the call changed what it waits for. GIL held. */
-void rt_leave(rt_env *env, rt_frame *frame);
+void nl_leave_with_gil(rt_env *env, nl_frame *frame);
 
 /* Calls fn with this `recv` through napi_make_callback, so microtasks and
  * nextTicks run afterwards at the outermost level. Node lock and GIL held; the
@@ -250,11 +250,11 @@ int rt_raise_interrupt(rt_env *env);
 int rt_signal_fd(void);
 
 /* Marks the calling thread as inside a call from JS into Python (nests). */
-void rt_enter_python(void);
-void rt_leave_python(void);
-/* How long rt_enter waits for a lock whose owner stays in a Python callback
+void nl_begin_python_callback(void);
+void nl_end_python_callback(void);
+/* How long nl_enter_with_gil waits for a lock whose owner stays in a Python callback
  * (ns; 0: no limit). */
-void rt_set_python_wait_limit(int64_t ns);
+void nl_set_python_wait_limit(int64_t ns);
 
 /* Records Python's main thread (PyThread_get_thread_ident) for Ctrl-C. */
 void rt_set_main_thread(unsigned long ident);
