@@ -1,7 +1,7 @@
 /* async.c - futures, promises and call_async (DESIGN.md section 7).
  *
  * JS -> Python: call_async and `await js_object` hand their work to the
- * environment's loop thread (rt_post), so the calling thread (often an asyncio
+ * environment's loop thread (tq_post), so the calling thread (often an asyncio
  * loop) never waits for the Node lock; a JSFuture is settled there, or by the
  * then-callbacks of a returned promise. Futures still waiting when the
  * environment closes fail with EnvironmentClosed (as_fail_pending).
@@ -9,10 +9,13 @@
  * loop thread when the awaitable's concurrent future is done. */
 #include "async.h"
 
+#include "calls.h"
 #include "convert.h"
 #include "errors.h"
 #include "jsproxy.h"
+#include "nodelock.h"
 #include "pyproxy.h"
+#include "queue.h"
 
 /* ---- futures waiting for a promise ---- */
 
@@ -133,7 +136,7 @@ static void as_attach(rt_env *env, napi_value v, PyObject *future) {
     napi_value args[3] = {v, NULL, NULL}, ignored;
     as_pending *p = as_settle_functions(env, future, &args[1]);
     if (!p) return;
-    napi_status status = rt_call_helper(env, RT_H_SETTLE, 3, args, &ignored);
+    napi_status status = cl_call_helper(env, RT_H_SETTLE, 3, args, &ignored);
     if (status != napi_ok) {
         er_from_status(env, status);
         as_pending_fail(p);
@@ -251,7 +254,7 @@ void as_fail_pending(rt_env *env) {
 /* ---- call_async and await ---- */
 
 typedef struct {
-    rt_task base;
+    tq_task base;
     PyObject *target; /* JSObject: the function to call, or the value to await */
     PyObject *args;   /* NULL for await */
     PyObject *kwargs;
@@ -267,7 +270,7 @@ static void as_call_task_free(as_call_task *t) {
 }
 
 /* Loop thread, Node lock held. */
-static void as_call_task_run(rt_env *env, rt_task *task) {
+static void as_call_task_run(rt_env *env, tq_task *task) {
     as_call_task *t = (as_call_task *)task;
     PyGILState_STATE gil = PyGILState_Ensure();
     napi_handle_scope hscope;
@@ -296,7 +299,7 @@ static void as_call_task_run(rt_env *env, rt_task *task) {
     } else {
         NAPI_OK(env, napi_get_undefined(env->napi, &recv));
     }
-    NAPI_OK(env, rt_call(env, recv, fn, (size_t)argc, argv, &out));
+    NAPI_OK(env, cl_call(env, recv, fn, (size_t)argc, argv, &out));
     as_settle_with(env, out, t->future);
     goto done;
 error:
@@ -309,7 +312,7 @@ done_noscope:
     PyGILState_Release(gil);
 }
 
-static void as_call_task_cancel(rt_env *env, rt_task *task) {
+static void as_call_task_cancel(rt_env *env, tq_task *task) {
     as_call_task *t = (as_call_task *)task;
     PyGILState_STATE gil = PyGILState_Ensure();
     rt_raise_cut_short(env);
@@ -339,7 +342,7 @@ static PyObject *as_queue(PyObject *target, PyObject *args, PyObject *kwargs) {
     t->args = Py_XNewRef(args);
     t->kwargs = kwargs && PyDict_GET_SIZE(kwargs) ? Py_NewRef(kwargs) : NULL;
     t->future = Py_NewRef(future);
-    if (rt_post(env, &t->base) < 0) {
+    if (tq_post(env, &t->base) < 0) {
         as_call_task_free(t);
         Py_DECREF(future);
         rt_raise_closed(env);
@@ -377,7 +380,7 @@ PyObject *as_to_future(PyObject *obj) {
 
 /* The deferred of a promise waiting for a concurrent future. */
 typedef struct {
-    rt_task base;
+    tq_task base;
     napi_deferred deferred;
     pyp_kind kind;     /* how the result becomes JS: converted, or a PyObject */
     rt_env *env;       /* strong (rt_env_incref) */
@@ -386,13 +389,13 @@ typedef struct {
 
 static void as_deferred_free(as_deferred *d) {
     Py_XDECREF(d->future);
-    rt_unhold(d->env);
+    tq_unhold(d->env);
     rt_env_decref(d->env);
     PyMem_RawFree(d);
 }
 
 /* Loop thread, Node lock held: settles the promise from the done future. */
-static void as_deferred_run(rt_env *env, rt_task *task) {
+static void as_deferred_run(rt_env *env, tq_task *task) {
     as_deferred *d = (as_deferred *)task;
     PyGILState_STATE gil = PyGILState_Ensure();
     napi_handle_scope hscope;
@@ -430,7 +433,7 @@ reject:
         napi_resolve_deferred(env->napi, d->deferred, out);
     }
     /* Run the reactions that settling queued, as after any call. */
-    rt_call_helper(env, RT_H_DRAIN, 0, NULL, &ignored);
+    cl_call_helper(env, RT_H_DRAIN, 0, NULL, &ignored);
     napi_close_handle_scope(env->napi, hscope);
 done:
     Py_XDECREF(value);
@@ -439,7 +442,7 @@ done:
     PyGILState_Release(gil);
 }
 
-static void as_deferred_cancel(rt_env *env, rt_task *task) {
+static void as_deferred_cancel(rt_env *env, tq_task *task) {
     (void)env;
     PyGILState_STATE gil = PyGILState_Ensure();
     as_deferred_free((as_deferred *)task);
@@ -482,7 +485,7 @@ static as_deferred *as_link_take(as_link *link) {
  * from the done future; NULL: rejected as dropped), or frees it when the
  * environment is closing. */
 static void as_deferred_post(as_deferred *d) {
-    if (rt_post(d->env, &d->base) < 0) as_deferred_free(d); /* closed: nobody waits */
+    if (tq_post(d->env, &d->base) < 0) as_deferred_free(d); /* closed: nobody waits */
 }
 
 /* Promises of Python futures still running when their environment closes:
@@ -541,7 +544,7 @@ int as_awaitable_to_js_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value 
     d->kind = kind;
     d->env = env;
     rt_env_incref(env);
-    rt_hold(env);
+    tq_hold(env);
     NAPI_OK(env, napi_create_promise(env->napi, &d->deferred, out));
     as_link *link = as_link_new(d);
     if (!link) goto error;

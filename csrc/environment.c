@@ -4,9 +4,12 @@
 #include "environment.h"
 
 #include "async.h"
+#include "calls.h"
 #include "convert.h"
 #include "errors.h"
 #include "jsproxy.h"
+#include "nodelock.h"
+#include "queue.h"
 
 typedef struct {
     PyObject_HEAD
@@ -87,7 +90,7 @@ static PyObject *env_helper_call(PyObject *self, rt_helper h, PyObject *arg, PyO
         if (!(future = PyObject_CallNoArgs(rt_state_of(env)->JSFuture))) goto error;
         if (!(pending = as_settle_functions(env, future, &argv[2]))) goto error;
     }
-    napi_status status = rt_call_helper(env, h, await_it ? 4 : 2, argv, &out);
+    napi_status status = cl_call_helper(env, h, await_it ? 4 : 2, argv, &out);
     if (status != napi_ok) {
         er_from_status(env, status);
         if (pending) as_pending_drop(pending);
@@ -179,7 +182,7 @@ static PyObject *env_busy(PyObject *self, PyObject *unused) {
     rt_env *env = env_of(self);
     nl_frame frame;
     if (nl_enter_with_gil(env, &frame) < 0) return NULL;
-    int busy = rt_loop_busy(env);
+    int busy = tq_loop_busy(env);
     nl_leave_with_gil(env, &frame);
     return PyBool_FromLong(busy);
 }

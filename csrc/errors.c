@@ -8,7 +8,9 @@
  * value that was thrown. */
 #include "errors.h"
 
+#include "calls.h"
 #include "convert.h"
+#include "interrupts.h"
 #include "pyproxy.h"
 
 /* Borrowed. The Python class for a JS error name. */
@@ -82,10 +84,10 @@ void er_from_js(rt_env *env, napi_value thrown) {
     PyObject *text = NULL, *exc = NULL;
     napi_value desc, raw_message = NULL;
 
-    if (rt_call_helper(env, RT_H_DESCRIBE, 1, &thrown, &desc) != napi_ok) {
+    if (cl_call_helper(env, RT_H_DESCRIBE, 1, &thrown, &desc) != napi_ok) {
         napi_value ignored;
         napi_get_and_clear_last_exception(env->napi, &ignored);
-        rt_take_exception(env, &ignored);
+        cl_take_exception(env, &ignored);
         if (atomic_load(&env->state) != RT_RUNNING) {
             rt_raise_closed(env);
             return;
@@ -153,8 +155,8 @@ int er_from_status(rt_env *env, napi_status status) {
     if (pending)
         napi_get_and_clear_last_exception(env->napi, &exc);
     else
-        pending = rt_take_exception(env, &exc);
-    if (rt_raise_interrupt(env) < 0) return -1;
+        pending = cl_take_exception(env, &exc);
+    if (ir_raise_interrupt(env) < 0) return -1;
     /* Every call cut short by process.exit() reports it, nested ones too. */
     if (atomic_load(&env->exit_requested) || atomic_load(&env->state) != RT_RUNNING)
         return rt_raise_cut_short(env);
@@ -210,7 +212,7 @@ int er_exception_to_js(rt_env *env, PyObject *value, napi_value *out) {
     NAPI_OK(env, napi_create_string_utf8(env->napi, tname, NAPI_AUTO_LENGTH, &args[1]));
     if (pyp_wrap(env, value, &args[2]) < 0) goto done;
     if (cv_to_js(env, trace, CV_ARG, &args[3]) < 0) goto done;
-    if (!(fn = rt_helper_value(env, RT_H_PYERROR))) goto done;
+    if (!(fn = cl_helper_value(env, RT_H_PYERROR))) goto done;
     NAPI_OK(env, napi_get_undefined(env->napi, &undefined));
     NAPI_OK(env, napi_call_function(env->napi, undefined, fn, 4, args, out));
     rc = 0;

@@ -2,6 +2,7 @@
  * deep copy of JSObject.to_py(). All functions: Node lock and GIL held. */
 #include "convert.h"
 
+#include "calls.h"
 #include "errors.h"
 #include "jsproxy.h"
 #include "pyproxy.h"
@@ -157,7 +158,7 @@ static PyObject *cv_deep_collection(rt_env *env, napi_value v, int is_map) {
     napi_value entries;
     uint32_t n;
     PyObject *out = NULL, *key = NULL, *val = NULL;
-    NAPI_OK(env, rt_call_helper(env, RT_H_ENTRIES, 1, &v, &entries));
+    NAPI_OK(env, cl_call_helper(env, RT_H_ENTRIES, 1, &v, &entries));
     NAPI_OK(env, napi_get_array_length(env->napi, entries, &n));
     if (!(out = is_map ? PyDict_New() : PySet_New(NULL))) return NULL;
     for (uint32_t i = 0; i < n; i++) {
@@ -251,7 +252,7 @@ error:
 /* Returns 1 if v is an instance of helper constructor h, 0 if not, -1 on error. */
 static int cv_instanceof(rt_env *env, napi_value v, rt_helper h) {
     bool r = false;
-    napi_value ctor = rt_helper_value(env, h);
+    napi_value ctor = cl_helper_value(env, h);
     if (!ctor) return 0;
     NAPI_OK(env, napi_instanceof(env->napi, v, ctor, &r));
     return r;

@@ -9,8 +9,11 @@
 #include "jsproxy.h"
 
 #include "async.h"
+#include "calls.h"
 #include "convert.h"
 #include "errors.h"
+#include "nodelock.h"
+#include "queue.h"
 
 #include <math.h>
 #include <string.h>
@@ -210,7 +213,7 @@ static PyObject *jsp_helper(jsp_object *o, rt_helper h) {
     napi_value obj, out;
     JSP_ENTER(o, frame, NULL);
     NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &obj));
-    NAPI_OK(env, rt_call_helper(env, h, 1, &obj, &out));
+    NAPI_OK(env, cl_call_helper(env, h, 1, &obj, &out));
     res = cv_to_py(env, out);
 error:
     nl_leave_with_gil(env, &frame);
@@ -343,14 +346,14 @@ static PyObject *jsp_invoke(jsp_object *o, PyObject *args, PyObject *kwargs, int
     if (jsp_check_function(env, fn, construct) < 0) goto error;
     if ((argc = jsp_convert_args(env, args, kwargs, small, 8, &argv)) < 0) goto error;
     if (construct) {
-        NAPI_OK(env, rt_construct(env, fn, (size_t)argc, argv, &out));
+        NAPI_OK(env, cl_construct(env, fn, (size_t)argc, argv, &out));
     } else {
         if (o->bound_this) {
             if (jsp_value(env, o->bound_this, &recv) < 0) goto error;
         } else {
             NAPI_OK(env, napi_get_undefined(env->napi, &recv));
         }
-        NAPI_OK(env, rt_call(env, recv, fn, (size_t)argc, argv, &out));
+        NAPI_OK(env, cl_call(env, recv, fn, (size_t)argc, argv, &out));
     }
     res = cv_to_py(env, out);
 error:
@@ -467,8 +470,8 @@ static PyObject *jspi_next(PyObject *self) {
     bool done = false;
     JSP_ENTER(it, frame, NULL);
     NAPI_OK(env, napi_get_reference_value(env->napi, it->ref, &args[0]));
-    args[1] = rt_helper_value(env, RT_H_DONE);
-    NAPI_OK(env, rt_call_helper(env, RT_H_NEXT, 2, args, &out));
+    args[1] = cl_helper_value(env, RT_H_DONE);
+    NAPI_OK(env, cl_call_helper(env, RT_H_NEXT, 2, args, &out));
     NAPI_OK(env, napi_strict_equals(env->napi, out, args[1], &done));
     if (done)
         Py_CLEAR(((jsp_iterator *)self)->iterator);
@@ -611,7 +614,7 @@ static void jsp_dealloc(PyObject *self) {
     if (o->weakreflist) PyObject_ClearWeakRefs(self);
     if (o->env) {
         jsp_clear(self);
-        rt_release_ref(o->env, o->ref);
+        tq_release_ref(o->env, o->ref);
         rt_env_decref(o->env);
     }
     type->tp_free(self);

@@ -7,7 +7,9 @@
 
 #include "async.h"
 #include "environment.h"
+#include "interrupts.h"
 #include "jsproxy.h"
+#include "nodelock.h"
 #include "runtime.h"
 
 #include <dlfcn.h>
@@ -111,7 +113,7 @@ static PyType_Spec ref_spec = {
 static PyObject *mod_signal_fd(PyObject *module, PyObject *unused) {
     (void)module;
     (void)unused;
-    return PyLong_FromLong(rt_signal_fd());
+    return PyLong_FromLong(ir_signal_fd());
 }
 
 /* Seconds as int64 nanoseconds: 0 for "never" (None, +inf, or past what
@@ -137,14 +139,14 @@ static PyObject *mod_set_deadline(PyObject *module, PyObject *arg) {
     (void)module;
     int64_t ns;
     if (mod_seconds_to_ns(arg, "the deadline", 1, &ns) < 0) return NULL;
-    rt_set_deadline(ns);
+    ir_set_deadline(ns);
     Py_RETURN_NONE;
 }
 
 static PyObject *mod_get_deadline(PyObject *module, PyObject *unused) {
     (void)module;
     (void)unused;
-    int64_t ns = rt_get_deadline();
+    int64_t ns = ir_get_deadline();
     if (!ns) Py_RETURN_NONE;
     return PyFloat_FromDouble((double)ns / 1e9);
 }
@@ -293,7 +295,7 @@ static int mod_exec(PyObject *module) {
     PyObject *ident = main ? PyObject_GetAttrString(main, "ident") : NULL;
     Py_XDECREF(main);
     if (!ident) goto error;
-    rt_set_main_thread(PyLong_AsUnsignedLong(ident));
+    ir_set_main_thread(PyLong_AsUnsignedLong(ident));
     Py_DECREF(ident);
     if (PyErr_Occurred()) goto error;
 

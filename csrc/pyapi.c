@@ -11,6 +11,7 @@
 #include "convert.h"
 #include "errors.h"
 #include "jsproxy.h"
+#include "nodelock.h"
 #include "pyproxy.h"
 
 #define PA_MAX_ARGS 4

@@ -8,8 +8,10 @@
  * (env->pyobjects, protected by the GIL). */
 #include "pyproxy.h"
 
+#include "calls.h"
 #include "convert.h"
 #include "errors.h"
+#include "nodelock.h"
 
 typedef struct {
     PyObject *obj;  /* strong; released by pyp_finalize */
@@ -151,7 +153,7 @@ int pyp_wrap_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out) {
             NAPI_OK(env, napi_define_properties(env->napi, v, 1, &length));
         }
     } else {
-        NAPI_OK(env, napi_new_instance(env->napi, rt_helper_value(env, RT_H_PYOBJECT), 0, NULL, &v));
+        NAPI_OK(env, napi_new_instance(env->napi, cl_helper_value(env, RT_H_PYOBJECT), 0, NULL, &v));
     }
     if (pyp_attach(env, v, obj, r) < 0) return -1;
     *out = v;

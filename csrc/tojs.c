@@ -3,6 +3,7 @@
 #include "convert.h"
 
 #include "async.h"
+#include "calls.h"
 #include "errors.h"
 #include "jsproxy.h"
 #include "pyproxy.h"
@@ -160,7 +161,7 @@ static int cv_set_to_js(rt_env *env, PyObject *s, cv_opts opts, napi_value *out)
     int rc = cv_seq_to_js(env, seq, opts, &arr);
     Py_DECREF(seq);
     if (rc < 0) return -1;
-    NAPI_OK(env, napi_new_instance(env->napi, rt_helper_value(env, RT_H_SET), 1, &arr, out));
+    NAPI_OK(env, napi_new_instance(env->napi, cl_helper_value(env, RT_H_SET), 1, &arr, out));
     return 0;
 error:
     return -1;

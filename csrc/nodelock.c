@@ -1,0 +1,266 @@
+/* nodelock.c - the Node lock: one per environment, re-entrant per thread.
+ *
+ * The lock is env->mutex plus the V8 Locker and scopes (em_scope). Two ways in:
+ * - the loop thread takes it without the GIL (nl_lock_without_gil) for each
+ *   turn of its loop;
+ * - a Python thread takes it with the GIL held (nl_enter_with_gil), releasing
+ *   the GIL while it blocks, since lock order is Node lock, then GIL.
+ * A thread that waits does so in 20 ms slices and gives up rather than
+ * deadlock silently: on a cycle of waits between environments (found by
+ * following owner -> waiting_for under `nl_waits`), or when the owner stays
+ * in a Python callback past the limit (docs/threading.md#deadlocks). */
+#include "nodelock.h"
+
+#include "calls.h"
+#include "interrupts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static _Thread_local nl_thread *nl_me;
+static nl_thread nl_fallback_thread; /* if calloc fails: detection is then off */
+
+nl_thread *nl_thread_self(void) {
+    if (!nl_me) {
+        nl_me = calloc(1, sizeof *nl_me);
+        if (!nl_me) nl_me = &nl_fallback_thread;
+    }
+    return nl_me;
+}
+
+uintptr_t nl_self(void) { return (uintptr_t)nl_thread_self(); }
+
+void nl_mark_mine(rt_env *env) {
+    nl_thread *me = nl_thread_self();
+    atomic_fetch_add(&me->held, 1);
+    atomic_store_explicit(&env->owner, (uintptr_t)me, memory_order_relaxed);
+    env->depth = 1;
+}
+
+void nl_unmark_mine(rt_env *env) {
+    env->depth = 0;
+    atomic_store_explicit(&env->owner, 0, memory_order_relaxed);
+    atomic_fetch_sub(&nl_thread_self()->held, 1);
+}
+
+/* Guards every thread's waiting_for while the cycle walk reads it. */
+static pthread_mutex_t nl_waits = PTHREAD_MUTEX_INITIALIZER;
+
+/* Sets or clears what the calling thread waits for, under `nl_waits`. */
+static void nl_set_waiting_for(nl_thread *me, rt_env *env) {
+    pthread_mutex_lock(&nl_waits);
+    atomic_store(&me->waiting_for, env);
+    pthread_mutex_unlock(&nl_waits);
+}
+
+/* True if waiting for env's lock closes a cycle (its owner waits for a lock
+ * whose owner waits ... for a lock this thread holds) and this thread is the
+ * one of the cycle to give way: the one with the highest token, so that
+ * exactly one thread of a cycle raises and the others go on.
+ * A thread's waiting_for stays alive while it is set (the waiting thread's
+ * caller holds the environment), and it is cleared under `nl_waits`: the
+ * walk holds that mutex so that no environment on it is freed meanwhile. */
+static int nl_closes_cycle(rt_env *env) {
+    nl_thread *me = nl_thread_self();
+    uintptr_t highest = (uintptr_t)me;
+    int cycle = 0;
+    pthread_mutex_lock(&nl_waits);
+    for (int hops = 0; env && hops < 64; hops++) {
+        nl_thread *owner = (nl_thread *)atomic_load(&env->owner);
+        if (!owner) break;
+        if (owner == me) {
+            cycle = highest == (uintptr_t)me;
+            break;
+        }
+        if ((uintptr_t)owner > highest) highest = (uintptr_t)owner;
+        env = atomic_load(&owner->waiting_for);
+    }
+    pthread_mutex_unlock(&nl_waits);
+    return cycle;
+}
+
+/* How long a thread waits for a Node lock whose owner stays inside a Python
+ * callback before it gives up (ns; 0: forever). Process-wide setting. */
+static _Atomic int64_t nl_python_wait_limit = 10LL * 1000000000;
+
+void nl_set_python_wait_limit(int64_t ns) { atomic_store(&nl_python_wait_limit, ns); }
+
+void nl_begin_python_callback(void) { atomic_fetch_add(&nl_thread_self()->in_python, 1); }
+void nl_end_python_callback(void) { atomic_fetch_sub(&nl_thread_self()->in_python, 1); }
+
+/* Takes env's mutex, blocking with the GIL released (GIL held on entry and
+ * return). The wait goes in slices so that silent deadlocks become errors:
+ * - a thread that holds another environment's Node lock checks for a cycle of
+ *   waits between environments (JS in A calls Python that calls B while JS in
+ *   B calls Python that calls A);
+ * - a thread whose lock's owner stays inside a Python callback (called from
+ *   JS) longer than the limit gives up: that owner may be waiting for it
+ *   (joining this thread, say), which no lock can show.
+ * Returns 0, or -1 with RuntimeError (EnvironmentClosed when the environment
+ * stopped meanwhile). */
+static int nl_wait_releasing_gil(rt_env *env) {
+    if (pthread_mutex_trylock(&env->mutex) == 0) return 0;
+    nl_thread *me = nl_thread_self();
+    int deadlock = 0, stuck = 0, closed = 0;
+    int64_t limit = atomic_load(&nl_python_wait_limit), in_python_since = 0;
+    Py_BEGIN_ALLOW_THREADS
+    nl_set_waiting_for(me, env);
+    for (;;) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 20 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        if (pthread_mutex_timedlock(&env->mutex, &until) == 0) break;
+        /* A stopping environment's lock is held by its teardown, which may wait
+         * for this thread (Node joins its worker_threads): give up. */
+        if (atomic_load(&env->state) != RT_RUNNING) {
+            closed = 1;
+            break;
+        }
+        if (atomic_load(&me->held) > 0 && nl_closes_cycle(env)) {
+            deadlock = 1;
+            break;
+        }
+        nl_thread *owner = (nl_thread *)atomic_load(&env->owner);
+        if (limit > 0 && owner && atomic_load(&owner->in_python) > 0) {
+            int64_t now = rt_now_ns();
+            if (!in_python_since) in_python_since = now;
+            if (now - in_python_since >= limit) {
+                stuck = 1;
+                break;
+            }
+        } else {
+            in_python_since = 0;
+        }
+    }
+    nl_set_waiting_for(me, NULL);
+    Py_END_ALLOW_THREADS
+    if (closed) return rt_raise_closed(env);
+    if (deadlock) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "deadlock: this thread holds a Node environment's lock and waits for "
+                        "another's whose owner waits for it (JavaScript in two environments "
+                        "calling Python that calls the other one); use call_async for one of "
+                        "the calls");
+        return -1;
+    }
+    if (stuck) {
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "gave up waiting for a Node environment after %.1f s: the thread that holds "
+                 "it is inside a Python function called from JavaScript; if that function "
+                 "waits for this thread (joins it, waits for its result), it can never "
+                 "return. Use call_async from this thread, or let the callback return first "
+                 "(pymport_py.set_lock_wait_limit changes the limit)",
+                 (double)limit / 1e9);
+        PyErr_SetString(PyExc_RuntimeError, msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the loop thread's lock: no GIL involved ---- */
+
+void nl_lock_without_gil(rt_env *env, em_scope *scope) {
+    pthread_mutex_lock(&env->mutex);
+    em_scope_enter(env->setup, scope);
+    nl_mark_mine(env);
+}
+
+void nl_unlock_without_gil(rt_env *env, em_scope *scope) {
+    nl_unmark_mine(env);
+    em_scope_exit(scope);
+    pthread_mutex_unlock(&env->mutex);
+}
+
+/* Wakes the loop thread when the work done under the lock changed what it
+ * waits for: an earlier timer, pending callbacks, or new I/O watchers (for
+ * which uv_backend_timeout() is 0, compat.h). env->sleep_until is our own
+ * record of when the loop thread means to wake. Node lock held, not on the
+ * loop thread. */
+static void nl_wake_loop_if_needed(rt_env *env) {
+    uv_loop_t *loop = env->loop;
+    int timeout = uv_backend_timeout(loop);
+    int wake = timeout == 0 ||
+               (timeout > 0 && (env->sleep_until < 0 ||
+                                (int64_t)(uv_now(loop) + (uint64_t)timeout) < env->sleep_until));
+    if (wake) uv_async_send(&env->wake);
+}
+
+/* ---- calls from Python: GIL held ---- */
+
+/* With env->mutex just taken: enters the V8 scopes and becomes the owner,
+ * unless the environment stopped meanwhile. Returns 0, or -1 with the mutex
+ * released. No GIL needed. */
+static int nl_claim_after_mutex(rt_env *env, nl_frame *frame) {
+    if (atomic_load(&env->state) != RT_RUNNING) {
+        pthread_mutex_unlock(&env->mutex);
+        return -1;
+    }
+    em_scope_enter(env->setup, &frame->scope);
+    nl_mark_mine(env);
+    return 0;
+}
+
+/* Opens the frame's handle scope. Returns 0, or -1 with this level of the
+ * lock released. */
+static int nl_open_frame(rt_env *env, nl_frame *frame) {
+    if (napi_open_handle_scope(env->napi, &frame->hscope) == napi_ok) return 0;
+    frame->hscope = NULL;
+    nl_leave_with_gil(env, frame);
+    return -1;
+}
+
+int nl_enter_with_gil(rt_env *env, nl_frame *frame) {
+    if (rt_is_forked_child()) return rt_raise_closed(env);
+    if (nl_is_mine(env)) {
+        env->depth++;
+    } else if (env->foreign) {
+        if (atomic_load(&env->state) != RT_RUNNING) return rt_raise_closed(env);
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this JavaScript object belongs to a Node worker_thread: use it on that "
+                        "thread (inside a call from its JavaScript)");
+        return -1;
+    } else {
+        if (atomic_load(&env->state) != RT_RUNNING) return rt_raise_closed(env);
+        /* Never block on the Node lock with the GIL held. */
+        if (nl_wait_releasing_gil(env) < 0) return -1;
+        if (nl_claim_after_mutex(env, frame) < 0) return rt_raise_closed(env);
+    }
+    if (nl_open_frame(env, frame) < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot open a JavaScript handle scope");
+        return -1;
+    }
+    return 0;
+}
+
+int nl_try_enter_with_gil(rt_env *env, nl_frame *frame) {
+    if (rt_is_forked_child() ||
+        atomic_load(&env->state) != RT_RUNNING)
+        return 0;
+    if (nl_is_mine(env)) {
+        env->depth++;
+    } else if (env->foreign || pthread_mutex_trylock(&env->mutex) != 0 ||
+               nl_claim_after_mutex(env, frame) < 0) {
+        return 0;
+    }
+    return nl_open_frame(env, frame) == 0;
+}
+
+void nl_leave_with_gil(rt_env *env, nl_frame *frame) {
+    if (frame->hscope) napi_close_handle_scope(env->napi, frame->hscope);
+    if (--env->depth > 0) return;
+    cl_drop_kept_of(env); /* its call is over: nobody will take it */
+    /* A termination that hit JS run by a property access (a getter at the heap
+     * limit) ends here; the access already raised. */
+    ir_end_termination(env);
+    if (atomic_load(&env->state) == RT_RUNNING && !rt_is_loop_thread(env))
+        nl_wake_loop_if_needed(env);
+    nl_unmark_mine(env);
+    em_scope_exit(&frame->scope);
+    pthread_mutex_unlock(&env->mutex);
+}

@@ -1,0 +1,76 @@
+/* nodelock.h - the Node lock (nl_): JavaScript's GIL, one per environment.
+ *
+ * Re-entrant per thread: env->mutex plus the V8 Locker and scopes. Lock order
+ * is always Node lock, then GIL: a thread never blocks on a Node lock while it
+ * holds the GIL. Every function's name says what it does with the GIL: held
+ * (`_with_gil`), released while it blocks (`_releasing_gil`), or not involved
+ * (`_without_gil`, and the bookkeeping that takes no lock at all). */
+#ifndef PYMPORT_NODELOCK_H
+#define PYMPORT_NODELOCK_H
+
+#include "runtime.h"
+
+/* What a thread holds and waits for, for deadlock detection across
+ * environments. Allocated once per thread that uses Node and never freed, so
+ * another thread may read it at any time. Written by its own thread only. */
+typedef struct {
+    _Atomic(rt_env *) waiting_for; /* set under nl_waits; read by any thread's cycle walk */
+    atomic_int held;               /* atomic, read by any thread: how many Node locks it holds */
+    atomic_int in_python;          /* atomic, read by any thread: nesting of calls from JS into Python */
+    int node_worker;               /* own thread: a Node worker_thread (fe_register_worker) */
+    int64_t deadline_ns;           /* own thread: pymport_py.deadline(), 0: none (interrupts.c) */
+    int report;                    /* own thread: ir_stop_reason to raise next (interrupts.c) */
+    PyObject *report_exc;          /* own thread, GIL: the exception for IR_STOP_SIGNAL */
+} nl_thread;
+
+/* The calling thread's record (made on first use). Any thread, no GIL needed. */
+nl_thread *nl_thread_self(void);
+/* A token unique to the calling thread (its record's address). */
+uintptr_t nl_self(void);
+
+/* True when the calling thread holds the Node lock of env. Any thread, no GIL
+ * needed (only the owner writes `owner` to its own token). */
+static inline int nl_is_mine(rt_env *env) {
+    return atomic_load_explicit(&env->owner, memory_order_relaxed) == nl_self();
+}
+
+/* Records the calling thread as the owner of env's Node lock at depth 1, or
+ * forgets it. The caller holds env->mutex (or, for a Node worker_thread's
+ * environment, is its thread). No GIL needed. */
+void nl_mark_mine(rt_env *env);
+void nl_unmark_mine(rt_env *env);
+
+/* Takes the lock at depth 1 and enters the V8 scopes into `scope`, blocking.
+ * The loop thread, GIL not held. */
+void nl_lock_without_gil(rt_env *env, em_scope *scope);
+/* Releases what nl_lock_without_gil took. GIL not held. */
+void nl_unlock_without_gil(rt_env *env, em_scope *scope);
+
+/* One level of the Node lock taken for an operation from Python, with a
+ * handle scope. */
+typedef struct {
+    em_scope scope;          /* entered when this frame took the lock */
+    napi_handle_scope hscope;
+} nl_frame;
+/* Takes the Node lock (or one more level of it) and opens a handle scope. GIL
+ * held on entry and on return, released while blocking on the lock. Returns 0,
+ * or -1 with EnvironmentClosed or RuntimeError (deadlock, waited past the
+ * limit) set. Pair with nl_leave_with_gil. */
+int nl_enter_with_gil(rt_env *env, nl_frame *frame);
+/* nl_enter_with_gil without waiting: returns 1 with the lock taken, or 0 (no
+ * exception) when another thread holds it or the environment is not running.
+ * GIL held. */
+int nl_try_enter_with_gil(rt_env *env, nl_frame *frame);
+/* Closes the handle scope and releases one level of the Node lock, waking the
+ * loop thread if the call changed what it waits for. GIL held. */
+void nl_leave_with_gil(rt_env *env, nl_frame *frame);
+
+/* Marks the calling thread as inside a call from JS into Python (nests), for
+ * the wait limit. No lock taken; no GIL needed. */
+void nl_begin_python_callback(void);
+void nl_end_python_callback(void);
+/* How long nl_enter_with_gil waits for a lock whose owner stays in a Python
+ * callback (ns; 0: no limit). Process-wide; any thread. */
+void nl_set_python_wait_limit(int64_t ns);
+
+#endif
