@@ -103,8 +103,6 @@ static napi_value as_on_rejected(napi_env napi, napi_callback_info info) {
     return as_on_settled(napi, info, 0);
 }
 
-/* Settles `future` with the outcome of the promise or thenable v. Node lock
- * and GIL held. Returns 0, or -1 with a Python exception. */
 as_pending *as_settle_functions(rt_env *env, PyObject *future, napi_value fns[2]) {
     as_pending *p = as_pending_new(env, future);
     if (!p) return NULL;
@@ -255,9 +253,10 @@ void as_fail_pending(rt_env *env) {
 
 typedef struct {
     tq_task base;
+    /* All set once (GIL) when queued, strong, and the task's from then on. */
     PyObject *target; /* JSObject: the function to call, or the value to await */
     PyObject *args;   /* NULL for await */
-    PyObject *kwargs;
+    PyObject *kwargs; /* NULL: none */
     PyObject *future;
 } as_call_task;
 
@@ -381,10 +380,10 @@ PyObject *as_to_future(PyObject *obj) {
 /* The deferred of a promise waiting for a concurrent future. */
 typedef struct {
     tq_task base;
-    napi_deferred deferred;
-    pyp_kind kind;     /* how the result becomes JS: converted, or a PyObject */
-    rt_env *env;       /* strong (rt_env_incref) */
-    PyObject *future;  /* set when posted: the done concurrent future */
+    napi_deferred deferred; /* set once (Node lock); settled on the environment's thread */
+    pyp_kind kind;     /* set once: how the result becomes JS: converted, or a PyObject */
+    rt_env *env;       /* set once; strong (rt_env_incref) */
+    PyObject *future;  /* GIL: set when posted: the done concurrent future */
 } as_deferred;
 
 static void as_deferred_free(as_deferred *d) {
@@ -453,9 +452,9 @@ static void as_deferred_cancel(rt_env *env, tq_task *task) {
  * when the callback hands the record to a task, or when the environment
  * closes first. Live links are listed on their environment (env->links). GIL. */
 struct as_link {
-    as_deferred *d;
-    rt_env *env;
-    struct as_link *prev, *next;
+    as_deferred *d;               /* GIL: NULL once taken */
+    rt_env *env;                  /* set once; used only while `d` (which holds it) is set */
+    struct as_link *prev, *next;  /* GIL: env->links */
 };
 typedef struct as_link as_link;
 

@@ -8,10 +8,12 @@
 /* A future waiting for a JS promise; listed on its environment so that closing
  * it fails the future. */
 typedef struct as_pending {
-    struct as_pending *prev, *next; /* env->pending, under the GIL */
-    PyObject *future;               /* strong; NULL once settled */
+    struct as_pending *prev, *next; /* GIL: env->pending's links */
+    PyObject *future;               /* GIL: strong; NULL once settled */
+    /* set once; borrowed, used only while `future` is set (the environment
+     * settles every entry before it dies: as_fail_pending) */
     rt_env *env;
-    atomic_int refs;                /* the list entry and the two settle functions */
+    atomic_int refs;                /* atomic: the list entry and the two settle functions */
 } as_pending;
 
 /* Returns a new reference: a JSFuture settled with the outcome of calling fn

@@ -6,11 +6,13 @@
 
 typedef struct jsp_object {
     PyObject_HEAD
-    rt_env *env;           /* strong (rt_env_incref); set once */
-    napi_ref ref;          /* strong reference to the JS value; set once */
-    uint32_t hash;         /* V8 identity hash; set once */
-    PyObject *bound_this;  /* JSObject used as `this` when called (method proxy), or NULL */
-    PyObject *weakreflist;
+    rt_env *env;           /* set once; strong (rt_env_incref) */
+    napi_ref ref;          /* set once; strong reference to the JS value, released by dealloc (tq_release_ref) */
+    uint32_t hash;         /* set once: V8 identity hash */
+    /* GIL: JSObject used as `this` when called (method proxy), or NULL; set
+     * at creation, cleared by tp_clear */
+    PyObject *bound_this;
+    PyObject *weakreflist; /* GIL */
 } jsp_object;
 
 /* Returns a new reference: the JSObject for JS object v, the same one while it

@@ -14,10 +14,10 @@
 #include "nodelock.h"
 
 typedef struct {
-    PyObject *obj;  /* strong; released by pyp_finalize */
-    napi_ref weak;  /* weak reference to the JS proxy */
+    PyObject *obj;  /* set once (GIL); strong, released by pyp_finalize with the GIL */
+    napi_ref weak;  /* Node lock: weak reference to the JS proxy; NULL once finalized */
     rt_env *env;    /* set once: the proxy's environment (finalizes its proxies before it dies) */
-    uintptr_t key;  /* its key in env->pyobjects: the object's address | kind */
+    uintptr_t key;  /* set once: its key in env->pyobjects (the object's address | kind), 0: none */
 } pyp_record;
 
 static const napi_type_tag pyp_tag = {0x70796d706f72745fULL, 0x70795f70726f7879ULL};

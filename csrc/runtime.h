@@ -59,74 +59,83 @@ typedef enum {
 typedef struct rt_env rt_env;
 typedef struct tq_task tq_task; /* queue.h */
 
+/* Every field says who owns it: "set once before X" (written before any other
+ * thread can reach it, then read-only), "GIL", "Node lock", a named mutex
+ * (`smutex`, `qmutex`, `jmutex`), "atomic" (any thread), or one thread
+ * ("loop thread", "its thread" for a foreign environment's). "The
+ * environment's thread" is the loop thread, or a foreign environment's own. */
 struct rt_env {
-    /* Set once at creation (GIL). */
-    PyObject *module;      /* strong: the state outlives every callback */
-    char *bootstrap_path;  /* the bootstrap script */
-    char *base_dir;        /* default base for require/import, or NULL: the cwd */
-    char **argv;           /* process.argv, NULL-terminated */
-    char **exec_argv;      /* Node/V8 options, NULL-terminated */
-    pthread_t loop_thread; /* joined by rt_env_shutdown, under `jmutex` */
-    atomic_int loop_thread_started; /* set under the GIL by rt_env_start; cleared under `jmutex` */
+    /* ---- life (runtime.c) ---- */
+    PyObject *module;      /* set once at creation (GIL); strong: the state outlives every callback */
+    char *bootstrap_path;  /* set once at creation: the bootstrap script */
+    char *base_dir;        /* set once at creation: default base for require/import, or NULL: the cwd */
+    char **argv;           /* set once at creation: process.argv, NULL-terminated */
+    char **exec_argv;      /* set once at creation: Node/V8 options, NULL-terminated */
+    int foreign;           /* set once at creation: a Node worker_thread's environment (foreign.c) */
+    long refcnt;           /* GIL: the Environment object, every JSObject, the loop thread, ... */
+    pthread_t loop_thread; /* set once by rt_env_start (GIL), before the thread runs; joined under `jmutex` */
+    /* atomic: set by rt_env_start (GIL); cleared by the thread that joined
+     * the loop thread, under `jmutex`, or by rt_env_shutdown in a forked
+     * child (GIL, nothing to join there) */
+    atomic_int loop_thread_started;
     pthread_mutex_t jmutex; /* one thread at a time stops and joins the loop thread */
-    int foreign;           /* set once: a Node worker_thread's environment, owned by its thread */
-    long refcnt;           /* GIL: the Environment object, every JSObject, the loop thread */
     int unjoined;          /* GIL: on the list of stopped environments to join (rt_join_stopped) */
     rt_env *next_unjoined; /* GIL: that list's link */
+    _Atomic int state;     /* atomic: rt_state; RT_STOPPING from any thread, RT_DEAD by the environment's thread (or rt_env_shutdown in a forked child) */
+    _Atomic int exit_requested; /* atomic: process.exit() was called */
+    _Atomic int exit_code;      /* atomic: its code, stored before exit_requested */
 
-    /* Set once by the loop thread before RT_RUNNING. */
-    em_setup *setup;       /* NULL after teardown (under `smutex`) */
-    uv_loop_t *loop;
-    napi_env napi;
-    napi_async_context async_ctx;
-    napi_ref helpers[RT_H_COUNT];
-    uv_async_t wake;       /* loop thread owns; uv_async_send from any thread */
-
-    _Atomic int state;     /* rt_state */
-    _Atomic int exit_requested; /* process.exit() was called */
-    _Atomic int exit_code;
-
-    /* Start handshake, protected by `smutex`. */
+    /* Start handshake, under `smutex`. */
     pthread_mutex_t smutex;
     pthread_cond_t scond;
-    char start_error[1024];
+    char start_error[1024]; /* smutex (written before RT_DEAD; read after the join) */
 
-    /* The Node lock: `mutex` + the V8 scopes. */
+    /* ---- the Node environment: set once by the environment's thread before
+     * RT_RUNNING (ours: the loop thread during the bootstrap; foreign: its
+     * thread in fe_register_worker), then read under the Node lock ---- */
+    em_setup *setup;       /* also NULL for a foreign one; set to NULL by the teardown under `smutex` */
+    uv_loop_t *loop;       /* foreign: its thread's loop (fe_wake_init) */
+    napi_env napi;         /* bd_register, or fe_register_worker */
+    napi_async_context async_ctx; /* bd_js_init; destroyed by the teardown */
+    napi_ref helpers[RT_H_COUNT]; /* bd_js_init; deleted by the teardown */
+
+    /* ---- the Node lock (nodelock.c): `mutex` + the V8 scopes ---- */
     pthread_mutex_t mutex;
-    _Atomic uintptr_t owner; /* nl_self() of the owner, 0 when free */
-    unsigned depth;          /* owner only */
+    _Atomic uintptr_t owner; /* atomic: nl_self() of the owner, 0 when free; written by the owner */
+    unsigned depth;          /* Node lock (the owner only) */
     int64_t sleep_until;     /* Node lock: loop time at which the loop thread wakes, -1 never */
 
-    /* References to release on the loop thread, protected by `qmutex`. */
+    /* ---- the task queue (queue.c) ---- */
     pthread_mutex_t qmutex;
-    napi_ref *released;
-    size_t nreleased, released_cap;
-    int wake_closed;       /* `wake` is closed: uv_async_send is no longer allowed */
+    /* The environment's thread opens and closes it (uv_async_init, uv_close:
+     * the loop thread, or a foreign environment's thread on its own loop);
+     * uv_async_send from any thread under `qmutex` while !wake_closed, or by
+     * the Node lock's holder (nl_leave_with_gil: the close happens under the
+     * Node lock). */
+    uv_async_t wake;
+    int wake_closed;       /* qmutex: `wake` is not open: no uv_async_send, no new task */
+    napi_ref *released;    /* qmutex: references to delete under the Node lock */
+    size_t nreleased, released_cap; /* qmutex */
+    tq_task *tasks_head, *tasks_tail; /* qmutex */
+    _Atomic int holds;     /* atomic, changed under `qmutex`: pending promises of Python work (tq_hold) */
+    napi_async_cleanup_hook_handle cleanup; /* foreign only, its thread: removed once `wake` has closed */
 
-    /* Identity maps, protected by the GIL. */
-    tb_table objects;   /* V8 identity hash -> JSObject (jsproxy.c) */
-    tb_table pyobjects; /* PyObject* -> pyp_record (pyproxy.c) */
+    /* ---- proxies and futures: GIL ---- */
+    tb_table objects;      /* GIL: V8 identity hash -> JSObject (jsproxy.c) */
+    tb_table pyobjects;    /* GIL: PyObject* -> pyp_record (pyproxy.c) */
+    struct as_pending *pending; /* GIL: futures waiting for a JS promise (async.c) */
+    struct as_link *links;      /* GIL: promises waiting for a Python future (async.c) */
 
-    /* Tasks for the loop thread, protected by `qmutex`. */
-    tq_task *tasks_head, *tasks_tail;
-    /* Futures waiting for a JS promise (async.c), protected by the GIL. */
-    struct as_pending *pending;
-    /* Promises waiting for a Python future (async.c), protected by the GIL. */
-    struct as_link *links;
-
-    /* Interrupts: Ctrl-C, deadlines, the heap limit. */
-    _Atomic int main_active;        /* Python's main thread is in an outermost call */
-    _Atomic int64_t deadline_ns;    /* CLOCK_MONOTONIC deadline of a running call, 0: none */
-    _Atomic uintptr_t deadline_owner; /* nl_self() of the thread that set it */
-    _Atomic int deadline_fired;     /* the watcher asked for the interrupt */
-    _Atomic int stop_reason;        /* ir_stop_reason of the terminated JS */
-    _Atomic uintptr_t stop_thread;  /* nl_self() of the thread whose JS was terminated */
+    /* ---- interrupts (interrupts.c): Ctrl-C, deadlines, the heap limit ---- */
+    _Atomic int main_active;        /* atomic: Python's main thread is in an outermost call */
+    _Atomic int64_t deadline_ns;    /* atomic: CLOCK_MONOTONIC deadline of a running call, 0: none */
+    _Atomic uintptr_t deadline_owner; /* atomic: nl_self() of the thread that set it */
+    _Atomic int deadline_fired;     /* atomic: the watcher asked for the interrupt */
+    _Atomic int stop_reason;        /* atomic: ir_stop_reason of the terminated JS */
+    _Atomic uintptr_t stop_thread;  /* atomic: nl_self() of the thread whose JS was terminated */
     PyObject *interrupt_exc;        /* GIL: what the signal handlers raised */
-    _Atomic int loop_call;          /* the loop thread is in an outermost cl_call (a task) */
-    _Atomic int heap_stopped;       /* the heap limit stopped the environment */
-
-    _Atomic int holds;              /* pending promises of Python work (tq_hold) */
-    napi_async_cleanup_hook_handle cleanup; /* removed once `wake` has closed */
+    _Atomic int loop_call;          /* loop thread only (atomic): in an outermost cl_call (a task) */
+    _Atomic int heap_stopped;       /* loop thread only (atomic): the heap limit stopped the environment */
 };
 
 /* Returns a new environment object (not started), or NULL with an exception.
