@@ -75,9 +75,9 @@ static napi_value as_on_settled(napi_env napi, napi_callback_info info, int fulf
     size_t argc = 1;
     napi_value arg = NULL;
     void *data = NULL;
-    if (napi_get_cb_info(napi, info, &argc, &arg, NULL, &data) != napi_ok) return NULL;
+    JS_TRY(napi, napi_get_cb_info(napi, info, &argc, &arg, NULL, &data));
     as_pending *p = data;
-    if (argc < 1) napi_get_undefined(napi, &arg);
+    if (argc < 1) JS_TRY(napi, napi_get_undefined(napi, &arg));
     PyGILState_STATE gil;
     if (!cp_gil_ensure(&gil)) return NULL; /* nobody can read the outcome any more */
     if (p->future) {
@@ -92,6 +92,7 @@ static napi_value as_on_settled(napi_env napi, napi_callback_info info, int fulf
         }
     }
     PyGILState_Release(gil);
+js_error:
     return NULL;
 }
 

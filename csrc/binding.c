@@ -44,6 +44,8 @@ int bd_load(rt_env *env, char *error, size_t size) {
 
 rt_env *bd_env_of(napi_env napi) {
     void *data = NULL;
+    /* Unchecked: it fails only for a NULL env or out pointer; the data was set
+     * before any function that asks for it was defined. */
     napi_get_instance_data(napi, &data);
     return data;
 }
@@ -51,27 +53,29 @@ rt_env *bd_env_of(napi_env napi) {
 /* binding.bootstrapPath() */
 static napi_value bd_js_bootstrap_path(napi_env napi, napi_callback_info info) {
     (void)info;
-    napi_value out = NULL;
-    napi_create_string_utf8(napi, bd_env_of(napi)->bootstrap_path, NAPI_AUTO_LENGTH, &out);
+    napi_value out;
+    JS_TRY(napi, napi_create_string_utf8(napi, bd_env_of(napi)->bootstrap_path, NAPI_AUTO_LENGTH,
+                                         &out));
     return out;
+js_error:
+    return NULL;
 }
 
 /* binding.getcwd(): the real working directory (Node caches process.cwd()). */
 static napi_value bd_js_getcwd(napi_env napi, napi_callback_info info) {
     (void)info;
     rt_env *env = bd_env_of(napi);
-    napi_value out = NULL;
-    if (env->base_dir) {
-        napi_create_string_utf8(napi, env->base_dir, NAPI_AUTO_LENGTH, &out);
-        return out;
-    }
+    napi_value out;
     char buf[4096];
-    if (!getcwd(buf, sizeof buf)) {
+    const char *dir = env->base_dir;
+    if (!dir && !(dir = getcwd(buf, sizeof buf))) {
         napi_throw_error(napi, NULL, "cannot read the working directory");
         return NULL;
     }
-    napi_create_string_utf8(napi, buf, NAPI_AUTO_LENGTH, &out);
+    JS_TRY(napi, napi_create_string_utf8(napi, dir, NAPI_AUTO_LENGTH, &out));
     return out;
+js_error:
+    return NULL;
 }
 
 /* binding.init(helpers): keeps the bootstrap's helper functions. */
@@ -84,15 +88,16 @@ static napi_value bd_js_init(napi_env napi, napi_callback_info info) {
     rt_env *env = bd_env_of(napi);
     size_t argc = 1;
     napi_value helpers, resource_name;
-    if (napi_get_cb_info(napi, info, &argc, &helpers, NULL, NULL) != napi_ok || argc < 1)
-        return NULL;
+    JS_TRY(napi, napi_get_cb_info(napi, info, &argc, &helpers, NULL, NULL));
+    if (argc < 1) return NULL; /* the bootstrap then fails its check (bd_load) */
     for (int h = 0; h < RT_H_COUNT; h++) {
         napi_value v;
-        if (napi_get_named_property(napi, helpers, names[h], &v) != napi_ok) return NULL;
-        if (napi_create_reference(napi, v, 1, &env->helpers[h]) != napi_ok) return NULL;
+        JS_TRY(napi, napi_get_named_property(napi, helpers, names[h], &v));
+        JS_TRY(napi, napi_create_reference(napi, v, 1, &env->helpers[h]));
     }
-    napi_create_string_utf8(napi, "pymport_py", NAPI_AUTO_LENGTH, &resource_name);
-    if (napi_async_init(napi, NULL, resource_name, &env->async_ctx) != napi_ok) return NULL;
+    JS_TRY(napi, napi_create_string_utf8(napi, "pymport_py", NAPI_AUTO_LENGTH, &resource_name));
+    JS_TRY(napi, napi_async_init(napi, NULL, resource_name, &env->async_ctx));
+js_error:
     return NULL;
 }
 
@@ -107,33 +112,39 @@ static int bd_stream_isatty(int32_t fd) {
     return is;
 }
 
-static int32_t bd_fd_arg(napi_env napi, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value arg;
+/* The fd a console function was called for: 2 for stderr, else 1. An fd
+ * that is missing or not a number means stdout, so napi_get_value_int32's
+ * failure (napi_number_expected) is left unchecked: fd keeps its 1. */
+static int32_t bd_fd(napi_env napi, size_t argc, napi_value arg) {
     int32_t fd = 1;
-    if (napi_get_cb_info(napi, info, &argc, &arg, NULL, NULL) == napi_ok && argc >= 1)
-        napi_get_value_int32(napi, arg, &fd);
-    return fd;
+    if (argc >= 1) napi_get_value_int32(napi, arg, &fd);
+    return fd == 2 ? 2 : 1;
 }
 
 /* binding.isatty(fd): whether Python's stream is a terminal (console.log asks
  * at every call, so this stays cheap). */
 static napi_value bd_js_isatty(napi_env napi, napi_callback_info info) {
-    int32_t fd = bd_fd_arg(napi, info);
+    size_t argc = 1;
+    napi_value arg, out;
+    JS_TRY(napi, napi_get_cb_info(napi, info, &argc, &arg, NULL, NULL));
+    int32_t fd = bd_fd(napi, argc, arg);
     PyGILState_STATE gil = PyGILState_Ensure();
     int is = bd_stream_isatty(fd);
     PyGILState_Release(gil);
-    napi_value out = NULL;
-    napi_get_boolean(napi, is, &out);
+    JS_TRY(napi, napi_get_boolean(napi, is, &out));
     return out;
+js_error:
+    return NULL;
 }
 
 /* binding.terminal(fd): [columns, rows] when Python's stream is a terminal
  * now, else undefined. */
 static napi_value bd_js_terminal(napi_env napi, napi_callback_info info) {
-    int32_t fd = bd_fd_arg(napi, info);
-    napi_value out = NULL;
+    size_t argc = 1;
+    napi_value arg, out, columns, rows;
     long size[2] = {0, 0};
+    JS_TRY(napi, napi_get_cb_info(napi, info, &argc, &arg, NULL, NULL));
+    int32_t fd = bd_fd(napi, argc, arg);
     PyGILState_STATE gil = PyGILState_Ensure();
     if (bd_stream_isatty(fd)) {
         PyObject *shutil = PyImport_ImportModule("shutil");
@@ -148,27 +159,28 @@ static napi_value bd_js_terminal(napi_env napi, napi_callback_info info) {
     }
     PyGILState_Release(gil);
     if (size[0] <= 0 || size[1] <= 0) {
-        napi_get_undefined(napi, &out);
+        JS_TRY(napi, napi_get_undefined(napi, &out));
         return out;
     }
-    napi_value columns, rows;
-    if (napi_create_array_with_length(napi, 2, &out) != napi_ok ||
-        napi_create_int64(napi, size[0], &columns) != napi_ok ||
-        napi_create_int64(napi, size[1], &rows) != napi_ok ||
-        napi_set_element(napi, out, 0, columns) != napi_ok ||
-        napi_set_element(napi, out, 1, rows) != napi_ok)
-        return NULL;
+    JS_TRY(napi, napi_create_array_with_length(napi, 2, &out));
+    JS_TRY(napi, napi_create_int64(napi, size[0], &columns));
+    JS_TRY(napi, napi_create_int64(napi, size[1], &rows));
+    JS_TRY(napi, napi_set_element(napi, out, 0, columns));
+    JS_TRY(napi, napi_set_element(napi, out, 1, rows));
     return out;
+js_error:
+    return NULL;
 }
 
 /* Writes a JS string to fd 1 or 2 as UTF-8, without Python. Returns NULL. */
 static napi_value bd_write_raw(napi_env napi, int32_t fd, napi_value text) {
     size_t n = 0;
-    if (napi_get_value_string_utf8(napi, text, NULL, 0, &n) != napi_ok) return NULL;
-    char *buf = malloc(n + 1);
-    if (buf && napi_get_value_string_utf8(napi, text, buf, n + 1, &n) == napi_ok &&
-        write(fd == 2 ? 2 : 1, buf, n) < 0) {
-    }
+    char *buf = NULL;
+    JS_TRY(napi, napi_get_value_string_utf8(napi, text, NULL, 0, &n));
+    if (!(buf = malloc(n + 1))) goto js_error; /* the text is lost, as a failed write loses it */
+    JS_TRY(napi, napi_get_value_string_utf8(napi, text, buf, n + 1, &n));
+    if (write(fd, buf, n) < 0) {} /* nowhere left to report it */
+js_error:
     free(buf);
     return NULL;
 }
@@ -180,9 +192,9 @@ static napi_value bd_js_write(napi_env napi, napi_callback_info info) {
     rt_env *env = bd_env_of(napi);
     size_t argc = 2;
     napi_value argv[2];
-    int32_t fd = 1;
-    if (napi_get_cb_info(napi, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return NULL;
-    napi_get_value_int32(napi, argv[0], &fd);
+    JS_TRY(napi, napi_get_cb_info(napi, info, &argc, argv, NULL, NULL));
+    if (argc < 2) return NULL; /* nothing to write */
+    int32_t fd = bd_fd(napi, argc, argv[0]);
     PyGILState_STATE gil;
     if (!cp_gil_ensure(&gil)) return bd_write_raw(napi, fd, argv[1]);
     PyObject *text = cv_string_to_py(env, argv[1]);
@@ -205,13 +217,14 @@ static napi_value bd_js_write(napi_env napi, napi_callback_info info) {
         if (text) {
             Py_ssize_t n;
             const char *s = PyUnicode_AsUTF8AndSize(text, &n);
-            if (s && write(fd == 2 ? 2 : 1, s, (size_t)n) < 0) {}
+            if (s && write(fd, s, (size_t)n) < 0) {}
             PyErr_Clear();
         }
     }
     Py_XDECREF(res);
     Py_XDECREF(text);
     PyGILState_Release(gil);
+js_error:
     return NULL;
 }
 
@@ -221,25 +234,30 @@ static napi_value bd_js_unraisable(napi_env napi, napi_callback_info info) {
     size_t argc = 2;
     napi_value argv[2];
     char what[128] = "uncaught JavaScript exception";
-    if (napi_get_cb_info(napi, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return NULL;
+    JS_TRY(napi, napi_get_cb_info(napi, info, &argc, argv, NULL, NULL));
+    if (argc < 1) return NULL; /* nothing to report */
+    /* Unchecked: a `what` that is not a string keeps the default text. */
     if (argc >= 2) napi_get_value_string_utf8(napi, argv[1], what, sizeof what, NULL);
     er_unraisable(env, argv[0], what);
+js_error:
     return NULL;
 }
 
 /* binding.ready(): the bootstrap ran in this environment. */
 static napi_value bd_js_ready(napi_env napi, napi_callback_info info) {
     (void)info;
-    napi_value out = NULL;
-    napi_get_boolean(napi, bd_env_of(napi)->helpers[RT_H_COUNT - 1] != NULL, &out);
+    napi_value out;
+    JS_TRY(napi, napi_get_boolean(napi, bd_env_of(napi)->helpers[RT_H_COUNT - 1] != NULL, &out));
     return out;
+js_error:
+    return NULL;
 }
 
 napi_value bd_register(napi_env napi, napi_value exports) {
     rt_env *env = bd_loading;
     if (env) {
         env->napi = napi;
-        napi_set_instance_data(napi, env, NULL, NULL);
+        JS_TRY(napi, napi_set_instance_data(napi, env, NULL, NULL));
     } else if (!(env = fe_register_worker(napi))) {
         napi_throw_error(napi, NULL, "pymport_py is not available in this environment");
         return NULL;
@@ -254,9 +272,10 @@ napi_value bd_register(napi_env napi, napi_value exports) {
         {"isatty", NULL, bd_js_isatty, NULL, NULL, NULL, napi_default, NULL},
         {"unraisable", NULL, bd_js_unraisable, NULL, NULL, NULL, napi_default, NULL},
     };
-    if (napi_define_properties(napi, exports, sizeof props / sizeof props[0], props) != napi_ok)
-        return NULL;
-    if (pyp_define_binding(napi, exports) != napi_ok) return NULL;
-    if (pa_define_binding(napi, exports) != napi_ok) return NULL;
+    JS_TRY(napi, napi_define_properties(napi, exports, sizeof props / sizeof props[0], props));
+    JS_TRY(napi, pyp_define_binding(napi, exports));
+    JS_TRY(napi, pa_define_binding(napi, exports));
     return exports;
+js_error:
+    return NULL;
 }

@@ -253,6 +253,19 @@ void er_throw_to_js(rt_env *env) {
     Py_XDECREF(value);
 }
 
+void er_throw_failed_call(napi_env napi, const char *call) {
+    const napi_extended_error_info *info = NULL;
+    char text[256];
+    /* The reason first: the next Node-API call replaces it. */
+    snprintf(text, sizeof text, "pymport_py: %s failed: %s", call,
+             napi_get_last_error_info(napi, &info) == napi_ok && info && info->error_message
+                 ? info->error_message
+                 : "unknown Node-API error");
+    bool pending = false;
+    if (napi_is_exception_pending(napi, &pending) != napi_ok || pending) return;
+    napi_throw_error(napi, NULL, text);
+}
+
 void er_unraisable(rt_env *env, napi_value err, const char *what) {
     PyGILState_STATE gil;
     if (!cp_gil_ensure(&gil)) return; /* sys.unraisablehook is gone */

@@ -15,6 +15,27 @@
         }                                                                     \
     } while (0)
 
+/* Checks the napi_status of a call made by a JS-facing callback (a
+ * napi_callback that JS calls: the binding's functions, the proxy of a Python
+ * callable, a then-callback), where a failure is JS's to see: throws a JS
+ * Error naming the failed call, unless a JS exception is already pending (the
+ * call's own, which then stands), and jumps to `js_error`, where the callback
+ * cleans up and returns NULL. Node lock held; no GIL needed. Code that reports
+ * failures as Python exceptions (pa_* bodies, conversions) uses NAPI_OK; a
+ * callback turns those into JS with er_throw_to_js. A call left unchecked in a
+ * callback says why its failure is harmless. */
+#define JS_TRY(napi, call)                                                    \
+    do {                                                                      \
+        if ((call) != napi_ok) {                                              \
+            er_throw_failed_call((napi), #call);                              \
+            goto js_error;                                                    \
+        }                                                                     \
+    } while (0)
+
+/* JS_TRY's failure: throws an Error naming `call` and Node-API's reason,
+ * unless a JS exception is pending. Node lock held. */
+void er_throw_failed_call(napi_env napi, const char *call);
+
 /* Sets the Python exception for a failed Node-API call: the pending JS
  * exception converted, ProcessExit/EnvironmentClosed when the environment was
  * stopped, else a RuntimeError naming the Node-API error. Returns -1. */

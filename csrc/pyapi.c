@@ -8,6 +8,7 @@
 #include "pyapi.h"
 
 #include "async.h"
+#include "binding.h"
 #include "convert.h"
 #include "errors.h"
 #include "jsproxy.h"
@@ -21,18 +22,12 @@
  * argument when `needs_self`. */
 typedef int (*pa_fn)(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out);
 
-static rt_env *pa_env(napi_env napi) {
-    void *data = NULL;
-    napi_get_instance_data(napi, &data);
-    return data;
-}
-
 static napi_value pa_entry(napi_env napi, napi_callback_info info, pa_fn fn, int needs_self) {
-    rt_env *env = pa_env(napi);
+    rt_env *env = bd_env_of(napi);
     napi_value argv[PA_MAX_ARGS], out = NULL;
     size_t argc = PA_MAX_ARGS;
-    if (napi_get_cb_info(napi, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-    for (size_t i = argc; i < PA_MAX_ARGS; i++) napi_get_undefined(napi, &argv[i]);
+    JS_TRY(napi, napi_get_cb_info(napi, info, &argc, argv, NULL, NULL));
+    for (size_t i = argc; i < PA_MAX_ARGS; i++) JS_TRY(napi, napi_get_undefined(napi, &argv[i]));
     PyObject *self = NULL;
     if (needs_self && !(self = pyp_unwrap(env, argv[0]))) {
         napi_throw_type_error(napi, NULL, "expected a PyObject");
@@ -54,6 +49,8 @@ static napi_value pa_entry(napi_env napi, napi_callback_info info, pa_fn fn, int
     Py_XDECREF(self);
     PyGILState_Release(gil);
     return out;
+js_error:
+    return NULL;
 }
 
 /* Steals a reference to obj: sets *out to its PyObject proxy, or to a
@@ -122,11 +119,12 @@ static int pa_eval(rt_env *env, PyObject *self, size_t argc, napi_value *argv, n
     if (!code || !(text = PyUnicode_AsUTF8(code))) goto done;
     if (!(globals = pa_namespace(env, argv[1]))) goto done;
     napi_valuetype type;
-    if (napi_typeof(env->napi, argv[2], &type) != napi_ok) goto done;
+    NAPI_OK(env, napi_typeof(env->napi, argv[2], &type));
     locals = type == napi_undefined ? Py_NewRef(globals) : pa_namespace(env, argv[2]);
     if (!locals) goto done;
     res = PyRun_String(text, Py_eval_input, globals, locals);
 done:
+error:
     Py_XDECREF(code);
     Py_XDECREF(globals);
     Py_XDECREF(locals);
@@ -213,9 +211,10 @@ error:
  * the JS value is undefined. */
 static PyObject *pa_kwargs(rt_env *env, napi_value v, int *failed) {
     napi_valuetype type;
+    *failed = 1;
+    NAPI_OK(env, napi_typeof(env->napi, v, &type));
     *failed = 0;
-    if (napi_typeof(env->napi, v, &type) != napi_ok || type == napi_undefined || type == napi_null)
-        return NULL;
+    if (type == napi_undefined || type == napi_null) return NULL;
     PyObject *kw = pa_arg(env, v);
     if (kw && !PyDict_Check(kw)) {
         PyErr_SetString(PyExc_TypeError, "keyword arguments must be a plain object");
@@ -223,6 +222,8 @@ static PyObject *pa_kwargs(rt_env *env, napi_value v, int *failed) {
     }
     if (!kw) *failed = 1;
     return kw;
+error:
+    return NULL;
 }
 
 /* call(o, args, kwargs) */

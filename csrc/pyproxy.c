@@ -8,6 +8,7 @@
  * (env->pyobjects, protected by the GIL). */
 #include "pyproxy.h"
 
+#include "binding.h"
 #include "calls.h"
 #include "convert.h"
 #include "errors.h"
@@ -55,7 +56,7 @@ static napi_value pyp_call(napi_env napi, napi_callback_info info) {
     napi_value small[8], *argv = small, result = NULL;
     size_t argc = 8;
     void *data = NULL;
-    if (napi_get_cb_info(napi, info, &argc, small, NULL, &data) != napi_ok) return NULL;
+    JS_TRY(napi, napi_get_cb_info(napi, info, &argc, small, NULL, &data));
     pyp_record *r = data;
     rt_env *env = r->env;
     if (argc > 8) {
@@ -64,7 +65,7 @@ static napi_value pyp_call(napi_env napi, napi_callback_info info) {
             napi_throw_error(napi, NULL, "out of memory");
             return NULL;
         }
-        if (napi_get_cb_info(napi, info, &argc, argv, NULL, NULL) != napi_ok) goto done_nogil;
+        JS_TRY(napi, napi_get_cb_info(napi, info, &argc, argv, NULL, NULL));
     }
     if (cp_is_finalizing()) {
         napi_throw_error(napi, NULL, "the Python interpreter is shutting down");
@@ -94,6 +95,9 @@ done:
 done_nogil:
     if (argv != small) PyMem_RawFree(argv);
     return result;
+js_error:
+    if (argv != small) PyMem_RawFree(argv);
+    return NULL;
 }
 
 static int pyp_attach(rt_env *env, napi_value v, PyObject *obj, pyp_record *r);
@@ -205,10 +209,9 @@ int pyp_wrap(rt_env *env, PyObject *obj, napi_value *out) { return pyp_wrap_as(e
 static napi_value pyp_js_text(napi_env napi, napi_callback_info info, PyObject *(*fn)(PyObject *)) {
     size_t argc = 1;
     napi_value arg, out = NULL;
-    void *data = NULL;
-    napi_get_instance_data(napi, &data);
-    rt_env *env = data;
-    if (napi_get_cb_info(napi, info, &argc, &arg, NULL, NULL) != napi_ok || argc < 1) return NULL;
+    rt_env *env = bd_env_of(napi);
+    JS_TRY(napi, napi_get_cb_info(napi, info, &argc, &arg, NULL, NULL));
+    if (argc < 1) return NULL; /* nothing to show: undefined */
     PyObject *obj = pyp_unwrap(env, arg);
     if (!obj) {
         napi_throw_type_error(napi, NULL, "not a Python object");
@@ -223,6 +226,8 @@ static napi_value pyp_js_text(napi_env napi, napi_callback_info info, PyObject *
     Py_XDECREF(s);
     PyGILState_Release(gil);
     return out;
+js_error:
+    return NULL;
 }
 
 static napi_value pyp_js_str(napi_env napi, napi_callback_info info) {
