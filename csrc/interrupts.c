@@ -60,10 +60,21 @@ static void ir_on_signal(void *data) {
     PyGILState_Release(gil);
 }
 
+static void ir_kick_watcher(void);
+
+/* The watcher reads a call's deadline and its `deadline_fired` one after the
+ * other: between the two, that call may end and the next one start, so the
+ * interrupt can come for a deadline that has not passed (or another thread's).
+ * It then hands the deadline back to the watcher, which would otherwise take
+ * it as delivered and never stop the new call. */
 static void ir_on_deadline(void *data) {
     rt_env *env = data;
     int64_t deadline = atomic_load(&env->deadline_ns);
-    if (!deadline || atomic_load(&env->deadline_owner) != nl_self() || rt_now_ns() < deadline) return;
+    if (!deadline || atomic_load(&env->deadline_owner) != nl_self() || rt_now_ns() < deadline) {
+        atomic_store(&env->deadline_fired, 0);
+        ir_kick_watcher();
+        return;
+    }
     atomic_store(&env->stop_thread, nl_self());
     atomic_store(&env->stop_reason, IR_STOP_DEADLINE);
     em_setup_terminate(env->setup);

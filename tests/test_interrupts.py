@@ -273,3 +273,41 @@ def test_lock_wait_limit_takes_inf_and_refuses_nan():
             pymport_py.set_lock_wait_limit(math.nan)
     finally:
         pymport_py.set_lock_wait_limit(10)
+
+
+def test_many_short_deadlines_each_stop_their_call_while_another_thread_calls(run_python):
+    # The watcher once took the deadline of a call that had just ended for
+    # the next call's and marked it delivered: that next call then ran
+    # forever. A stress of back-to-back deadlines, with another thread
+    # starting and ending calls meanwhile.
+    proc = run_python(
+        """
+        import threading, pymport_py as node
+        spin = node.eval("() => { while (true) {} }")
+        run = node.eval('''async (n) => {
+            const f = require('pymport').pyval('lambda x: [x]');
+            let s = 0;
+            for (let i = 0; i < n; i++) s += (await f.callAsync(i)).toJS()[0];
+            return s;
+        }''')
+        stop = threading.Event()
+        def other():
+            while not stop.is_set():
+                run(3).result(60)
+        t = threading.Thread(target=other)
+        t.start()
+        stopped = 0
+        for i in range(3000):
+            try:
+                with node.deadline(0.001):
+                    spin()
+            except TimeoutError:
+                stopped += 1
+        stop.set()
+        t.join(60)
+        print(stopped, t.is_alive())
+        """,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "3000 False\n", proc.report
