@@ -81,7 +81,7 @@ def py_roundtrip(r: random.Random, ctx: Context) -> Case:
     if channel in ("call_async", "async"):
         if issubclass(type(v), dict) and "then" in dict.keys(v):
             channel = "call"  # a thenable: settling the Promise calls its then()
-        elif type(v) is node.ref and type(v.value) is tuple and "tuple-result" not in ctx.known:
+        elif type(v) is node.ref and isinstance(v.value, tuple) and "tuple-result" not in ctx.known:
             channel = "call"  # known defect 'tuple-result'
     key = r.choice(["k", "k", "with space", "\ud800", "0", "__proto__"])
     if key == "__proto__" and "proto-key" not in ctx.known:
