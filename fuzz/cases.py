@@ -14,7 +14,7 @@ import pymport_py as node
 
 import jsside
 import pyside
-from oracle import (NO_VALUE, Expect, Mismatch, Promise, Raised, Same, check, describe_exc,
+from oracle import (NO_VALUE, EqualTo, Expect, Mismatch, Promise, Raised, Same, check, describe_exc,
                     expect, outcome, show, too_deep)
 
 
@@ -64,7 +64,23 @@ class Context:
 
 
 def unwrap(x: Any) -> Any:
+    """What a round trip is compared by: to_py() of a JSObject, anything else as it is."""
     return x.to_py() if issubclass(type(x), node.JSObject) else x
+
+
+def itself(x: Any) -> Any:
+    return x
+
+
+def becomes_function(v: Any) -> bool:
+    """Whether v reaches JavaScript as a function made from a Python callable."""
+    if type(v) is node.ref:
+        inner = v.value  # by reference, whatever it is: a JSObject is callable too
+        return callable(inner) and not issubclass(type(inner), BaseException)
+    copied = (node.JSObject, list, tuple, dict, set, frozenset, bytes)
+    if issubclass(type(v), copied) or pyside._has_buffer(v) or pyside.is_awaitable(v):
+        return False
+    return callable(v) and not issubclass(type(v), BaseException)
 
 
 # ---- Python values through JavaScript and back ----
@@ -81,8 +97,10 @@ def py_roundtrip(r: random.Random, ctx: Context) -> Case:
     if channel in ("call_async", "async"):
         if issubclass(type(v), dict) and "then" in dict.keys(v):
             channel = "call"  # a thenable: settling the Promise calls its then()
-        elif type(v) is node.ref and isinstance(v.value, tuple) and "tuple-result" not in ctx.known:
+        elif type(v) is node.ref and issubclass(type(v.value), tuple) and "tuple-result" not in ctx.known:
             channel = "call"  # known defect 'tuple-result'
+    if channel == "attribute" and becomes_function(v) and "attr-callable" not in ctx.known:
+        channel = "item"  # known defect 'attr-callable'
     key = r.choice(["k", "k", "with space", "\ud800", "0", "__proto__"])
     if key == "__proto__" and "proto-key" not in ctx.known:
         key = "k"  # known defect 'proto-key'
@@ -97,30 +115,35 @@ def py_roundtrip(r: random.Random, ctx: Context) -> Case:
         # A Promise that settles with a Promise settles as that one does.
         exp = Expect(exp.value.outcome.value, exp.raises + exp.value.outcome.raises)
 
+    # A proxy crossing back must be the original object itself: no to_py() in between.
+    back = itself if isinstance(exp.value, Same) else unwrap
+    if channel == "attribute" and isinstance(exp.value, Same) and issubclass(type(v), node.JSObject):
+        exp = Expect(EqualTo(v), exp.raises)  # a function read as o.k is bound: equal, not the same
+
     def thunk() -> Any:
         if channel == "call":
-            return unwrap(h["echo"](v))
+            return back(h["echo"](v))
         if channel == "to_js":
-            return unwrap(env.to_js(v))
+            return back(env.to_js(v))
         if channel == "attribute":
             o = env.eval("({})")
             o.k = v
-            return unwrap(o.k)
+            return back(o.k)
         if channel == "item":
             a = env.eval("[0]")
             a[0] = v
-            return unwrap(a[0])
+            return back(a[0])
         if channel == "callback":
-            return unwrap(h["call"](lambda: v))
+            return back(h["call"](lambda: v))
         if channel == "args":
-            return unwrap(h["args"](v))
+            return back(h["args"](v))
         if channel == "kwargs":
-            return unwrap(h["echo"](**{key: v}))
+            return back(h["echo"](**{key: v}))
         if channel == "call_async":  # converted on the loop thread
-            return unwrap(h["echo"].call_async(v).result(10))
+            return back(h["echo"].call_async(v).result(10))
         if channel == "async":
-            return unwrap(h["async_echo"](v).result(10))
-        return unwrap(h["echo"]([v]))
+            return back(h["async_echo"](v).result(10))
+        return back(h["echo"]([v]))
 
     def run() -> None:
         expect(exp, thunk, f"round trip ({channel})")

@@ -188,10 +188,6 @@ class Model:
     def may(self, r: Raised) -> None:
         self.raises.append(r)
 
-    def expect(self, v: JS) -> Expect:
-        value = self.of(v)
-        return Expect(NO_VALUE if self.impossible else value, self.raises)
-
 
 class Prim(JS):
     is_object = False
@@ -603,6 +599,8 @@ class Iterable(JS):
             return f"({{[Symbol.iterator]() {{ throw {self.thrown.src} }}}})"
         if self.flaw == "returns-primitive":
             return "({[Symbol.iterator]() { return 5 }})"
+        if self.flaw == "returns-pyobject":
+            return "({[Symbol.iterator]() { return require('pymport').pyval('[1]') }})"
         if self.flaw == "result-primitive":
             return "({[Symbol.iterator]() { return {next() { return 5 }} }})"
         body = " ".join(f"yield {i.src()};" for i in self.items)
@@ -616,6 +614,8 @@ class Iterable(JS):
     def iteration(self, m: Model) -> Expect:
         if self.flaw in ("not-a-function", "returns-primitive", "result-primitive"):
             return Expect(raises=[Raised(node.JSTypeError)])
+        if self.flaw == "returns-pyobject":  # not a JS iterator: no next() to call
+            return Expect(raises=[Raised(TypeError, subclasses=True)])
         if self.flaw == "method-throws" or self.thrown:
             return Expect(raises=[self.thrown.raised()])
         return Expect([i.shallow(m) for i in self.items])
@@ -887,9 +887,9 @@ class JSGen:
 
     def iterable(self, depth: int) -> Iterable:
         r = self.r
-        flaws = [None, None, None, None, "not-a-function", "method-throws"]
+        flaws = [None, None, None, None, "not-a-function", "method-throws", "result-primitive"]
         if "iterator-not-object" in self.known:
-            flaws += ["returns-primitive", "result-primitive"]
+            flaws += ["returns-primitive", "returns-pyobject"]
         flaw = r.choice(flaws)
         items = [self.value(depth + 1) for _ in range(r.randrange(0, 5))]
         thrown = self.thrown() if flaw == "method-throws" or (flaw is None and r.random() < 0.3) else None

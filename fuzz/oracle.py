@@ -13,6 +13,7 @@ import datetime
 import math
 import os
 import struct
+import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -32,18 +33,28 @@ class Same:
 
 
 @dataclass(frozen=True)
+class EqualTo:
+    """A JSObject equal to `obj` (the same JavaScript value, maybe another proxy of it)."""
+    obj: Any
+
+
+@dataclass(frozen=True)
 class View:
     """A memoryview with this format and these items."""
     format: str
     items: tuple
 
 
-class _AnyJSObject:
+class _Marker:
+    def __init__(self, name: str):
+        self.name = name
+
     def __repr__(self) -> str:
-        return "AnyJSObject"
+        return self.name
 
 
-AnyJSObject = _AnyJSObject()
+AnyJSObject = _Marker("AnyJSObject")  # some JSObject
+AnyValue = _Marker("AnyValue")        # whatever comes back (nothing sure to check)
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,12 @@ def check(model: Any, got: Any, where: str = "value") -> None:
     if isinstance(model, Same):
         if got is not model.obj:
             fail("not the original object")
+        return
+    if model is AnyValue:
+        return
+    if isinstance(model, EqualTo):
+        if not issubclass(type(got), node.JSObject) or got != model.obj:
+            fail("not equal to the original JSObject")
         return
     if model is AnyJSObject:
         if not issubclass(type(got), node.JSObject):
@@ -258,12 +275,12 @@ def show(x: Any, limit: int = 2000) -> str:
         if x is NO_VALUE:
             emit("NO_VALUE")
             return
-        if x is AnyJSObject:
-            emit("AnyJSObject")
+        if x is AnyJSObject or x is AnyValue:
+            emit(repr(x))
             return
-        if t in (Same, View, JSValue, Promise, Expect):
+        if t in (Same, EqualTo, View, JSValue, Promise, Expect):
             emit(t.__name__ + "(")
-            if t is Same:
+            if t in (Same, EqualTo):
                 walk(x.obj, path)
             elif t is View:
                 emit(repr(x.format) + ", ")
@@ -345,6 +362,9 @@ def show(x: Any, limit: int = 2000) -> str:
             return
         if issubclass(t, BaseException):
             emit(f"{t.__name__}{x.args!r}")
+            return
+        if t in (types.FunctionType, types.BuiltinFunctionType, type):
+            emit(f"<{t.__name__} {x.__qualname__}>")
             return
         emit(f"<{t.__qualname__}>")
 

@@ -5,6 +5,7 @@ methods it puts in them, and the model of what crossing into JavaScript does to 
 from __future__ import annotations
 
 import array
+import concurrent.futures
 import ctypes
 import math
 import random
@@ -13,7 +14,8 @@ from typing import Any
 
 import pymport_py as node
 
-from oracle import NO_VALUE, AnyJSObject, Expect, Promise, Raised, Same, View, show, too_deep
+from oracle import (NO_VALUE, AnyJSObject, AnyValue, Expect, Promise, Raised, Same, View, show,
+                    too_deep)
 
 MAX_SAFE = 2 ** 53
 
@@ -279,8 +281,8 @@ class ClassRaisingAwaitable(_Hook):
 
 class Mutator(_Hook):
     """A callable whose __name__ (read while the container holding it is copied) changes
-    that container: clears a list, adds a non-str key to a dict. Known defect
-    'mutation-during-copy': not generated unless asked for."""
+    that container: clears or grows a list, adds non-str keys to a dict. The copy may be of
+    the container before or after (or a dict raises RuntimeError), but must not crash."""
 
     def __init__(self, exc: BaseException, victim: Any, how: str):
         self.fuzz_exc = exc
@@ -599,10 +601,10 @@ class PyGen:
         return v
 
     def maybe_mutator(self, v: Any) -> None:
-        if "mutation-during-copy" in self.known and self.r.random() < 0.1:
+        if self.r.random() < 0.03:
             how = "clear" if isinstance(v, list) and self.r.random() < 0.5 else "grow"
             if isinstance(v, list):
-                v.insert(self.r.randrange(len(v) + 1), Mutator(self.exc(), v, how))
+                v.insert(self.r.randrange(list.__len__(v) + 1), Mutator(self.exc(), v, how))
             else:
                 v["mutator"] = Mutator(self.exc(), v, how)
 
@@ -675,6 +677,7 @@ class _Model:
         self.active: set[int] = set()
         self.returned = returned  # the value comes back as a call's result
         self.nested = nested      # inside an Array or object the channel makes
+        self.changed = False      # a Mutator changes a container while it is copied
 
     def may_raise(self, exc: BaseException) -> None:
         self.raises.append(Raised(type(exc), obj=exc))
@@ -725,8 +728,7 @@ class _Model:
         if t is ValueAwaitable:
             return Promise(Expect(Same(v.value) if type(v.value) is Plain else self.of(v.value)))
         if t is Mutator:
-            self.impossible = True  # no value to check: anything but a crash or a wrong type
-            self.raises.append(Raised(BaseException, subclasses=True))
+            self.changed = True
         return Same(v)
 
     def of_jsobject(self, v: Any) -> Any:
@@ -768,6 +770,11 @@ class _Model:
             self.active.discard(id(v))
 
 
+def is_awaitable(v: Any) -> bool:
+    """As the conversion tells (by type: an __await__, or a concurrent future)."""
+    return hasattr(type(v), "__await__") or issubclass(type(v), concurrent.futures.Future)
+
+
 def _has_buffer(v: Any) -> bool:
     try:
         memoryview(v)
@@ -782,6 +789,8 @@ def roundtrip_model(v: Any, returned: bool = True, nested: bool = False) -> Expe
     read from a property, nor from to_js()); `nested`: inside an Array or object."""
     m = _Model(returned, nested)
     value = m.of(v)
+    if m.changed:
+        return Expect(AnyValue, m.raises + [Raised(RuntimeError)])
     return Expect(NO_VALUE if m.impossible else value, m.raises)
 
 
@@ -886,9 +895,8 @@ class _Describe(_Model):
         if t in (RaisingAwaitable, ValueAwaitable):
             return ["Promise"]
         if t is Mutator:
-            self.impossible = True
-            self.raises.append(Raised(BaseException, subclasses=True))
-            return None
+            self.changed = True
+            return ["function", "mutator"]
         if callable(v) and not issubclass(t, BaseException):
             return ["function", function_name(v)]
         return ["PyObject"]
@@ -938,4 +946,6 @@ def describe_model(v: Any) -> Expect:
     """What DESCRIBE_JS(v) gives, after json.loads() and canonical()."""
     m = _Describe()
     desc = m.js(v)
+    if m.changed:
+        return Expect(AnyValue, m.raises + [Raised(RuntimeError)])
     return Expect(NO_VALUE if m.impossible else canonical(desc), m.raises)
