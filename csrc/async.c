@@ -44,7 +44,7 @@ static void as_pending_settle(as_pending *p, PyObject *value, PyObject *exc);
  * free it). A cancelled future ignores the outcome. GIL held. */
 static void as_pending_settle(as_pending *p, PyObject *value, PyObject *exc) {
     if (!p->future) return;
-    PyObject *r = value ? PyObject_CallMethod(p->future, "set_result", "O", value)
+    PyObject *r = value ? PyObject_CallMethod(p->future, "set_result", "(O)", value)
                         : PyObject_CallMethod(p->future, "set_exception", "O", exc);
     if (!r) PyErr_Clear(); /* InvalidStateError: cancelled meanwhile */
     Py_XDECREF(r);
@@ -232,7 +232,7 @@ static void as_settle_with(rt_env *env, napi_value v, PyObject *future) {
         as_future_fail(future);
         return;
     }
-    PyObject *r = PyObject_CallMethod(future, "set_result", "O", value);
+    PyObject *r = PyObject_CallMethod(future, "set_result", "(O)", value);
     if (!r) PyErr_Clear(); /* cancelled meanwhile */
     Py_XDECREF(r);
     Py_DECREF(value);

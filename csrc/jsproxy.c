@@ -450,6 +450,11 @@ static PyObject *jsp_iter(PyObject *self) {
     mod_state *st = rt_state_of(((jsp_object *)self)->env);
     PyObject *it = jsp_helper((jsp_object *)self, RT_H_ITER);
     if (!it) return NULL;
+    if (!jsp_check(st, it)) { /* a JS iterator is an object (the helper checks it too) */
+        Py_DECREF(it);
+        PyErr_SetString(PyExc_TypeError, "Result of the Symbol.iterator method is not an object");
+        return NULL;
+    }
     /* tp_alloc (PyType_GenericAlloc) returns it zeroed and tracked. */
     jsp_iterator *res = (jsp_iterator *)st->JSIteratorType->tp_alloc(st->JSIteratorType, 0);
     if (!res) {

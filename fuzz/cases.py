@@ -97,8 +97,6 @@ def py_roundtrip(r: random.Random, ctx: Context) -> Case:
     if channel in ("call_async", "async"):
         if issubclass(type(v), dict) and "then" in dict.keys(v):
             channel = "call"  # a thenable: settling the Promise calls its then()
-        elif type(v) is node.ref and issubclass(type(v.value), tuple) and "tuple-result" not in ctx.known:
-            channel = "call"  # known defect 'tuple-result'
     if channel == "attribute" and becomes_function(v) and "attr-callable" not in ctx.known:
         channel = "item"  # known defect 'attr-callable'
     key = r.choice(["k", "k", "with space", "\ud800", "0", "__proto__"])

@@ -887,9 +887,8 @@ class JSGen:
 
     def iterable(self, depth: int) -> Iterable:
         r = self.r
-        flaws = [None, None, None, None, "not-a-function", "method-throws", "result-primitive"]
-        if "iterator-not-object" in self.known:
-            flaws += ["returns-primitive", "returns-pyobject"]
+        flaws = [None, None, None, None, "not-a-function", "method-throws", "result-primitive",
+                 "returns-primitive", "returns-pyobject"]
         flaw = r.choice(flaws)
         items = [self.value(depth + 1) for _ in range(r.randrange(0, 5))]
         thrown = self.thrown() if flaw == "method-throws" or (flaw is None and r.random() < 0.3) else None

@@ -39,8 +39,6 @@ import warnings
 # Known defects. The fuzzer does not generate what triggers them unless --known names them
 # (they crash the process or fail every run); each entry says what that is.
 KNOWN_DEFECTS = {
-    "iterator-not-object": "iter() of an object whose [Symbol.iterator]() returns a primitive or a "
-                           "Python object (not a JS object) crashes or hangs",
     "proto-key": "a dict key '__proto__' sets the copy's prototype instead of a property",
     "date-precision": "to_py() of a Date whose milliseconds * 1000 is not exact as a double is off "
                       "by microseconds",
@@ -55,9 +53,6 @@ KNOWN_DEFECTS = {
                       "KeyboardInterrupt never settles, and no later one does either",
     "awaitable-in-cycle": "copying a cyclic container that holds an awaitable leaves a coroutine never "
                           "awaited (RuntimeWarning) and ~1000 Promises to settle",
-    "tuple-result": "a Promise (or call_async) that settles with a Python tuple: its items become "
-                    "the arguments of set_result(), so a 1-tuple gives its item and any other "
-                    "tuple never settles",
     "attr-callable": "o.k, where o.k holds the function made from a Python callable, gives a new "
                      "bound JSObject instead of the callable (o['k'] gives the callable)",
     "nullish-through-python": "a thrown null or undefined that passes through a Python callback comes "

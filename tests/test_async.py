@@ -656,3 +656,12 @@ def test_a_never_finished_python_future_does_not_keep_a_closed_worker():
     gc.collect()
     assert sys.getrefcount(module) == before
     never.set_result(1)   # settling it later is harmless
+
+
+@pytest.mark.parametrize("value", [(), ("only",), (1, 2), (1, (2, 3))])
+def test_a_promise_or_call_async_settling_with_a_tuple_gives_that_tuple(value):
+    # A tuple result was spread into set_result's arguments: a 1-tuple gave
+    # its item, any other tuple never settled.
+    echo = node.eval("(x) => x")
+    assert node.eval("async (x) => x")(node.ref(value)).result(30) == value
+    assert echo.call_async(node.ref(value)).result(30) == value

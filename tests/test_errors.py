@@ -463,3 +463,11 @@ def test_a_str_longer_than_any_js_string_raises_value_error():
     with pytest.raises(ValueError, match="longer than the longest JavaScript string"):
         pymport_py.eval("(s) => s.length")(too_long)
     assert pymport_py.eval("(s) => s.length")("still works") == 11
+
+
+@pytest.mark.parametrize("iterator", ["5", "require('pymport').pyval('[1]')"])
+def test_an_iterator_method_returning_a_non_object_raises_type_error(iterator):
+    # Iterating these crashed: the returned value was used as a JS iterator.
+    obj = pymport_py.eval(f"({{[Symbol.iterator]() {{ return {iterator} }}}})")
+    with pytest.raises(TypeError, match="Result of the Symbol.iterator method is not an object"):
+        list(obj)

@@ -194,7 +194,12 @@ function initHelpers(binding) {
     iter: (o) => {
       const f = o[Symbol.iterator];
       if (typeof f !== 'function') throw new TypeError('object is not iterable');
-      return f.call(o);
+      const it = f.call(o);
+      // As for...of does: the iterator must be an object.
+      if (it === null || (typeof it !== 'object' && typeof it !== 'function')) {
+        throw new TypeError('Result of the Symbol.iterator method is not an object');
+      }
+      return it;
     },
     next: (it, done) => {
       const r = it.next();
