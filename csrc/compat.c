@@ -128,3 +128,5 @@ PyObject *cp_long_from_magnitude(const unsigned char *buf, size_t nbytes, int ne
     if (res && negative) Py_SETREF(res, PyNumber_Negative(res));
     return res;
 }
+
+_Thread_local int cp_conversion_depth;

@@ -53,6 +53,30 @@ static inline int cp_gil_ensure(PyGILState_STATE *state) {
     return 1;
 }
 
+/* ---- recursion in conversions ----
+ *
+ * Py_EnterRecursiveCall bounds nesting by Python's recursion limit only up to
+ * 3.12; from 3.13 on by the C stack, which lets a conversion nest deeper than
+ * V8's own stack limit allows (V8 then throws RangeError, or on Node 24 aborts
+ * the process when an API call finds the stack pointer past its limit).
+ * Conversions also count their depth against sys.getrecursionlimit(). */
+extern _Thread_local int cp_conversion_depth;
+
+static inline int cp_enter_conversion(const char *where) {
+    if (cp_conversion_depth >= Py_GetRecursionLimit()) {
+        PyErr_Format(PyExc_RecursionError, "maximum recursion depth exceeded%s", where);
+        return -1;
+    }
+    if (Py_EnterRecursiveCall(where)) return -1;
+    cp_conversion_depth++;
+    return 0;
+}
+
+static inline void cp_leave_conversion(void) {
+    cp_conversion_depth--;
+    Py_LeaveRecursiveCall();
+}
+
 /* ---- the current exception as one object ---- */
 
 /* Returns a new reference: the raised exception (normalized, with its

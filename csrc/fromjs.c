@@ -284,7 +284,7 @@ static PyObject *cv_deep(rt_env *env, napi_value v) {
     NAPI_OK(env, napi_typeof(env->napi, v, &type));
     if (type != napi_object) return cv_to_py(env, v);
     if (pyp_unwrap(env, v)) return cv_to_py(env, v);
-    if (Py_EnterRecursiveCall(" while converting a JavaScript value to Python")) return NULL;
+    if (cp_enter_conversion(" while converting a JavaScript value to Python")) return NULL;
     PyObject *res = NULL;
     if (napi_is_array(env->napi, v, &is) == napi_ok && is) {
         res = cv_deep_array(env, v);
@@ -301,7 +301,7 @@ static PyObject *cv_deep(rt_env *env, napi_value v) {
     } else {
         res = cv_to_py(env, v);
     }
-    Py_LeaveRecursiveCall();
+    cp_leave_conversion();
     return res;
 error:
     return NULL;

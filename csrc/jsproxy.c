@@ -590,9 +590,11 @@ error:
 }
 
 static void jsp_releasebuffer(PyObject *self, Py_buffer *view) {
-    (void)self;
     jsp_dims *dims = view->internal;
-    em_release_memory(dims->memory);
+    /* The memory's allocator goes with its isolate (on Node 24 freeing it
+     * later crashes): a view released after its environment was torn down
+     * leaves the memory to the process. */
+    if (atomic_load(&((jsp_object *)self)->env->state) != RT_DEAD) em_release_memory(dims->memory);
     PyMem_Free(dims);
 }
 

@@ -293,7 +293,7 @@ static int cv_convert(rt_env *env, PyObject *obj, cv_mode mode, cv_opts opts, na
         if (PyDict_Check(obj) && !cv_str_keys(obj)) return pyp_wrap(env, obj, out);
         if (opts.depth == 0) return pyp_wrap_as(env, obj, PYP_OBJECT, out);
         if (opts.depth > 0) opts.depth--;
-        if (Py_EnterRecursiveCall(" while converting a Python value to JavaScript")) return -1;
+        if (cp_enter_conversion(" while converting a Python value to JavaScript")) return -1;
         if (PyDict_Check(obj)) {
             rc = cv_dict_to_js(env, obj, opts, out);
         } else if (PyAnySet_Check(obj)) {
@@ -303,7 +303,7 @@ static int cv_convert(rt_env *env, PyObject *obj, cv_mode mode, cv_opts opts, na
             rc = seq ? cv_seq_to_js(env, seq, opts, out) : -1;
             Py_XDECREF(seq);
         }
-        Py_LeaveRecursiveCall();
+        cp_leave_conversion();
         return rc;
     }
     if (PyObject_CheckBuffer(obj)) return cv_buffer_to_js(env, obj, out);

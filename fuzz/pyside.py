@@ -547,10 +547,7 @@ class PyGen:
         r = self.r
         c = r.randrange(3)
         if c == 0:
-            exc = self.exc()
-            while type(exc) in (SystemExit, KeyboardInterrupt) and "awaitable-exit" not in self.known:
-                exc = self.exc()  # known defect 'awaitable-exit'
-            return RaisingAwaitable(exc)
+            return RaisingAwaitable(self.exc())
         if c == 1:
             return ValueAwaitable(r.choice([1, "s", None, 2 ** 70, Plain(r.randrange(1000))]))
         return ClassRaisingAwaitable(self.exc())

@@ -49,8 +49,6 @@ KNOWN_DEFECTS = {
                     "all but AttributeError",
     "iter-typeerror": "a TypeError raised by the __iter__ of a list, tuple or set subclass being copied "
                       "is replaced by an empty TypeError",
-    "awaitable-exit": "an awaitable given to JavaScript whose await raises SystemExit or "
-                      "KeyboardInterrupt never settles, and no later one does either",
     "awaitable-in-cycle": "copying a cyclic container that holds an awaitable leaves a coroutine never "
                           "awaited (RuntimeWarning) and ~1000 Promises to settle",
     "attr-callable": "o.k, where o.k holds the function made from a Python callable, gives a new "

@@ -64,8 +64,31 @@ def background_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-async def _await(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
+async def _await_into(awaitable: Awaitable[Any], target: concurrent.futures.Future[Any]) -> None:
+    """Awaits ``awaitable`` and settles ``target`` with its outcome, SystemExit and
+    KeyboardInterrupt included: asyncio lets those escape a task and stop its loop,
+    which left the Promise, and every later one on that loop, waiting forever."""
+    try:
+        value = await awaitable
+    except asyncio.CancelledError:
+        target.cancel()
+        raise
+    except BaseException as e:  # noqa: B036 - the outcome goes to JavaScript
+        if not target.done():
+            target.set_exception(e)
+    else:
+        if not target.done():
+            target.set_result(value)
+
+
+_tasks: set[asyncio.Task[None]] = set()  # the loops keep only weak references to tasks
+
+
+def _start(loop: asyncio.AbstractEventLoop, awaitable: Awaitable[Any],
+           target: concurrent.futures.Future[Any]) -> None:
+    task = loop.create_task(_await_into(awaitable, target))
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
 
 
 def _copy_outcome(source: asyncio.Future[Any], target: concurrent.futures.Future[Any]) -> None:
@@ -93,10 +116,11 @@ def to_concurrent_future(obj: Any) -> concurrent.futures.Future[Any]:
     except RuntimeError:
         running = None
     if running is not None:
-        task = running.create_task(_await(obj))
-        task.add_done_callback(lambda f: _copy_outcome(f, result))
+        _start(running, obj, result)
         return result
-    return asyncio.run_coroutine_threadsafe(_await(obj), background_loop())
+    loop = background_loop()
+    loop.call_soon_threadsafe(_start, loop, obj, result)
+    return result
 
 
 def _settled(future: concurrent.futures.Future[Any]) -> Generator[Any, None, Any]:

@@ -665,3 +665,30 @@ def test_a_promise_or_call_async_settling_with_a_tuple_gives_that_tuple(value):
     echo = node.eval("(x) => x")
     assert node.eval("async (x) => x")(node.ref(value)).result(30) == value
     assert echo.call_async(node.ref(value)).result(30) == value
+
+
+def test_an_awaitable_raising_system_exit_rejects_its_promise_and_later_ones_still_work(run_python):
+    # SystemExit escaped asyncio's task and stopped the background loop: that
+    # Promise and every later one waited forever.
+    proc = run_python(
+        """
+        import asyncio, pymport_py as node
+        class Exits:
+            def __await__(self):
+                raise SystemExit(3)
+                yield
+        async def seven():
+            await asyncio.sleep(0)
+            return 7
+        echo = node.eval("(x) => x")
+        for _ in range(2):
+            try:
+                echo(Exits()).result(30)
+            except SystemExit as e:
+                print("SystemExit", e.code)
+        print(echo(seven()).result(30))
+        """,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "SystemExit 3\nSystemExit 3\n7\n", proc.report
