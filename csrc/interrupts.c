@@ -97,6 +97,8 @@ void ir_on_heap_limit(void *data) {
     atomic_store(&env->stop_reason, IR_STOP_HEAP);
 }
 
+#define IR_REDELIVER_NS (50LL * 1000000)
+
 static void *ir_watch_main(void *unused) {
     (void)unused;
     for (;;) {
@@ -105,13 +107,23 @@ static void *ir_watch_main(void *unused) {
         for (size_t i = 0; i < ir_watch.n; i++) {
             rt_env *env = ir_watch.envs[i];
             int64_t deadline = atomic_load(&env->deadline_ns);
-            if (!deadline || atomic_load(&env->deadline_fired)) continue;
-            if (deadline <= now) {
-                atomic_store(&env->deadline_fired, 1);
-                em_setup_request_interrupt(env->setup, ir_on_deadline, env);
-            } else if (!next || deadline < next) {
-                next = deadline;
+            if (!deadline) continue;
+            if (deadline > now) {
+                if (!next || deadline < next) next = deadline;
+                continue;
             }
+            /* Past: ask for the interrupt, and again every IR_REDELIVER_NS
+             * while the call runs on. V8 keeps a requested interrupt with the
+             * thread that held the isolate when it came, so one that lands
+             * while another thread holds the lock (the loop thread between two
+             * calls) may reach the running call late or never. */
+            int64_t fired = atomic_load(&env->deadline_fired);
+            if (!fired || now - fired >= IR_REDELIVER_NS) {
+                atomic_store(&env->deadline_fired, now);
+                em_setup_request_interrupt(env->setup, ir_on_deadline, env);
+                fired = now;
+            }
+            if (!next || fired + IR_REDELIVER_NS < next) next = fired + IR_REDELIVER_NS;
         }
         pthread_mutex_unlock(&ir_watch.mutex);
         int timeout = next ? (int)((next - now) / 1000000) + 1 : -1;

@@ -130,7 +130,7 @@ struct rt_env {
     _Atomic int main_active;        /* atomic: Python's main thread is in an outermost call */
     _Atomic int64_t deadline_ns;    /* atomic: CLOCK_MONOTONIC deadline of a running call, 0: none */
     _Atomic uintptr_t deadline_owner; /* atomic: nl_self() of the thread that set it */
-    _Atomic int deadline_fired;     /* atomic: the watcher asked for the interrupt */
+    _Atomic int64_t deadline_fired; /* atomic: when the watcher last asked for the interrupt, 0: not yet */
     _Atomic int stop_reason;        /* atomic: ir_stop_reason of the terminated JS */
     _Atomic uintptr_t stop_thread;  /* atomic: nl_self() of the thread whose JS was terminated */
     PyObject *interrupt_exc;        /* GIL: what the signal handlers raised */
