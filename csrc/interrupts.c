@@ -113,10 +113,10 @@ static void *ir_watch_main(void *unused) {
                 continue;
             }
             /* Past: ask for the interrupt, and again every IR_REDELIVER_NS
-             * while the call runs on. V8 keeps a requested interrupt with the
-             * thread that held the isolate when it came, so one that lands
-             * while another thread holds the lock (the loop thread between two
-             * calls) may reach the running call late or never. */
+             * while the call runs on. One delivery is not trusted: a request
+             * that lands while another thread holds the isolate (the loop
+             * thread between two calls) may reach the running call late, if
+             * at all (V8 keeps interrupt flags per thread under its Locker). */
             int64_t fired = atomic_load(&env->deadline_fired);
             if (!fired || now - fired >= IR_REDELIVER_NS) {
                 atomic_store(&env->deadline_fired, now);
