@@ -20,11 +20,12 @@ typedef struct {
 static rt_env *env_of(PyObject *self) { return ((env_object *)self)->env; }
 
 static PyObject *env_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
-    static char *kwlist[] = {"bootstrap", "argv", "exec_argv", "base", NULL};
+    static char *kwlist[] = {"bootstrap", "argv", "exec_argv", "base", "program", NULL};
     const char *bootstrap;
+    const char *program = "pymport_py";
     PyObject *argv = NULL, *exec_argv = NULL, *base = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|OOO:Environment", kwlist, &bootstrap, &argv,
-                                     &exec_argv, &base))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|OOO$s:Environment", kwlist, &bootstrap,
+                                     &argv, &exec_argv, &base, &program))
         return NULL;
     if (base != Py_None && !PyUnicode_Check(base)) {
         PyErr_SetString(PyExc_TypeError, "base must be a str or None");
@@ -33,7 +34,7 @@ static PyObject *env_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
     PyObject *empty = PyTuple_New(0);
     if (!empty) return NULL;
     PyObject *module = PyType_GetModuleByDef(type, &mod_def);
-    rt_env *env = module ? rt_env_new(module, bootstrap, argv ? argv : empty,
+    rt_env *env = module ? rt_env_new(module, bootstrap, program, argv ? argv : empty,
                                       exec_argv ? exec_argv : empty, base)
                          : NULL;
     Py_DECREF(empty);

@@ -103,8 +103,8 @@ rt_env *rt_env_alloc(PyObject *module, const char *bootstrap) {
     return env;
 }
 
-rt_env *rt_env_new(PyObject *module, const char *bootstrap, PyObject *argv,
-                   PyObject *exec_argv, PyObject *base_dir) {
+rt_env *rt_env_new(PyObject *module, const char *bootstrap, const char *program,
+                   PyObject *argv, PyObject *exec_argv, PyObject *base_dir) {
     pthread_once(&rt_atfork_once, rt_install_atfork);
     fe_remember(module, bootstrap);
     rt_env *env = rt_env_alloc(module, bootstrap);
@@ -114,8 +114,9 @@ rt_env *rt_env_new(PyObject *module, const char *bootstrap, PyObject *argv,
         if (!b) goto error;
         if (!(env->base_dir = strdup(b))) goto nomem;
     }
-    /* process.argv is [program, ...argv] like `node script args`. */
-    PyObject *full = Py_BuildValue("[s]", "pymport_py");
+    /* process.argv is [program, ...argv] like `node script args` (Node then
+     * puts process.execPath in argv[0]; process.argv0 keeps the program). */
+    PyObject *full = Py_BuildValue("[s]", program);
     if (!full) goto error;
     PyObject *rest = PySequence_List(argv);
     if (!rest || PyList_SetSlice(full, 1, 1, rest) < 0) {

@@ -139,9 +139,10 @@ struct rt_env {
 };
 
 /* Returns a new environment object (not started), or NULL with an exception.
- * GIL held. argv/exec_argv: sequences of str; base_dir: str or None. */
-rt_env *rt_env_new(PyObject *module, const char *bootstrap, PyObject *argv,
-                   PyObject *exec_argv, PyObject *base_dir);
+ * GIL held. program: process.argv0; argv/exec_argv: sequences of str;
+ * base_dir: str or None. */
+rt_env *rt_env_new(PyObject *module, const char *bootstrap, const char *program,
+                   PyObject *argv, PyObject *exec_argv, PyObject *base_dir);
 /* Starts the loop thread and waits until the environment is running.
  * GIL held (released while waiting). Returns 0, or -1 with an exception. */
 int rt_env_start(rt_env *env);

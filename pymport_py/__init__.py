@@ -52,6 +52,28 @@ __all__ = [
 ]
 
 _BOOTSTRAP = os.path.join(_HERE, "js", "bootstrap.js")
+_PROCESS_JS = os.path.join(_HERE, "js", "process.js")
+
+
+def _new_environment(rest: list[str], exec_argv: list[str], base: str | None) -> _Environment:
+    """A started environment whose process.execPath is the node launcher
+    (pymport_py._launcher, docs/cli.md) and whose process.execArgv are the
+    options given (without the one _node_options adds)."""
+    from . import _launcher
+
+    exec_path = _launcher.path()
+    env = _Environment(_BOOTSTRAP, rest, exec_argv, base,
+                       program=_launcher.argv0 or exec_path or "pymport_py")
+    shown = exec_argv
+    if shown[:1] == ["--max-old-space-size=0"] and not any(
+            o.startswith("--max-old-space-size") for o in shown[1:]):
+        shown = shown[1:]
+    try:
+        env.require(_PROCESS_JS).setup(exec_path, shown)
+    except BaseException:
+        env.shutdown()
+        raise
+    return env
 
 def _install_signal_fd() -> None:
     # Ctrl-C while the main thread runs JS: Python's signal handler writes to
@@ -144,7 +166,7 @@ def start(argv: Iterable[str] = (), cwd: str | os.PathLike[str] | None = None,
         old, _main = _main, None
         if old is not None:
             old.shutdown()
-        _main = _Environment(_BOOTSTRAP, rest, exec_argv, base)
+        _main = _new_environment(rest, exec_argv, base)
         _main_base = base
 
 
@@ -158,7 +180,7 @@ def _env() -> _Environment:
             old, _main = _main, None
             if old is not None:
                 old.shutdown()
-            _main = _Environment(_BOOTSTRAP, [], _node_options([], None), None)
+            _main = _new_environment([], _node_options([], None), None)
             _main_base = None
         return _main
 
@@ -267,7 +289,7 @@ class Worker:
         exec_argv, rest = _split_argv(argv)
         exec_argv = _node_options(exec_argv, max_heap_mb)
         self._base = os.path.abspath(os.fspath(cwd)) if cwd is not None else None
-        self._env = _Environment(_BOOTSTRAP, rest, exec_argv, self._base)
+        self._env = _new_environment(rest, exec_argv, self._base)
         _open_environments.add(self._env)
 
     def _where(self) -> str:

@@ -10,6 +10,7 @@ const workerThreads = require('worker_threads');
 const marker = Symbol.for('pymport_py.preload');
 if (!Module[marker]) {
   Module[marker] = true;
+  require('./process.js').inherit();
 
   const api = {
     pymport: path.join(__dirname, 'pymport.js'),
