@@ -299,9 +299,6 @@ def run(cmd: CommandLine, prog: str = "python -m pymport_py", as_node: bool = Fa
     script = cmd.script
     if script is not None and script != "-":
         file = os.path.abspath(script)
-        if not os.path.exists(file):
-            sys.stderr.write(f"{prog}: cannot find {script!r}\n")
-            return 1
         argv = [file, *cmd.args]
     elif script == "-":
         argv = ["-", *cmd.args]
@@ -311,7 +308,10 @@ def run(cmd: CommandLine, prog: str = "python -m pymport_py", as_node: bool = Fa
         as_node and script is None and cmd.eval_source is None and not cmd.interactive
         and not os.isatty(0))
     source = sys.stdin.read() if stdin_program else None
-    pymport_py.start(cmd.node_options)
+    pymport_py.start(cmd.node_options)  # Node refuses a bad option before a missing file
+    if script is not None and script != "-" and not os.path.exists(argv[0]):
+        sys.stderr.write(f"{prog}: cannot find {script!r}\n")
+        return 1
     env = pymport_py._env()
     env.eval(_AS_NODE)
     cli = env.require(_CLI_JS)
