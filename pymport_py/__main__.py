@@ -149,6 +149,10 @@ def repl(node_options: Sequence[str] = ()) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point: ``python -m pymport_py [NODE_OPTIONS...] [FILE [ARGS...]]``."""
+    first = list(sys.argv[1:] if argv is None else argv)
+    if first[:1] == ["npm"]:  # npm for the embedded Node's native addons (pymport_py/_npm.py)
+        from pymport_py import _npm
+        return _npm.main(first[1:])
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] in (["-h"], ["--help"]):
         print(USAGE)
