@@ -360,8 +360,15 @@ def repl(node_options: Sequence[str] = ()) -> int:
 
 # Subcommands: `python -m pymport_py NAME ARGS...` with NAME one of these
 # (not a file of that name). The node launcher has none, as node has none.
-SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {}
-_RESERVED = ("npm",)
+def _npm_command(args: list[str]) -> int:
+    """npm for the embedded Node's native addons (pymport_py/_npm.py)."""
+    from pymport_py import _npm
+
+    return _npm.main(args)
+
+
+SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {"npm": _npm_command}
+_RESERVED: tuple[str, ...] = ()
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m pymport_py",

@@ -42,6 +42,22 @@ if (!Module[marker]) {
   };
   const wrapper = Module.prototype._compile;
 
+  // npm builds an addon for the system `node`; one built against V8's C++ API for
+  // another NODE_MODULE_VERSION fails to load, and Node's advice (`npm rebuild`)
+  // would build it for that `node` again: name the command that builds it for
+  // this Node (docs/npm.md#native-addons).
+  const dlopen = process.dlopen;
+  process.dlopen = function (module, filename, ...rest) {
+    try {
+      return dlopen.call(this, module, filename, ...rest);
+    } catch (err) {
+      if (err?.code === 'ERR_DLOPEN_FAILED' && /NODE_MODULE_VERSION/.test(err.message)) {
+        addRebuildHint(err, String(filename));
+      }
+      throw err;
+    }
+  };
+
   const { Worker } = workerThreads;
   class PymportWorker extends Worker {
     constructor(filename, options = {}) {
@@ -54,4 +70,22 @@ if (!Module[marker]) {
     }
   }
   workerThreads.Worker = PymportWorker;
+}
+
+// Appends to err's message (and stack) how to rebuild the addon at filename,
+// a file in some .../node_modules/<package>/, for the embedded Node.
+function addRebuildHint(err, filename) {
+  const where = /^(.*)[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(filename);
+  const command = `python -m pymport_py npm rebuild${where ? ' ' + where[2] : ''}`;
+  const hint = `\npymport_py embeds Node ${process.versions.node} (NODE_MODULE_VERSION ` +
+    `${process.versions.modules}), while npm builds addons for the system \`node\`. ` +
+    `Build it for the embedded Node with: ${command}` + (where ? ` (in ${where[1]})` : '');
+  const message = err.message;
+  const stack = err.stack;  // V8 formats it on first read: before the message changes
+  err.message = message + hint;
+  if (typeof stack === 'string' && stack.includes(message)) {
+    // and without the frame of the wrapper above
+    err.stack = stack.replace(message, err.message).split('\n')
+      .filter((line) => !line.includes(`(${__filename}:`)).join('\n');
+  }
 }
