@@ -45,6 +45,10 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     other = __name__ if name == ENTRY_POINT_NAME else ENTRY_POINT_NAME
     if pluginmanager.get_plugin(other) is None:
         pluginmanager.set_blocked(other)
+    # JavaScript test files as pytest items: a plugin of its own (_jstests.py).
+    from . import _jstests
+    if not pluginmanager.has_plugin(_jstests.PLUGIN_NAME):
+        pluginmanager.register(_jstests, _jstests.PLUGIN_NAME)
 
 
 def _test_dir(request: pytest.FixtureRequest) -> Path:
