@@ -526,3 +526,139 @@ def test_js_files_run_as_items(js_project):
     ours = sorted([nodeid.split("::")[1:], states[state]] for nodeid, state in expected.items()
                   if nodeid.startswith("tests/mocha.test.js::"))
     assert ours == sorted(_mocha_outcomes(js_project.path / "tests" / "mocha.test.js"))
+
+
+def test_js_selection_stop_and_last_failed(js_project):
+    # -k: a JavaScript test by its name or its suite's
+    result = run(js_project, "-v", "-k", "multiplies")
+    result.assert_outcomes(passed=1, deselected=13)
+    assert _outcomes(result) == {"tests/math.test.js::arithmetic::multiplies": "PASSED"}
+    result = run(js_project, "-v", "-k", "nested and not pending")
+    assert list(_outcomes(result)) == [
+        "tests/mocha.test.js::mocha suite::nested::skips itself",
+        "tests/mocha.test.js::mocha suite::nested::fails"]
+    # a node id on the command line
+    result = run(js_project, "-v", "tests/math.test.js::arithmetic::adds")
+    assert _outcomes(result) == {"tests/math.test.js::arithmetic::adds": "PASSED"}
+
+    # -x: the run stops at the first failure
+    result = run(js_project, "-v", "-x")
+    result.assert_outcomes(passed=2, failed=1)
+    assert list(_outcomes(result))[-1] == "tests/math.test.js::arithmetic::compares objects"
+    result.stdout.fnmatch_lines(["*stopping after 1 failures*"])
+
+    # --lf: only the failed JavaScript tests run again
+    run(js_project).assert_outcomes(passed=8, failed=3, skipped=3)
+    result = run(js_project, "-v", "--lf")
+    result.assert_outcomes(failed=3)
+    assert _outcomes(result) == {
+        "tests/math.test.js::arithmetic::compares objects": "FAILED",
+        "tests/mocha.test.js::mocha suite::times out": "FAILED",
+        "tests/mocha.test.js::mocha suite::nested::fails": "FAILED",
+    }
+    # once fixed, --lf runs it and passes; the next --lf runs what still fails
+    write(js_project, "tests/math.test.js",
+          NODE_TEST_FILE.replace("{ sum: 3, list: [1, 2] }", "{ sum: 2, list: [1, 2] }"))
+    result = run(js_project, "-v", "--lf", "tests/math.test.js")
+    assert _outcomes(result) == {"tests/math.test.js::arithmetic::compares objects": "PASSED"}
+    result = run(js_project, "-v", "--lf")
+    assert set(_outcomes(result)) == {"tests/mocha.test.js::mocha suite::times out",
+                                      "tests/mocha.test.js::mocha suite::nested::fails"}
+
+
+ISOLATION_FILES = {
+    "tests/a.test.js": """\
+        const { test } = require('node:test');
+        test('sets a global', () => { globalThis.leftBehind = 'by a.test.js'; });
+    """,
+    "tests/b.test.js": """\
+        const { test } = require('node:test');
+        const assert = require('node:assert');
+        test('sees no global of another file', () => {
+          assert.strictEqual(globalThis.leftBehind, undefined);
+        });
+    """,
+    "tests/test_after.py": """\
+        def test_main_environment(node):
+            # Python's tests use the main environment
+            with open("where.txt", "w") as f:
+                f.write(node.eval("String(globalThis.leftBehind)"))
+    """,
+}
+
+
+def test_js_isolation(js_project):
+    for relpath, text in ISOLATION_FILES.items():
+        write(js_project, relpath, text)
+    args = ("-v", "tests/a.test.js", "tests/b.test.js", "tests/test_after.py")
+    # Without isolation the files share the main environment, as mocha's files share a process.
+    result = run(js_project, *args)
+    assert _outcomes(result) == {
+        "tests/a.test.js::sets a global": "PASSED",
+        "tests/b.test.js::sees no global of another file": "FAILED",
+        "tests/test_after.py::test_main_environment": "PASSED",
+    }
+    result.stdout.fnmatch_lines(["actual: 'by a.test.js'"])
+    assert (js_project.path / "where.txt").read_text() == "by a.test.js"
+
+    # With the ini option, each file has a Worker of its own.
+    js_project.makeini("""
+        [pytest]
+        pymport_js_tests = true
+        pymport_js_isolate = true
+        filterwarnings =
+            error
+    """)
+    result = run(js_project, *args)
+    result.assert_outcomes(passed=3)
+    assert (js_project.path / "where.txt").read_text() == "undefined"
+
+    # With the marker, for the files whose items carry it.
+    js_project.makeini("""
+        [pytest]
+        pymport_js_tests = true
+        filterwarnings =
+            error
+    """)
+    write(js_project, "conftest.py", """\
+        import pytest
+
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                if item.path.name == "a.test.js":
+                    item.add_marker(pytest.mark.pymport_isolate)
+    """)
+    result = run(js_project, *args)
+    result.assert_outcomes(passed=3)
+    assert (js_project.path / "where.txt").read_text() == "undefined"
+
+
+def test_js_files_spread_over_xdist_processes(js_project):
+    for name in ("one", "two"):
+        write(js_project, f"tests/{name}.test.js", f"""\
+            const {{ test }} = require('node:test');
+            const fs = require('node:fs');
+            test('{name}', () => {{
+              fs.writeFileSync('{name}.pid', String(process.pid));
+            }});
+        """)
+    result = run(js_project, "-n", "2", "-v", "tests/one.test.js", "tests/two.test.js")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*gw* PASSED tests/one.test.js::one*"], consecutive=False)
+    pids = {(js_project.path / f"{name}.pid").read_text() for name in ("one", "two")}
+    assert len(pids) == 2 and str(os.getpid()) not in pids
+
+
+def test_js_file_that_fails_to_load(js_project):
+    write(js_project, "tests/broken.test.js", """\
+        const { test } = require('node:test');
+        test('never collected', () => {});
+        require('./missing-helper.js');
+    """)
+    result = run(js_project, "tests/broken.test.js")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        "*ERROR collecting tests/broken.test.js*",
+        "broken.test.js failed to load:",
+        "Error: Cannot find module './missing-helper.js'",
+    ])
