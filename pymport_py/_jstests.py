@@ -39,11 +39,6 @@ DEFAULT_FILES = ["*.test.js", "*.test.mjs", "*.test.cjs"]
 
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js", "jstests.js")
 
-# Past a test's own timeout, how long Python waits for JavaScript's answer
-# before it reports the environment stuck (a timer that cannot fire because
-# JavaScript never returns to the event loop).
-_GRACE = 30.0
-
 _collector_key = pytest.StashKey["Any"]()
 
 
@@ -198,7 +193,7 @@ class JSTest(pytest.Item):
 
     def runtest(self) -> None:
         file = _file(self)
-        with _deadline(self.config):
+        with _deadline(self.tree.get("timeout")):
             pending = file.runner.runTest(str(file.path), _titles(self))
         _check(pending.result())
 
@@ -207,21 +202,22 @@ class JSTest(pytest.Item):
 
 
 @contextlib.contextmanager
-def _deadline(config: pytest.Config) -> Iterator[None]:
-    """With a timeout, JavaScript that runs on synchronously past it (a loop
-    that never returns) is stopped: no timer could fire to end it."""
+def _deadline(ms: float | None) -> Iterator[None]:
+    """With a timeout (``ms``, None for none), JavaScript that runs on
+    synchronously past it (a loop that never returns) is stopped: no timer
+    could fire to end it."""
     import pymport_py
 
-    ms = _timeout_ms(config)
-    if ms is None or ms == float("inf"):
+    if ms is None:
         yield
         return
     try:
         with pymport_py.deadline(ms / 1000 + 1):
             yield
     except TimeoutError:
-        pytest.fail(f"Timeout of {ms:g}ms exceeded: the test's synchronous JavaScript was "
-                    "still running, and was stopped", pytrace=False)
+        raise pytest.fail.Exception(
+            f"Timeout of {ms:g}ms exceeded: the test's synchronous JavaScript was still "
+            "running, and was stopped", pytrace=False) from None
 
 
 def _children(parent: pytest.Collector, tree: dict[str, Any]) -> list[pytest.Item | pytest.Collector]:

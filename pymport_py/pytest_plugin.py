@@ -14,6 +14,9 @@ Fixtures:
 - ``js_require``: ``js_require(id)`` is ``require(id)`` in the main environment
   as from a module next to the test file.
 
+With ``pymport_js_tests = true`` in the ini file, JavaScript test files
+(node:test, mocha-style) are collected as pytest items (``_jstests.py``).
+
 JavaScript exceptions (:class:`pymport_py.JSError`) in a test show the
 JavaScript stack (it is an exception note) below the test's line, without the
 frames of pymport_py's Python layer (``--fulltrace`` keeps them).

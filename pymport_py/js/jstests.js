@@ -336,7 +336,9 @@ function treeOf(node, inherited = {}) {
   const skip = inherited.skip ?? node.skip;
   const todo = inherited.todo ?? node.todo;
   if (node instanceof Test) {
-    return { kind: 'test', name: node.name, line: node.line, skip: skip ?? null, todo: todo ?? null };
+    // timeout: ms, or null (JSON's Infinity) for none
+    return { kind: 'test', name: node.name, line: node.line, skip: skip ?? null, todo: todo ?? null,
+             timeout: timeoutOf(node, node.parent) };
   }
   return {
     kind: 'suite', name: node.name, line: node.line,
@@ -346,7 +348,7 @@ function treeOf(node, inherited = {}) {
 
 // Loads `filename` (once per environment) and returns its tree as JSON:
 // {children: [{kind: 'suite', name, line, children}, {kind: 'test', name,
-// line, skip, todo}]}, or {error: text} when the file fails to load.
+// line, skip, todo, timeout}]}, or {error: text} when the file fails to load.
 async function load(filename, options = {}) {
   install();
   let file = files.get(filename);
