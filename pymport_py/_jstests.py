@@ -39,7 +39,7 @@ DEFAULT_FILES = ["*.test.js", "*.test.mjs", "*.test.cjs"]
 
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js", "jstests.js")
 
-_collector_key = pytest.StashKey["Any"]()
+_collector_key = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
