@@ -14,6 +14,9 @@ Fixtures:
 - ``js_require``: ``js_require(id)`` is ``require(id)`` in the main environment
   as from a module next to the test file.
 
+With ``pymport_js_tests = true`` in the ini file, JavaScript test files
+(node:test, mocha-style) are collected as pytest items (``_jstests.py``).
+
 JavaScript exceptions (:class:`pymport_py.JSError`) in a test show the
 JavaScript stack (it is an exception note) below the test's line, without the
 frames of pymport_py's Python layer (``--fulltrace`` keeps them).
@@ -45,6 +48,10 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     other = __name__ if name == ENTRY_POINT_NAME else ENTRY_POINT_NAME
     if pluginmanager.get_plugin(other) is None:
         pluginmanager.set_blocked(other)
+    # JavaScript test files as pytest items: a plugin of its own (_jstests.py).
+    from . import _jstests
+    if not pluginmanager.has_plugin(_jstests.PLUGIN_NAME):
+        pluginmanager.register(_jstests, _jstests.PLUGIN_NAME)
 
 
 def _test_dir(request: pytest.FixtureRequest) -> Path:

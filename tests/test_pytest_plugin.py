@@ -5,7 +5,9 @@ project in a temporary directory, so that the embedded Node of the inner runs is
 not this process's."""
 
 import importlib.metadata
+import json
 import os
+import re
 import textwrap
 import tomllib
 
@@ -298,3 +300,365 @@ def test_explicit_plugin_option_with_the_entry_point(project, monkeypatch):
     # pytest_plugins in a conftest, after the entry point loaded the plugin
     project.makeconftest(f"pytest_plugins = [{PLUGIN!r}]")
     project.runpytest_subprocess(timeout=120).assert_outcomes(passed=1)
+
+
+# JavaScript test files as pytest items ---------------------------------------
+
+NPM_DIR = os.path.join(REPO_ROOT, "tests", "js")
+
+NODE_TEST_FILE = """\
+    const test = require('node:test');
+    const { describe, it, before, beforeEach } = require('node:test');
+    const assert = require('node:assert');
+
+    let setUp = 0;
+    before(() => { setUp += 1; });
+
+    describe('arithmetic', () => {
+      let count = 0;
+      beforeEach(() => { count += 1; });
+
+      it('adds', () => {
+        console.log('adding in adds');
+        assert.strictEqual(1 + 1, 2);
+      });
+
+      it('multiplies', async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        assert.deepStrictEqual({ product: 2 * 3 }, { product: 6 });
+      });
+
+      it('compares objects', () => {
+        console.log('comparing in compares objects');
+        assert.deepStrictEqual({ sum: 1 + 1, list: [1, 2] }, { sum: 3, list: [1, 2] });
+      });
+
+      it('counts with a done callback', (t, done) => {
+        setImmediate(() => done(count === 4 && setUp === 1 ? undefined : new Error(`count ${count}`)));
+      });
+
+      it.skip('is skipped', () => { throw new Error('ran'); });
+    });
+
+    test('top level', () => {
+      assert.ok(setUp === 1);
+    });
+"""
+
+ESM_TEST_FILE = """\
+    import test, { describe, it } from 'node:test';
+    import assert from 'node:assert/strict';
+
+    describe('strings', async () => {
+      await null;  // an async suite body: its tests are still collected
+      it('upper-cases', () => assert.equal('a'.toUpperCase(), 'A'));
+    });
+
+    test('default export is test', () => assert.equal(typeof test, 'function'));
+"""
+
+MOCHA_FILE = """\
+    const assert = require('assert');
+
+    describe('mocha suite', function () {
+      this.timeout(5000);
+
+      before(function () { this.greeting = 'hi'; });
+
+      it('sees the before hook\\'s context', function () {
+        assert.equal(this.greeting, 'hi');
+      });
+
+      it('calls done', function (done) {
+        setTimeout(done, 1);
+      });
+
+      it('times out', function (done) {
+        this.timeout(50);  // done is never called
+      });
+
+      context('nested', function () {
+        it('is pending');
+        it('skips itself', function () { this.skip(); });
+        it('fails', async function () {
+          await null;
+          assert.strictEqual(this.greeting, 'bye');
+        });
+      });
+    });
+"""
+
+JS_IDS = [
+    "tests/math.test.js::arithmetic::adds",
+    "tests/math.test.js::arithmetic::multiplies",
+    "tests/math.test.js::arithmetic::compares objects",
+    "tests/math.test.js::arithmetic::counts with a done callback",
+    "tests/math.test.js::arithmetic::is skipped",
+    "tests/math.test.js::top level",
+    "tests/mocha.test.js::mocha suite::sees the before hook's context",
+    "tests/mocha.test.js::mocha suite::calls done",
+    "tests/mocha.test.js::mocha suite::times out",
+    "tests/mocha.test.js::mocha suite::nested::is pending",
+    "tests/mocha.test.js::mocha suite::nested::skips itself",
+    "tests/mocha.test.js::mocha suite::nested::fails",
+    "tests/strings.test.mjs::strings::upper-cases",
+    "tests/strings.test.mjs::default export is test",
+]
+
+
+@pytest.fixture
+def js_project(pytester):
+    """A project whose ini turns on the collection of JavaScript test files."""
+    pytester.makeini("""
+        [pytest]
+        pymport_js_tests = true
+        filterwarnings =
+            error
+    """)
+    write(pytester, "tests/math.test.js", NODE_TEST_FILE)
+    write(pytester, "tests/strings.test.mjs", ESM_TEST_FILE)
+    write(pytester, "tests/mocha.test.js", MOCHA_FILE)
+    return pytester
+
+
+def _collected(result):
+    return [line for line in result.outlines if "::" in line]
+
+
+def _mocha_outcomes(path):
+    """The full titles and states of the tests of the mocha file `path`, as
+    mocha itself (the npm package from tests/js) reports them."""
+    import pymport_py
+
+    with pymport_py.Worker() as worker:
+        run = worker.eval("""(mochaPath, file) => new Promise((resolve) => {
+            const Mocha = require(mochaPath);
+            const outcomes = [];
+            function Collect(runner) {
+              for (const state of ['pass', 'fail', 'pending']) {
+                runner.on(state, (test) => outcomes.push([test.titlePath(), state]));
+              }
+            }
+            const mocha = new Mocha({ reporter: Collect });
+            mocha.addFile(file);
+            mocha.run(() => resolve(JSON.stringify(outcomes)));
+        })""")
+        mocha = os.path.join(NPM_DIR, "node_modules", "mocha")
+        assert os.path.isdir(mocha), "mocha is not installed in tests/js: run scripts/install-deps"
+        return json.loads(run(mocha, str(path)).result(60))
+
+
+def test_js_files_are_collected_with_their_names(js_project):
+    result = run(js_project, "--collect-only", "-q")
+    assert _collected(result) == JS_IDS
+    # Not turned on: nothing is collected from the JavaScript files.
+    js_project.makeini("[pytest]\n")
+    result = run(js_project, "--collect-only", "-q")
+    assert _collected(result) == []
+
+
+def _outcomes(result):
+    """{node id: PASSED, FAILED ...} from a -v run's lines."""
+    found = (re.match(r"^(tests/\S.*?) (PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)\b", line)
+             for line in result.outlines)
+    return {m[1]: m[2] for m in found if m}
+
+
+def _line(text, needle):
+    """The line number (1-based) of `needle` in the dedented `text`."""
+    lines = textwrap.dedent(text).splitlines()
+    return next(i for i, line in enumerate(lines, 1) if needle in line)
+
+
+def test_js_files_run_as_items(js_project):
+    result = run(js_project, "-v", "-rs")
+    result.assert_outcomes(passed=8, failed=3, skipped=3)
+    expected = dict(zip(JS_IDS, [
+        "PASSED", "PASSED", "FAILED", "PASSED", "SKIPPED", "PASSED",
+        "PASSED", "PASSED", "FAILED", "SKIPPED", "SKIPPED", "FAILED",
+        "PASSED", "PASSED"]))
+    assert _outcomes(result) == expected
+    # the assertion's diff, actual and expected, and the JavaScript stack at the test's line
+    result.stdout.fnmatch_lines([
+        "*_ arithmetic > compares objects _*",
+        "AssertionError [ERR_ASSERTION]: Expected values to be strictly deep-equal:",
+        "+ actual - expected",
+        "",
+        "  {",
+        "    list: [",
+        "*",
+        "+   sum: 2",
+        "-   sum: 3",
+        "  }",
+        f"    at *(*/tests/math.test.js:{_line(NODE_TEST_FILE, '{ sum: 1 + 1')}:*)",
+        "",
+        "actual: { sum: 2, list: [ 1, 2 ] }",
+        "expected: { sum: 3, list: [ 1, 2 ] }",
+        "operator: deepStrictEqual",
+        "*- Captured stdout call -*",
+        "comparing in compares objects",
+    ])
+    result.stdout.fnmatch_lines([
+        "*_ mocha suite > times out _*",
+        "Error: Timeout of 50ms exceeded. For async tests and hooks, ensure \"done()\" is called*",
+        "*_ mocha suite > nested > fails _*",
+        "AssertionError [ERR_ASSERTION]: Expected values to be strictly equal:",
+        "",
+        "'hi' !== 'bye'",
+        "",
+        f"    at *(*/tests/mocha.test.js:{_line(MOCHA_FILE, 'strictEqual(this.greeting')}:*)",
+    ])
+    # console output is captured per test: a passing test's is not shown
+    result.stdout.no_fnmatch_line("*adding in adds*")
+    # Node's and the runner's own frames are left out
+    result.stdout.no_fnmatch_line("*(node:*")
+    result.stdout.no_fnmatch_line("*pymport_py/js/*")
+    # skips are reported at the JavaScript test's line
+    result.stdout.fnmatch_lines([
+        "SKIPPED [[]1[]] tests/math.test.js*: skipped",
+        "SKIPPED [[]1[]] tests/mocha.test.js*: pending: no function",
+        f"SKIPPED [[]1[]] tests/mocha.test.js:{_line(MOCHA_FILE, 'skips itself')}: "
+        "skipped with this.skip()",
+    ])
+
+    # mocha itself (the npm package) gives the same names and outcomes
+    states = {"PASSED": "pass", "FAILED": "fail", "SKIPPED": "pending"}
+    ours = sorted([nodeid.split("::")[1:], states[state]] for nodeid, state in expected.items()
+                  if nodeid.startswith("tests/mocha.test.js::"))
+    assert ours == sorted(_mocha_outcomes(js_project.path / "tests" / "mocha.test.js"))
+
+
+def test_js_selection_stop_and_last_failed(js_project):
+    # -k: a JavaScript test by its name or its suite's
+    result = run(js_project, "-v", "-k", "multiplies")
+    result.assert_outcomes(passed=1, deselected=13)
+    assert _outcomes(result) == {"tests/math.test.js::arithmetic::multiplies": "PASSED"}
+    result = run(js_project, "-v", "-k", "nested and not pending")
+    assert list(_outcomes(result)) == [
+        "tests/mocha.test.js::mocha suite::nested::skips itself",
+        "tests/mocha.test.js::mocha suite::nested::fails"]
+    # a node id on the command line
+    result = run(js_project, "-v", "tests/math.test.js::arithmetic::adds")
+    assert _outcomes(result) == {"tests/math.test.js::arithmetic::adds": "PASSED"}
+
+    # -x: the run stops at the first failure
+    result = run(js_project, "-v", "-x")
+    result.assert_outcomes(passed=2, failed=1)
+    assert list(_outcomes(result))[-1] == "tests/math.test.js::arithmetic::compares objects"
+    result.stdout.fnmatch_lines(["*stopping after 1 failures*"])
+
+    # --lf: only the failed JavaScript tests run again
+    run(js_project).assert_outcomes(passed=8, failed=3, skipped=3)
+    result = run(js_project, "-v", "--lf")
+    result.assert_outcomes(failed=3)
+    assert _outcomes(result) == {
+        "tests/math.test.js::arithmetic::compares objects": "FAILED",
+        "tests/mocha.test.js::mocha suite::times out": "FAILED",
+        "tests/mocha.test.js::mocha suite::nested::fails": "FAILED",
+    }
+    # once fixed, --lf runs it and passes; the next --lf runs what still fails
+    write(js_project, "tests/math.test.js",
+          NODE_TEST_FILE.replace("{ sum: 3, list: [1, 2] }", "{ sum: 2, list: [1, 2] }"))
+    result = run(js_project, "-v", "--lf", "tests/math.test.js")
+    assert _outcomes(result) == {"tests/math.test.js::arithmetic::compares objects": "PASSED"}
+    result = run(js_project, "-v", "--lf")
+    assert set(_outcomes(result)) == {"tests/mocha.test.js::mocha suite::times out",
+                                      "tests/mocha.test.js::mocha suite::nested::fails"}
+
+
+ISOLATION_FILES = {
+    "tests/a.test.js": """\
+        const { test } = require('node:test');
+        test('sets a global', () => { globalThis.leftBehind = 'by a.test.js'; });
+    """,
+    "tests/b.test.js": """\
+        const { test } = require('node:test');
+        const assert = require('node:assert');
+        test('sees no global of another file', () => {
+          assert.strictEqual(globalThis.leftBehind, undefined);
+        });
+    """,
+    "tests/test_after.py": """\
+        def test_main_environment(node):
+            # Python's tests use the main environment
+            with open("where.txt", "w") as f:
+                f.write(node.eval("String(globalThis.leftBehind)"))
+    """,
+}
+
+
+def test_js_isolation(js_project):
+    for relpath, text in ISOLATION_FILES.items():
+        write(js_project, relpath, text)
+    args = ("-v", "tests/a.test.js", "tests/b.test.js", "tests/test_after.py")
+    # Without isolation the files share the main environment, as mocha's files share a process.
+    result = run(js_project, *args)
+    assert _outcomes(result) == {
+        "tests/a.test.js::sets a global": "PASSED",
+        "tests/b.test.js::sees no global of another file": "FAILED",
+        "tests/test_after.py::test_main_environment": "PASSED",
+    }
+    result.stdout.fnmatch_lines(["actual: 'by a.test.js'"])
+    assert (js_project.path / "where.txt").read_text() == "by a.test.js"
+
+    # With the ini option, each file has a Worker of its own.
+    js_project.makeini("""
+        [pytest]
+        pymport_js_tests = true
+        pymport_js_isolate = true
+        filterwarnings =
+            error
+    """)
+    result = run(js_project, *args)
+    result.assert_outcomes(passed=3)
+    assert (js_project.path / "where.txt").read_text() == "undefined"
+
+    # With the marker, for the files whose items carry it.
+    js_project.makeini("""
+        [pytest]
+        pymport_js_tests = true
+        filterwarnings =
+            error
+    """)
+    write(js_project, "conftest.py", """\
+        import pytest
+
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                if item.path.name == "a.test.js":
+                    item.add_marker(pytest.mark.pymport_isolate)
+    """)
+    result = run(js_project, *args)
+    result.assert_outcomes(passed=3)
+    assert (js_project.path / "where.txt").read_text() == "undefined"
+
+
+def test_js_files_spread_over_xdist_processes(js_project):
+    for name in ("one", "two"):
+        write(js_project, f"tests/{name}.test.js", f"""\
+            const {{ test }} = require('node:test');
+            const fs = require('node:fs');
+            test('{name}', () => {{
+              fs.writeFileSync('{name}.pid', String(process.pid));
+            }});
+        """)
+    result = run(js_project, "-n", "2", "-v", "tests/one.test.js", "tests/two.test.js")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*gw* PASSED tests/one.test.js::one*"], consecutive=False)
+    pids = {(js_project.path / f"{name}.pid").read_text() for name in ("one", "two")}
+    assert len(pids) == 2 and str(os.getpid()) not in pids
+
+
+def test_js_file_that_fails_to_load(js_project):
+    write(js_project, "tests/broken.test.js", """\
+        const { test } = require('node:test');
+        test('never collected', () => {});
+        require('./missing-helper.js');
+    """)
+    result = run(js_project, "tests/broken.test.js")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        "*ERROR collecting tests/broken.test.js*",
+        "broken.test.js failed to load:",
+        "Error: Cannot find module './missing-helper.js'",
+    ])
