@@ -578,3 +578,9 @@ def test_a_js_error_in_a_process_pool_task_reaches_the_parent():
     assert error.code == "ERR_CHILD"
     assert "inTheChild" in error.stack
     assert child_pid != os.getpid()
+
+
+def test_a_js_object_refuses_to_pickle_and_names_to_py():
+    with pytest.raises(TypeError, match=r"cannot pickle a JSObject.*\.to_py\(\)"):
+        pickle.dumps(js("({ a: 1 })"))
+    assert pickle.loads(pickle.dumps(js("({ a: 1 })").to_py())) == {"a": 1}
