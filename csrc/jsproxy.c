@@ -636,6 +636,17 @@ static PyObject *jsp_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
     return NULL;
 }
 
+/* __reduce__: a JS value cannot leave its process (a process pool's result, a
+ * Dask task's): say what to send instead of pickle's "cannot pickle". */
+static PyObject *jsp_reduce(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    PyErr_SetString(PyExc_TypeError,
+                    "cannot pickle a JSObject: it is a live JavaScript value of this process's "
+                    "Node; send plain Python data instead (convert it with .to_py())");
+    return NULL;
+}
+
 static PyMethodDef jsp_methods[] = {
     {"to_py", jsp_to_py, METH_NOARGS, "Deep copy into Python values (list, dict, set, datetime, bytes ...)."},
     {"new", (PyCFunction)(void (*)(void))jsp_new_method, METH_VARARGS | METH_KEYWORDS,
@@ -646,6 +657,7 @@ static PyMethodDef jsp_methods[] = {
     {"result", (PyCFunction)(void (*)(void))jsp_result, METH_VARARGS | METH_KEYWORDS,
      "Block until this Promise or thenable settles (GIL released); return its value or raise."},
     {"__dir__", jsp_dir, METH_NOARGS, NULL},
+    {"__reduce__", jsp_reduce, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 

@@ -17,6 +17,7 @@ import os
 import signal
 import threading
 import time
+import types
 import weakref
 from typing import Any, Iterable, Iterator
 
@@ -339,6 +340,71 @@ class Worker:
 
     def __repr__(self) -> str:
         return f"<pymport_py.Worker {'running' if self.running else 'closed'}>"
+
+
+# A JSError pickles (process pools send it from the process that raised it to
+# the caller, which may run no Node): its args, name, message, stack, code and
+# notes as they are, and .value, a live JS object that cannot leave its
+# process, as a snapshot of its plain data (docs/errors.md#pickling).
+_PLAIN_DATA = (str, int, float, bool, type(None))
+_JSOBJECT_NAMES = frozenset(dir(JSObject))
+
+
+def _cause_text(cause: Any) -> Any:
+    """What a JS error's `cause` becomes in a snapshot: plain data as it is, an
+    Error as its stack, another JS object as util.inspect shows it, a Python
+    exception as "Type: message"."""
+    if isinstance(cause, _PLAIN_DATA):
+        return cause
+    if isinstance(cause, JSObject):
+        stack = cause["stack"] if "stack" in cause else None
+        return stack if isinstance(stack, str) else repr(cause)
+    if isinstance(cause, BaseException):
+        return f"{type(cause).__name__}: {cause}"
+    return str(cause)
+
+
+def _js_value_snapshot(value: Any) -> Any:
+    """The picklable stand-in for a JSError's .value: a JS object becomes a
+    types.SimpleNamespace of its properties (own and inherited, as dir() lists
+    them) whose values are str, int, float, bool or None, plus `cause` as text;
+    None when its environment is gone. Any other value is kept."""
+    if not isinstance(value, JSObject):
+        return value
+    try:
+        names = [n for n in value.__dir__() if n not in _JSOBJECT_NAMES]
+    except Exception:
+        return None
+    data: dict[str, Any] = {}
+    for name in names:
+        try:
+            item = value[name]
+            data[name] = _cause_text(item) if name == "cause" else item
+        except Exception:
+            continue
+        if not isinstance(data[name], _PLAIN_DATA):
+            del data[name]
+    return types.SimpleNamespace(**data)
+
+
+def _js_error_reduce(self: JSError) -> tuple[Any, ...]:
+    """JSError.__reduce__: the class, its args and its attributes, with .value
+    made picklable (_js_value_snapshot)."""
+    state = dict(self.__dict__)
+    if "value" in state:
+        state["value"] = _js_value_snapshot(state["value"])
+    return (type(self), self.args, state)
+
+
+def _js_error_copy(self: JSError) -> JSError:
+    """JSError.__copy__: a shallow copy keeps the live .value (pickling does not)."""
+    copied = type(self)(*self.args)
+    copied.__dict__.update(self.__dict__)
+    return copied
+
+
+JSError.__reduce__ = _js_error_reduce  # type: ignore[assignment,method-assign]
+JSError.__copy__ = _js_error_copy  # type: ignore[attr-defined]
 
 
 # For type checkers; at runtime __getattr__ looks it up in the running main environment.

@@ -5,7 +5,7 @@ one, and every pymport_py.Worker has one). tests/test_typing.py checks that the 
 and in the module are the same.
 """
 from collections.abc import Generator, Iterator, Sequence
-from typing import Any, Final, Literal, Self, final, type_check_only
+from typing import Any, Final, Literal, NoReturn, Self, final, type_check_only
 
 from ._futures import JSFuture
 
@@ -37,6 +37,8 @@ class JSObject:
     def __ne__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
     def __dir__(self) -> list[str]: ...
+    def __reduce__(self) -> NoReturn:
+        """Raises TypeError: a JavaScript value cannot be pickled (convert it with to_py())."""
     def to_py(self) -> Any:
         """Deep copy into Python values (list, dict, set, datetime, bytes ...)."""
     def new(self, *args: Any, **kwargs: Any) -> Any:

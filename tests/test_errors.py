@@ -1,5 +1,10 @@
 """Exception mapping both ways (DESIGN.md §4, §6; decisions-draft.md)."""
 
+import concurrent.futures
+import multiprocessing
+import os
+import pickle
+
 import pytest
 
 import pymport_py
@@ -471,3 +476,111 @@ def test_an_iterator_method_returning_a_non_object_raises_type_error(iterator):
     obj = pymport_py.eval(f"({{[Symbol.iterator]() {{ return {iterator} }}}})")
     with pytest.raises(TypeError, match="Result of the Symbol.iterator method is not an object"):
         list(obj)
+
+
+# --------------------------------------------------------------------------
+# Pickling (process pools send a task's exception to the caller)
+
+
+def _raised(source):
+    with pytest.raises(JSError) as info:
+        js(source)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    "kind, cls",
+    [
+        ("Error", pymport_py.JSError),
+        ("TypeError", pymport_py.JSTypeError),
+        ("RangeError", pymport_py.JSRangeError),
+        ("SyntaxError", pymport_py.JSSyntaxError),
+        ("ReferenceError", pymport_py.JSReferenceError),
+    ],
+)
+def test_each_js_error_class_survives_a_pickle_round_trip(kind, cls):
+    e = _raised(f"(function pickledThrower() {{ const e = new {kind}('to pickle'); e.code = 'E_PICKLE';"
+                f" throw e }})()")
+    copy = pickle.loads(pickle.dumps(e))
+    assert type(copy) is cls
+    assert isinstance(copy, JSError)
+    assert str(copy) == str(e) == f"{kind}: to pickle"
+    assert (copy.name, copy.message, copy.code) == (kind, "to pickle", "E_PICKLE")
+    assert copy.stack == e.stack and "pickledThrower" in copy.stack
+    assert copy.__notes__ == e.__notes__
+    assert isinstance(e.value, JSObject), "pickling must not change the original"
+
+
+def test_a_pickled_error_keeps_the_plain_data_of_its_value():
+    e = _raised("require('fs').readFileSync('/no/such/dir/file')")
+    copy = pickle.loads(pickle.dumps(e))
+    assert copy.code == "ENOENT"
+    assert (copy.value.errno, copy.value.syscall, copy.value.path) == (
+        e.value.errno, "open", "/no/such/dir/file")
+    assert copy.value.stack == e.stack
+    assert not isinstance(copy.value, JSObject)
+
+
+def test_a_pickled_error_keeps_its_cause_as_text():
+    e = _raised("""(() => {
+      const inner = new RangeError('the inner one');
+      throw new Error('outer', { cause: inner });
+    })()""")
+    assert "RangeError: the inner one" in pickle.loads(pickle.dumps(e)).value.cause
+    e = _raised("throw new Error('outer', { cause: { why: 'because' } })")
+    assert "because" in pickle.loads(pickle.dumps(e)).value.cause
+
+
+def test_a_thrown_non_error_and_a_python_made_jserror_pickle():
+    copy = pickle.loads(pickle.dumps(_raised("throw 'just a string'")))
+    assert (copy.name, copy.message, copy.value, str(copy)) == (
+        None, "just a string", "just a string", "just a string")
+    copy = pickle.loads(pickle.dumps(JSError("made in Python")))
+    assert (str(copy), copy.name, copy.stack, copy.value) == ("made in Python", None, None, None)
+
+
+def test_an_error_of_a_closed_environment_still_pickles():
+    with pymport_py.Worker() as worker:
+        with pytest.raises(pymport_py.JSTypeError) as info:
+            worker.eval("null.x")
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert copy.message == info.value.message
+    assert copy.value is None
+
+
+def test_unpickling_needs_no_running_node(run_python):
+    e = _raised("(function farAway() { throw new TypeError('sent') })()")
+    proc = run_python(f"""
+        import pickle
+        import pymport_py
+        e = pickle.loads(bytes.fromhex({pickle.dumps(e).hex()!r}))
+        print(type(e).__name__, isinstance(e, pymport_py.JSError), isinstance(e, TypeError))
+        print(e.message, "farAway" in e.stack)
+        print(pymport_py.running())
+    """)
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.splitlines() == ["JSTypeError True True", "sent True", "False"], proc.report
+
+
+def test_a_js_error_in_a_process_pool_task_reaches_the_parent():
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        future = pool.submit(pymport_py.eval, """(function inTheChild() {
+            const e = new RangeError(`from process ${process.pid}`);
+            e.code = 'ERR_CHILD';
+            throw e;
+        })()""")
+        error = future.exception(timeout=60)
+        child_pid = pool.submit(pymport_py.eval, "process.pid").result(timeout=60)
+    assert type(error) is pymport_py.JSRangeError
+    assert error.name == "RangeError"
+    assert error.message == f"from process {child_pid}"
+    assert error.code == "ERR_CHILD"
+    assert "inTheChild" in error.stack
+    assert child_pid != os.getpid()
+
+
+def test_a_js_object_refuses_to_pickle_and_names_to_py():
+    with pytest.raises(TypeError, match=r"cannot pickle a JSObject.*\.to_py\(\)"):
+        pickle.dumps(js("({ a: 1 })"))
+    assert pickle.loads(pickle.dumps(js("({ a: 1 })").to_py())) == {"a": 1}
