@@ -151,10 +151,43 @@ function initHelpers(binding) {
     return undefined;
   }
 
+  // JSError's stack leaves out what is pymport_py's own: the frames of the
+  // files in this directory (the bootstrap, the preload, the pymport module),
+  // of the modules that resolve require and import from a directory
+  // (`[pymport_py]`), the `[python]` frame that calls from Python enter
+  // through, and the node:vm frames under them (they run pymport_py.eval's
+  // scripts). The JS error object itself keeps its whole stack.
+  const ownPrefixes = [__dirname + path.sep, url.pathToFileURL(__dirname).href + '/'];
+  const ownLocation = /[([]?(\[python\]|.*\[pymport_py\]):\d+:\d+\)?$/;
+  function isFrame(line) { return /^\s+at /.test(line); }
+  function isOwnFrame(line) {
+    return ownPrefixes.some((prefix) => line.includes(`(${prefix}`) || line.includes(`at ${prefix}`)) ||
+      ownLocation.test(line);
+  }
+  function isVmFrame(line) { return /\(node:vm:\d+:\d+\)$/.test(line); }
+  function userStack(stack) {
+    const lines = stack.split('\n');
+    const kept = [];
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      if (isFrame(line) && isOwnFrame(line)) continue;
+      if (isFrame(line) && isVmFrame(line)) {
+        let next = i + 1;
+        while (next < lines.length && isVmFrame(lines[next])) next++;
+        if (next === lines.length || isOwnFrame(lines[next])) {
+          i = next - 1;
+          continue;
+        }
+      }
+      kept.push(line);
+    }
+    return kept.join('\n');
+  }
+
   function describeError(e) {
     try {
       if (e instanceof Error || (e !== null && typeof e === 'object' && 'message' in e && 'stack' in e)) {
-        const stack = typeof e.stack === 'string' ? e.stack : null;
+        const stack = typeof e.stack === 'string' ? userStack(e.stack) : null;
         const code = typeof e.code === 'string' ? e.code : null;
         return [String(e.name), String(e.message), stack, e.pythonValue, code];
       }
@@ -176,6 +209,17 @@ function initHelpers(binding) {
   }
 
   const { PyObject } = require('./pyobject.js');
+
+  // Calls and constructions from Python enter JS through these two functions,
+  // compiled as the script `[python]` (as `node -e` code is `[eval]`): so the
+  // function called has a caller frame, `[python]:1:N`, as every call has
+  // under node. Code that looks at its caller's call site (puppeteer's
+  // evaluate takes the frame above its own through Error.prepareStackTrace)
+  // finds one. JSError's stack leaves that frame out (describeError).
+  const [call, construct] = vm.runInThisContext(
+    '(apply) => [function (fn, self, ...args) { return apply(fn, self, args); },\n' +
+    '            function (fn, ...args) { return new fn(...args); }]',
+    { filename: '[python]', displayErrors: false })(Reflect.apply);
 
   binding.init({
     // base: a directory, or an array of directories to search as
@@ -220,6 +264,8 @@ function initHelpers(binding) {
     length,
     markHandled() { this.then(undefined, () => {}); },
     drain: () => {},
+    call,
+    construct,
     str: (o) => {
       const convertible = typeof o === 'function' || typeof o[Symbol.toPrimitive] === 'function' ||
         typeof o.toString === 'function' || typeof o.valueOf === 'function';
