@@ -208,6 +208,43 @@ function initHelpers(binding) {
     return err;
   }
 
+  // A module that cannot be loaded: the error says what to do from Python.
+  // A missing module (not one of its missing dependencies) says where
+  // resolution started and how to start from the calling file instead; an ES
+  // module that require cannot load names import_module.
+  function explainLoadError(err, how, id, base) {
+    if (err === null || typeof err !== 'object' || typeof err.message !== 'string') return err;
+    const dir = base === undefined || base === null ? binding.getcwd() : base;
+    const quoted = JSON.stringify(String(id)).replace(/^"|"$/g, "'");
+    let hint = null;
+    if (err.code === 'MODULE_NOT_FOUND' && Array.isArray(err.requireStack) &&
+        err.requireStack.length === 1 && path.basename(err.requireStack[0]) === '[pymport_py]') {
+      hint = Array.isArray(dir)
+        ? `pymport_py looked for it from these directories (paths=): ${dir.join(", ")}.`
+        : `pymport_py resolved ${quoted} from ${dir} (the working directory, start(cwd=...), ` +
+          `or the base given); require(${quoted}, base=__file__) resolves from the directory ` +
+          `of the calling Python file.`;
+    } else if (err.code === 'ERR_MODULE_NOT_FOUND' && err.message.includes('[pymport_py]')) {
+      hint = `pymport_py resolved ${quoted} from ${dir} (the working directory, ` +
+        `start(cwd=...), or the base given); import_module(${quoted}, base=__file__) resolves ` +
+        `from the directory of the calling Python file.`;
+    } else if (how === 'require' &&
+               (err.code === 'ERR_REQUIRE_ESM' || err.code === 'ERR_REQUIRE_ASYNC_MODULE')) {
+      hint = `${quoted} is an ES module that require() cannot load here: use ` +
+        `pymport_py.import_module(${quoted}) (worker.import_module in a Worker), which returns ` +
+        `its namespace.`;
+    }
+    if (hint === null) return err;
+    const message = `${err.message}\n${hint}`;
+    try {
+      if (typeof err.stack === 'string') err.stack = err.stack.replace(err.message, message);
+      err.message = message;
+    } catch {
+      // a frozen error keeps its message
+    }
+    return err;
+  }
+
   const { PyObject } = require('./pyobject.js');
 
   // Calls and constructions from Python enter JS through these two functions,
@@ -225,12 +262,17 @@ function initHelpers(binding) {
     // base: a directory, or an array of directories to search as
     // require.resolve(id, { paths }) does.
     require: (id, base) => {
-      if (!Array.isArray(base)) return loaderFor(base).require(id);
-      const { require } = loaderFor(undefined);
-      return require(require.resolve(id, { paths: base }));
+      try {
+        if (!Array.isArray(base)) return loaderFor(base).require(id);
+        const { require } = loaderFor(undefined);
+        return require(require.resolve(id, { paths: base }));
+      } catch (err) {
+        throw explainLoadError(err, 'require', id, base);
+      }
     },
     importModule: (specifier, base, onFulfilled, onRejected) => {
-      importModule(specifier, base).then(onFulfilled, onRejected);
+      importModule(specifier, base).then(
+        onFulfilled, (err) => onRejected(explainLoadError(err, 'import_module', specifier, base)));
     },
     evalScript,
     inspect: (o) => util.inspect(o),
