@@ -13,6 +13,8 @@
 #include "nodelock.h"
 #include "queue.h"
 
+#include <string.h>
+
 /* The exception of this thread's last failed cl_call, kept aside (a strong
  * reference, boxed: references hold objects only), with a reference on its
  * environment. Own thread, GIL held. */
@@ -68,13 +70,15 @@ napi_value cl_helper_value(rt_env *env, rt_helper h) {
     return v;
 }
 
-/* Runs fn (as a call, or as `new fn(...)` when recv is NULL) inside a callback
- * scope, so that nextTicks and microtasks run when the outermost scope closes. */
-static napi_status cl_invoke(rt_env *env, napi_value recv, napi_value fn, size_t argc,
-                             const napi_value *argv, napi_value *result) {
-    napi_value resource;
+/* Calls fn with `this` undefined inside a callback scope, so that nextTicks
+ * and microtasks run when the outermost scope closes. */
+static napi_status cl_invoke(rt_env *env, napi_value fn, size_t argc, const napi_value *argv,
+                             napi_value *result) {
+    napi_value resource, recv;
     napi_callback_scope cscope;
     napi_status status = napi_get_global(env->napi, &resource);
+    if (status != napi_ok) return status;
+    status = napi_get_undefined(env->napi, &recv);
     if (status != napi_ok) return status;
     status = napi_open_callback_scope(env->napi, resource, env->async_ctx, &cscope);
     if (status != napi_ok) return status;
@@ -86,10 +90,7 @@ static napi_status cl_invoke(rt_env *env, napi_value recv, napi_value fn, size_t
     }
     /* JS runs without the GIL; callbacks into Python take it themselves. */
     PyThreadState *ts = PyEval_SaveThread();
-    if (recv)
-        status = napi_call_function(env->napi, recv, fn, argc, argv, result);
-    else
-        status = napi_new_instance(env->napi, fn, argc, argv, result);
+    status = napi_call_function(env->napi, recv, fn, argc, argv, result);
     bool is_promise = false;
     if (status == napi_ok && napi_is_promise(env->napi, *result, &is_promise) == napi_ok && is_promise) {
         /* A promise handed to Python is Python's to settle (result(), await):
@@ -126,20 +127,44 @@ static napi_status cl_invoke(rt_env *env, napi_value recv, napi_value fn, size_t
     return status;
 }
 
+/* Calls and constructions from Python enter JS through the bootstrap's
+ * trampolines (RT_H_CALL, RT_H_CONSTRUCT), so that the function has a JS
+ * caller frame, `[python]`, as every call has under node: code that inspects
+ * its caller's call site (Error.captureStackTrace and the call sites of
+ * Error.prepareStackTrace, as puppeteer's evaluate does) finds one. `lead`
+ * (fn, and `this` for a call) goes before the arguments. */
+static napi_status cl_enter(rt_env *env, rt_helper h, size_t nlead, const napi_value *lead,
+                            size_t argc, const napi_value *argv, napi_value *result) {
+    napi_value small[12], *all = small;
+    napi_value trampoline = cl_helper_value(env, h);
+    if (!trampoline) return napi_generic_failure;
+    size_t n = nlead + argc;
+    if (n > sizeof small / sizeof *small && !(all = PyMem_Malloc(n * sizeof *all))) {
+        /* A pending JS exception is what the callers report (er_from_status). */
+        napi_throw_range_error(env->napi, NULL, "out of memory for the call's arguments");
+        return napi_pending_exception;
+    }
+    memcpy(all, lead, nlead * sizeof *all);
+    if (argc) memcpy(all + nlead, argv, argc * sizeof *all);
+    napi_status status = cl_invoke(env, trampoline, n, all, result);
+    if (all != small) PyMem_Free(all);
+    return status;
+}
+
 napi_status cl_call(rt_env *env, napi_value recv, napi_value fn, size_t argc,
                     const napi_value *argv, napi_value *result) {
-    return cl_invoke(env, recv, fn, argc, argv, result);
+    napi_value lead[2] = {fn, recv};
+    return cl_enter(env, RT_H_CALL, 2, lead, argc, argv, result);
 }
 
 napi_status cl_construct(rt_env *env, napi_value ctor, size_t argc, const napi_value *argv,
                          napi_value *result) {
-    return cl_invoke(env, NULL, ctor, argc, argv, result);
+    return cl_enter(env, RT_H_CONSTRUCT, 1, &ctor, argc, argv, result);
 }
 
 napi_status cl_call_helper(rt_env *env, rt_helper h, size_t argc, const napi_value *argv,
                            napi_value *result) {
-    napi_value fn = cl_helper_value(env, h), undefined;
+    napi_value fn = cl_helper_value(env, h);
     if (!fn) return napi_generic_failure;
-    napi_get_undefined(env->napi, &undefined);
-    return cl_call(env, undefined, fn, argc, argv, result);
+    return cl_invoke(env, fn, argc, argv, result);
 }

@@ -6,7 +6,8 @@
 #include "runtime.h"
 
 /* Calls fn with this `recv` inside a callback scope, so microtasks and
- * nextTicks run afterwards at the outermost level. Node lock and GIL held; the
+ * nextTicks run afterwards at the outermost level; fn's caller frame is the
+ * bootstrap's `[python]` trampoline. Node lock and GIL held; the
  * GIL is released while JS runs. Returns the napi status; on failure the JS
  * exception is kept for er_from_status (cl_take_exception). */
 napi_status cl_call(rt_env *env, napi_value recv, napi_value fn, size_t argc,

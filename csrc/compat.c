@@ -8,16 +8,8 @@
 atomic_int cp_exiting;
 #endif
 
-#if PY_VERSION_HEX >= 0x030D0000
-
-void cp_write_unraisable(const char *where) {
-    PyErr_FormatUnraisable("Exception ignored %s", where);
-}
-
-#else
-
-/* sys.unraisablehook's argument type (UnraisableHookArgs), which 3.11 and
- * 3.12 do not export: learnt once by reporting a dummy exception to a hook
+/* sys.unraisablehook's argument type (UnraisableHookArgs), which CPython
+ * does not export: learnt once by reporting a dummy exception to a hook
  * that keeps its argument's type. Borrowed: a static type of the interpreter,
  * never freed. GIL held. */
 static PyObject *cp_args_type;
@@ -48,7 +40,7 @@ static PyObject *cp_unraisable_args_type(void) {
     return cp_args_type;
 }
 
-void cp_write_unraisable(const char *where) {
+void cp_write_unraisable_for(const char *where, PyObject *obj) {
     PyObject *exc = cp_err_take();
     PyObject *type = cp_unraisable_args_type();
     PyObject *hook = PySys_GetObject("unraisablehook"); /* borrowed */
@@ -57,7 +49,7 @@ void cp_write_unraisable(const char *where) {
     if (exc && type && hook && msg) {
         PyObject *tb = PyException_GetTraceback(exc);
         args = PyObject_CallFunction(type, "((OOOOO))", (PyObject *)Py_TYPE(exc), exc,
-                                     tb ? tb : Py_None, msg, Py_None);
+                                     tb ? tb : Py_None, msg, obj ? obj : Py_None);
         Py_XDECREF(tb);
         if (args) res = PyObject_CallOneArg(hook, args);
     }
@@ -74,6 +66,16 @@ void cp_write_unraisable(const char *where) {
     Py_XDECREF(exc);
     PyErr_Clear();
 }
+
+#if PY_VERSION_HEX >= 0x030D0000
+
+void cp_write_unraisable(const char *where) {
+    PyErr_FormatUnraisable("Exception ignored %s", where);
+}
+
+#else
+
+void cp_write_unraisable(const char *where) { cp_write_unraisable_for(where, NULL); }
 
 #endif
 

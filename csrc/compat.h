@@ -113,6 +113,9 @@ static inline void cp_err_restore(PyObject *exc) {
 /* Reports the current exception to sys.unraisablehook with the message
  * "Exception ignored <where>", and clears it. GIL held. */
 void cp_write_unraisable(const char *where);
+/* The same, with `obj` (borrowed, may be NULL) as the report's object: the
+ * default hook prints its repr after the message. */
+void cp_write_unraisable_for(const char *where, PyObject *obj);
 
 /* ---- integers as little-endian magnitudes ---- */
 

@@ -11,6 +11,7 @@
 #include "calls.h"
 #include "convert.h"
 #include "interrupts.h"
+#include "jsproxy.h"
 #include "pyproxy.h"
 
 /* Borrowed. The Python class for a JS error name. */
@@ -270,8 +271,19 @@ void er_unraisable(rt_env *env, napi_value err, const char *what) {
     PyGILState_STATE gil;
     if (!cp_gil_ensure(&gil)) return; /* sys.unraisablehook is gone */
     er_from_js(env, err);
+    /* The report's object is the thrown JS object: the default hook prints
+     * its repr, util.inspect, which is the JS stack (and the error's other
+     * properties), as node prints an uncaught error. */
+    PyObject *exc = cp_err_take(), *obj = NULL;
+    if (exc && PyObject_TypeCheck(exc, (PyTypeObject *)rt_state_of(env)->JSError)) {
+        obj = PyObject_GetAttrString(exc, "value");
+        if (!obj) PyErr_Clear();
+        else if (!jsp_check(rt_state_of(env), obj)) Py_CLEAR(obj);
+    }
+    cp_err_restore(exc);
     char where[128];
     snprintf(where, sizeof where, "in JavaScript (%s)", what);
-    cp_write_unraisable(where);
+    cp_write_unraisable_for(where, obj);
+    Py_XDECREF(obj);
     PyGILState_Release(gil);
 }

@@ -53,6 +53,8 @@ typedef enum {
     RT_H_HANDLED,     /* function(): marks `this` (a promise) as handled */
     RT_H_STR,         /* (o) => String(o), or util.inspect(o) when o has no string form */
     RT_H_DRAIN,       /* () => {}: called through cl_call, runs pending microtasks */
+    RT_H_CALL,        /* (fn, this, ...args) => fn's result: calls from Python (cl_call) */
+    RT_H_CONSTRUCT,   /* (fn, ...args) => new fn(...args): constructions from Python */
     RT_H_COUNT
 } rt_helper;
 

@@ -28,6 +28,14 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Importing the extension loads the libnode it was built against (next to it,
 # or the system's) and makes it global, as native addons need.
+try:
+    from . import _pymport  # noqa: E402,F401
+except ImportError as _error:  # a checkout not built yet, or its libnode gone
+    raise ImportError(
+        f"pymport_py's extension could not be loaded ({_error}). In a checkout, build it "
+        "first: scripts/install-deps && python3 -m pip install --no-build-isolation -e . "
+        "(README.md); an installed pymport_py needs the libnode it was built with "
+        "(docs/platforms.md).", name=__name__) from _error
 from ._pymport import (  # noqa: E402
     EnvironmentClosed,
     JSError,

@@ -239,3 +239,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     finally:
         for step in reversed(undo):
             step()
+
+
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object,
+                              right: object) -> list[str] | None:
+    """``js_object == {...}`` (or a list, tuple, set) is False whatever the
+    contents: a JSObject compares by identity. The failure says to compare
+    its Python copy instead."""
+    native = sys.modules.get("pymport_py._pymport")
+    if native is None or op not in ("==", "!="):
+        return None
+    containers = (dict, list, tuple, set, frozenset)
+    if not any(isinstance(a, native.JSObject) and isinstance(b, containers)
+               for a, b in ((left, right), (right, left))):
+        return None
+    from _pytest._io.saferepr import saferepr
+    return [f"{saferepr(left)} {op} {saferepr(right)}",
+            f"a JSObject is compared by identity, so it never equals a Python "
+            f"{type(right if isinstance(left, native.JSObject) else left).__name__}: "
+            "compare its Python copy, obj.to_py(), instead"]

@@ -135,6 +135,42 @@ def test_thrown_plain_object():
     assert e.name is None
 
 
+def _own_frames(stack):
+    """The lines of a JS stack that are pymport_py's own frames."""
+    js_dir = os.path.join(os.path.dirname(pymport_py.__file__), "js")
+    return [line for line in stack.splitlines()
+            if line.lstrip().startswith("at ") and
+            (js_dir in line or "[python]" in line or "[pymport_py]" in line or "node:vm" in line)]
+
+
+@pytest.mark.parametrize("action", ["eval", "call", "method", "require", "nested"])
+def test_the_js_stack_of_a_jserror_has_no_pymport_py_frames(action):
+    thrower = js("({ thrower() { throw new Error('boom') } })")
+    calls_back = js("(f) => f()")
+    actions = {
+        "eval": lambda: js("(function evalFrame() { throw new Error('boom') })()"),
+        "call": lambda: js("(function thrower() { throw new Error('boom') })")(),
+        "method": lambda: thrower.thrower(),
+        "require": lambda: pymport_py.require("this-module-does-not-exist-anywhere"),
+        "nested": lambda: calls_back(lambda: js("(function inner() { null.x })()")),
+    }
+    with pytest.raises(JSError) as info:
+        actions[action]()
+    stack = info.value.stack
+    assert _own_frames(stack) == [], stack
+    assert stack.splitlines()[0] == str(info.value).splitlines()[0]
+    if action != "require":
+        assert "    at " in stack  # the user's frames stay
+    assert _own_frames(info.value.__notes__[0]) == []
+
+
+def test_the_js_error_object_keeps_its_whole_stack():
+    with pytest.raises(JSError) as info:
+        js("(function thrower() { throw new Error('boom') })")()
+    assert "at thrower" in info.value.stack
+    assert "[python]" in info.value.value.stack
+
+
 def test_require_missing_module():
     with pytest.raises(JSError) as info:
         pymport_py.require("this-module-does-not-exist-anywhere")

@@ -46,6 +46,34 @@ def test_package_copied_elsewhere_runs_with_its_own_libnode(tmp_path):
     assert lines[2] == str([str(target / "pymport_py" / soname)])
 
 
+def test_an_unbuilt_checkout_says_to_build(tmp_path):
+    # The Python layer without its extension (a fresh checkout), then with the
+    # extension but without the libnode it was built against.
+    package = os.path.dirname(pymport_py.__file__)
+    target = tmp_path / "checkout" / "pymport_py"
+    shutil.copytree(package, target, ignore=shutil.ignore_patterns(
+        "__pycache__", "*.so", "libnode.so*"))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LD_LIBRARY_PATH")}
+    env["PYTHONPATH"] = str(target.parent)
+
+    def import_it():
+        return subprocess.run([sys.executable, "-S", "-c", "import pymport_py"], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+
+    proc = import_it()
+    assert proc.returncode != 0
+    assert "ImportError: pymport_py's extension could not be loaded" in proc.stderr, proc.stderr
+    assert "pip install --no-build-isolation -e ." in proc.stderr, proc.stderr
+    if os.path.exists(f"/usr/lib/x86_64-linux-gnu/{_pymport._libnode_soname}"):
+        return  # the system's libnode would be found
+    shutil.copy(_pymport.__file__, target)
+    proc = import_it()
+    assert proc.returncode != 0
+    assert _pymport._libnode_soname in proc.stderr, proc.stderr
+    assert "pip install --no-build-isolation -e ." in proc.stderr, proc.stderr
+
+
 # Data, not functions: what the public Py_None, Py_True, Py_False, Py_NotImplemented and
 # Py_Ellipsis name.
 PUBLIC_MACRO_SYMBOLS = {"_Py_NoneStruct", "_Py_TrueStruct", "_Py_FalseStruct",

@@ -78,6 +78,8 @@ def test_nanoid_is_esm_only():
         with pytest.raises(node.JSError) as info:
             node.require("nanoid")
         assert info.value.value.code == "ERR_REQUIRE_ESM"
+        # the message says what works instead
+        assert "pymport_py.import_module('nanoid')" in str(info.value)
 
 
 def test_chalk():

@@ -225,6 +225,51 @@ def test_calling_non_function_raises_type_error():
         js("({})")()
 
 
+# What puppeteer's page.evaluate does (withSourcePuppeteerURLIfNone): a helper
+# takes, through Error.prepareStackTrace's call sites, the frame above the
+# function that called it, i.e. that function's caller.
+CALLER_SITE = """
+function callerSite() {
+  const original = Error.prepareStackTrace;
+  Error.prepareStackTrace = (_, stack) => stack[2];
+  const site = new Error().stack;
+  Error.prepareStackTrace = original;
+  return site;
+}
+"""
+
+
+def test_a_js_function_called_from_python_has_a_caller_frame():
+    evaluate = js(CALLER_SITE + """
+      (function evaluate() {
+        const site = callerSite();
+        return [site.toString(), site.getFileName(), site.getLineNumber()];
+      })""")
+    text, filename, line = evaluate().to_py()
+    assert filename == "[python]"
+    assert text.startswith("[python]:") and line >= 1
+    # methods (this bound), constructions and call_async enter the same way
+    page = js(CALLER_SITE + "({ evaluate() { return [this === page, callerSite().getFileName()]; } })")
+    js("(p) => { globalThis.page = p }")(page)
+    assert page.evaluate().to_py() == [True, "[python]"]
+    Made = js(CALLER_SITE + "(class Made { constructor() { this.caller = callerSite().getFileName(); } })")
+    assert Made.new().caller == "[python]"
+    assert js(CALLER_SITE + "() => callerSite().toString()").call_async().result(30).startswith("[python]:")
+
+
+def test_error_capture_stack_trace_above_the_called_function_finds_the_caller():
+    # Error.captureStackTrace(obj, fn) keeps the frames below fn: its caller's.
+    capture = js("""(function capture() {
+      const holder = {};
+      Error.prepareStackTrace = (_, stack) => stack.map((s) => s.getFileName());
+      Error.captureStackTrace(holder, capture);
+      const files = holder.stack;
+      delete Error.prepareStackTrace;
+      return files;
+    })""")
+    assert capture().to_py() == ["[python]"]
+
+
 # --------------------------------------------------------------------------
 # iteration
 

@@ -69,6 +69,45 @@ def test_missing_module_is_a_js_error_with_its_code(env, tree):
     assert env.require("greeter", tree).greet("ok") == "hello ok"
 
 
+def test_a_missing_module_says_where_resolution_started_and_names_base(env, tree):
+    for load in (env.require, env.import_module):
+        with pytest.raises(pymport_py.JSError) as info:
+            load("no-such-package-here", tree / "src")
+        message = str(info.value)
+        assert f"resolved 'no-such-package-here' from {tree / 'src'}" in message
+        assert "base=__file__" in message
+        assert "base=__file__" in info.value.stack  # as printed in tracebacks
+    with pytest.raises(pymport_py.JSError) as info:
+        env.require("no-such-package-here", paths=[tree])
+    assert str(tree) in str(info.value) and "paths=" in str(info.value)
+
+
+def test_require_of_an_es_module_it_cannot_load_names_import_module(env, tree):
+    # Node 18 cannot require() any ES module (ERR_REQUIRE_ESM); from 20.19 on
+    # it can, except one with top-level await (ERR_REQUIRE_ASYNC_MODULE).
+    waits = tree / "node_modules" / "esm-waits"
+    waits.mkdir()
+    (waits / "package.json").write_text('{"name": "esm-waits", "type": "module", "exports": "./index.js"}')
+    (waits / "index.js").write_text("export const ready = await Promise.resolve(true);")
+    with pytest.raises(pymport_py.JSError) as info:
+        env.require("esm-waits", tree)
+    assert info.value.code in ("ERR_REQUIRE_ESM", "ERR_REQUIRE_ASYNC_MODULE")
+    assert "pymport_py.import_module('esm-waits')" in str(info.value)
+    assert env.import_module("esm-waits", tree).ready is True
+
+
+def test_a_missing_dependency_of_a_package_gets_no_base_hint(env, tree):
+    # The package was found; what it requires is its own business.
+    broken = tree / "node_modules" / "broken"
+    broken.mkdir()
+    (broken / "index.js").write_text("require('its-missing-dependency');")
+    with pytest.raises(pymport_py.JSError) as info:
+        env.require("broken", tree)
+    assert info.value.code == "MODULE_NOT_FOUND"
+    assert "its-missing-dependency" in str(info.value)
+    assert "base=__file__" not in str(info.value)
+
+
 def test_import_module_relative_bare_and_urls(env, tree):
     assert env.import_module("./local.mjs", tree).msg == "hi esm"
     assert env.import_module("esm-greeter", tree).greet("b") == "hi b"

@@ -322,6 +322,31 @@ def test_uncaught_error_in_timer_goes_to_unraisablehook(monkeypatch):
     assert again.wait(WAIT)
 
 
+def test_uncaught_errors_are_reported_with_their_js_stack(run_python):
+    # The default sys.unraisablehook prints the report's object: the thrown
+    # JS error, shown as node shows an uncaught error (with its stack).
+    proc = run_python("""
+        import sys, threading
+        import pymport_py
+        reported = threading.Event()
+        def hook(unraisable):
+            sys.__unraisablehook__(unraisable)
+            if "second" in str(unraisable.exc_value):
+                reported.set()
+        sys.unraisablehook = hook
+        pymport_py.eval("function inTimer() { throw new Error('first') }; setTimeout(inTimer, 0)")
+        pymport_py.eval("setTimeout(async function rejecting() { throw new TypeError('second') }, 5)")
+        assert reported.wait(60)
+        print("done")
+    """)
+    assert proc.returncode == 0, proc.report
+    assert "Exception ignored in JavaScript (uncaught exception): Error: first" in proc.stderr, proc.report
+    assert "at Timeout.inTimer" in proc.stderr, proc.report
+    assert "Exception ignored in JavaScript (unhandled rejection): TypeError: second" in proc.stderr
+    assert "at Timeout.rejecting" in proc.stderr, proc.report
+    assert "pymport_py.JSTypeError: TypeError: second" in proc.stderr, proc.report
+
+
 def test_unhandled_rejection_goes_to_unraisablehook(monkeypatch):
     seen = []
     reported = threading.Event()

@@ -151,10 +151,43 @@ function initHelpers(binding) {
     return undefined;
   }
 
+  // JSError's stack leaves out what is pymport_py's own: the frames of the
+  // files in this directory (the bootstrap, the preload, the pymport module),
+  // of the modules that resolve require and import from a directory
+  // (`[pymport_py]`), the `[python]` frame that calls from Python enter
+  // through, and the node:vm frames under them (they run pymport_py.eval's
+  // scripts). The JS error object itself keeps its whole stack.
+  const ownPrefixes = [__dirname + path.sep, url.pathToFileURL(__dirname).href + '/'];
+  const ownLocation = /[([]?(\[python\]|.*\[pymport_py\]):\d+:\d+\)?$/;
+  function isFrame(line) { return /^\s+at /.test(line); }
+  function isOwnFrame(line) {
+    return ownPrefixes.some((prefix) => line.includes(`(${prefix}`) || line.includes(`at ${prefix}`)) ||
+      ownLocation.test(line);
+  }
+  function isVmFrame(line) { return /\(node:vm:\d+:\d+\)$/.test(line); }
+  function userStack(stack) {
+    const lines = stack.split('\n');
+    const kept = [];
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      if (isFrame(line) && isOwnFrame(line)) continue;
+      if (isFrame(line) && isVmFrame(line)) {
+        let next = i + 1;
+        while (next < lines.length && isVmFrame(lines[next])) next++;
+        if (next === lines.length || isOwnFrame(lines[next])) {
+          i = next - 1;
+          continue;
+        }
+      }
+      kept.push(line);
+    }
+    return kept.join('\n');
+  }
+
   function describeError(e) {
     try {
       if (e instanceof Error || (e !== null && typeof e === 'object' && 'message' in e && 'stack' in e)) {
-        const stack = typeof e.stack === 'string' ? e.stack : null;
+        const stack = typeof e.stack === 'string' ? userStack(e.stack) : null;
         const code = typeof e.code === 'string' ? e.code : null;
         return [String(e.name), String(e.message), stack, e.pythonValue, code];
       }
@@ -175,18 +208,71 @@ function initHelpers(binding) {
     return err;
   }
 
+  // A module that cannot be loaded: the error says what to do from Python.
+  // A missing module (not one of its missing dependencies) says where
+  // resolution started and how to start from the calling file instead; an ES
+  // module that require cannot load names import_module.
+  function explainLoadError(err, how, id, base) {
+    if (err === null || typeof err !== 'object' || typeof err.message !== 'string') return err;
+    const dir = base === undefined || base === null ? binding.getcwd() : base;
+    const quoted = JSON.stringify(String(id)).replace(/^"|"$/g, "'");
+    let hint = null;
+    if (err.code === 'MODULE_NOT_FOUND' && Array.isArray(err.requireStack) &&
+        err.requireStack.length === 1 && path.basename(err.requireStack[0]) === '[pymport_py]') {
+      hint = Array.isArray(dir)
+        ? `pymport_py looked for it from these directories (paths=): ${dir.join(", ")}.`
+        : `pymport_py resolved ${quoted} from ${dir} (the working directory, start(cwd=...), ` +
+          `or the base given); require(${quoted}, base=__file__) resolves from the directory ` +
+          `of the calling Python file.`;
+    } else if (err.code === 'ERR_MODULE_NOT_FOUND' && err.message.includes('[pymport_py]')) {
+      hint = `pymport_py resolved ${quoted} from ${dir} (the working directory, ` +
+        `start(cwd=...), or the base given); import_module(${quoted}, base=__file__) resolves ` +
+        `from the directory of the calling Python file.`;
+    } else if (how === 'require' &&
+               (err.code === 'ERR_REQUIRE_ESM' || err.code === 'ERR_REQUIRE_ASYNC_MODULE')) {
+      hint = `${quoted} is an ES module that require() cannot load here: use ` +
+        `pymport_py.import_module(${quoted}) (worker.import_module in a Worker), which returns ` +
+        `its namespace.`;
+    }
+    if (hint === null) return err;
+    const message = `${err.message}\n${hint}`;
+    try {
+      if (typeof err.stack === 'string') err.stack = err.stack.replace(err.message, message);
+      err.message = message;
+    } catch {
+      // a frozen error keeps its message
+    }
+    return err;
+  }
+
   const { PyObject } = require('./pyobject.js');
+
+  // Calls and constructions from Python enter JS through these two functions,
+  // compiled as the script `[python]` (as `node -e` code is `[eval]`): so the
+  // function called has a caller frame, `[python]:1:N`, as every call has
+  // under node. Code that looks at its caller's call site (puppeteer's
+  // evaluate takes the frame above its own through Error.prepareStackTrace)
+  // finds one. JSError's stack leaves that frame out (describeError).
+  const [call, construct] = vm.runInThisContext(
+    '(apply) => [function (fn, self, ...args) { return apply(fn, self, args); },\n' +
+    '            function (fn, ...args) { return new fn(...args); }]',
+    { filename: '[python]', displayErrors: false })(Reflect.apply);
 
   binding.init({
     // base: a directory, or an array of directories to search as
     // require.resolve(id, { paths }) does.
     require: (id, base) => {
-      if (!Array.isArray(base)) return loaderFor(base).require(id);
-      const { require } = loaderFor(undefined);
-      return require(require.resolve(id, { paths: base }));
+      try {
+        if (!Array.isArray(base)) return loaderFor(base).require(id);
+        const { require } = loaderFor(undefined);
+        return require(require.resolve(id, { paths: base }));
+      } catch (err) {
+        throw explainLoadError(err, 'require', id, base);
+      }
     },
     importModule: (specifier, base, onFulfilled, onRejected) => {
-      importModule(specifier, base).then(onFulfilled, onRejected);
+      importModule(specifier, base).then(
+        onFulfilled, (err) => onRejected(explainLoadError(err, 'import_module', specifier, base)));
     },
     evalScript,
     inspect: (o) => util.inspect(o),
@@ -220,6 +306,8 @@ function initHelpers(binding) {
     length,
     markHandled() { this.then(undefined, () => {}); },
     drain: () => {},
+    call,
+    construct,
     str: (o) => {
       const convertible = typeof o === 'function' || typeof o[Symbol.toPrimitive] === 'function' ||
         typeof o.toString === 'function' || typeof o.valueOf === 'function';
