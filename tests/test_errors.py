@@ -553,7 +553,7 @@ def test_a_pickled_error_keeps_the_plain_data_of_its_value():
     assert copy.code == "ENOENT"
     assert (copy.value.errno, copy.value.syscall, copy.value.path) == (
         e.value.errno, "open", "/no/such/dir/file")
-    assert copy.value.stack == e.stack
+    assert copy.value.stack == e.value.stack  # the JS object's own, whole stack
     assert not isinstance(copy.value, JSObject)
 
 
