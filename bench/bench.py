@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import threading
 import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -327,6 +328,56 @@ def bench_async(n):
     row("speedup (serial / parallel)", f"{serial / parallel:.2f}x", f"{cores}x ideal")
 
 
+def _median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def bench_turns(n, f, call_us):
+    """What run-to-completion (docs/threading.md#turns) costs: sync calls while the loop
+    thread has events pending, and how late a timer's callback reaches Python."""
+    section("turns: sync call f(i) while a 1 ms setInterval runs   baseline: sync call, idle loop")
+    timer = n.eval("setInterval(() => {}, 1)")
+    busy_us = per_call_us(f)
+    n.eval("clearInterval")(timer)
+    row(f"sync call f(i), 1 ms interval running (best of {REPEATS})", fmt_us(busy_us),
+        fmt_us(call_us), fmt_ratio(busy_us, call_us))
+
+    section("turns: setImmediate -> Python callback, from the call that queues it   "
+            "baseline: the same JS round trip inside one JS call")
+    fired = threading.Event()
+    later = n.eval("(cb) => { setImmediate(cb); }")
+    samples = []
+    for _ in range(200 if not QUICK else 30):
+        fired.clear()
+        t0 = perf_counter()
+        later(fired.set)
+        fired.wait(10)
+        samples.append((perf_counter() - t0) * 1e6)
+    js_round = n.eval("""() => new Promise((resolve) => {
+      const t0 = process.hrtime.bigint();
+      setImmediate(() => resolve(Number(process.hrtime.bigint() - t0) / 1e3));
+    })""")
+    base = _median([js_round().result(10) for _ in range(50)])
+    waiting = _median(samples)
+    row("Python waits (Event.wait), median", fmt_us(waiting), fmt_us(base), fmt_ratio(waiting, base))
+
+    late = n.eval("(cb) => { setTimeout(cb, 1); }")
+    samples = []
+    for _ in range(50 if not QUICK else 10):
+        got = []
+        t0 = perf_counter()
+        late(lambda: got.append(perf_counter()))
+        limit = t0 + 10
+        while not got and perf_counter() < limit:
+            sum(range(1000))  # pure Python: the timer gets in at a switch interval
+        if got:
+            samples.append((got[0] - t0) * 1e6 - 1000)
+    computing = _median(samples)
+    row("setTimeout(1) callback reaches Python late by, Python computing, median", fmt_us(computing),
+        f"{sys.getswitchinterval() * 1e6:.0f} µs (switch interval)")
+
+
 def import_pymport():
     try:
         import pymport_py
@@ -376,6 +427,8 @@ def main():
     base_cb_us = best_of(lambda: pyloop(py_f, CALLBACK_N)) / CALLBACK_N * 1e6
     row(f"JS->Python callback (best of {REPEATS})", fmt_us(cb_us), fmt_us(base_cb_us),
         fmt_ratio(cb_us, base_cb_us))
+
+    bench_turns(n, f, call_us)
 
     # --- bytes ----------------------------------------------------------------------------------
     section(f"10 MB bytes (10,000,000 B), best of {BYTES_REPEATS}"

@@ -146,6 +146,13 @@ static void as_attach(rt_env *env, napi_value v, PyObject *future) {
  * only env's own threads can settle what waits on env, and they wait for this
  * thread. Returns 0 or -1. */
 static int as_may_wait(rt_env *env) {
+    if (nl_holds_turn(env)) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot block on a JavaScript Promise or a call_async result inside "
+                        "pymport_py.turn() of the same environment (its loop thread runs nothing "
+                        "until the block ends); wait after the block");
+        return -1;
+    }
     if (!nl_is_mine(env)) return 0;
     PyErr_SetString(PyExc_RuntimeError,
                     "cannot block on a JavaScript Promise or a call_async result inside a call "
@@ -166,7 +173,7 @@ static int as_set_source(PyObject *future, PyObject *source) {
 }
 
 PyObject *as_wait(rt_env *env, PyObject *future, double timeout) {
-    if (nl_is_mine(env)) {
+    if (nl_is_mine(env) || nl_holds_turn(env)) {
         PyObject *done = PyObject_CallMethod(future, "done", NULL);
         int is_done = done == Py_True;
         Py_XDECREF(done);

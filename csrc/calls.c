@@ -70,22 +70,31 @@ napi_value cl_helper_value(rt_env *env, rt_helper h) {
     return v;
 }
 
-/* Calls fn with `this` undefined inside a callback scope, so that nextTicks
- * and microtasks run when the outermost scope closes. */
+/* Calls fn with `this` undefined. On the environment's own thread (a task, a
+ * callback of its event loop) it runs inside a callback scope, so that
+ * nextTicks and microtasks run when the outermost scope closes, as after any
+ * macrotask. From a Python thread they wait for the end of that thread's
+ * turn: the loop thread runs them at its next turn (rt_drain_deferred), so
+ * that a listener attached in the next statement still sees what a nextTick
+ * emits (docs/threading.md#turns). */
 static napi_status cl_invoke(rt_env *env, napi_value fn, size_t argc, const napi_value *argv,
                              napi_value *result) {
     napi_value resource, recv;
-    napi_callback_scope cscope;
-    napi_status status = napi_get_global(env->napi, &resource);
+    napi_callback_scope cscope = NULL;
+    napi_status status = napi_get_undefined(env->napi, &recv);
     if (status != napi_ok) return status;
-    status = napi_get_undefined(env->napi, &recv);
-    if (status != napi_ok) return status;
-    status = napi_open_callback_scope(env->napi, resource, env->async_ctx, &cscope);
-    if (status != napi_ok) return status;
+    if (rt_is_loop_thread(env) || env->foreign) {
+        status = napi_get_global(env->napi, &resource);
+        if (status != napi_ok) return status;
+        status = napi_open_callback_scope(env->napi, resource, env->async_ctx, &cscope);
+        if (status != napi_ok) return status;
+    } else {
+        env->drain_pending = 1;
+    }
     /* The outermost call of a thread is what Ctrl-C and deadlines stop. */
     ir_call call;
     if (ir_call_begin(env, &call) < 0) {
-        napi_close_callback_scope(env->napi, cscope);
+        if (cscope) napi_close_callback_scope(env->napi, cscope);
         return napi_generic_failure;
     }
     /* JS runs without the GIL; callbacks into Python take it themselves. */
@@ -111,7 +120,7 @@ static napi_status cl_invoke(rt_env *env, napi_value fn, size_t argc, const napi
     if (status != napi_ok && napi_is_exception_pending(env->napi, &pending) == napi_ok && pending &&
         napi_get_and_clear_last_exception(env->napi, &thrown) != napi_ok)
         thrown = NULL;
-    napi_close_callback_scope(env->napi, cscope);
+    if (cscope) napi_close_callback_scope(env->napi, cscope);
     PyEval_RestoreThread(ts);
     if (thrown) cl_keep_exception(env, thrown);
     ir_call_end(env, &call);

@@ -188,6 +188,18 @@ static PyObject *env_busy(PyObject *self, PyObject *unused) {
     return PyBool_FromLong(busy);
 }
 
+static PyObject *env_hold_turn(PyObject *self, PyObject *unused) {
+    (void)unused;
+    if (nl_hold_turn_with_gil(env_of(self)) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *env_release_turn(PyObject *self, PyObject *unused) {
+    (void)unused;
+    if (nl_release_turn_with_gil(env_of(self)) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef env_methods[] = {
     {"require", env_require, METH_VARARGS, "require(id, base=None): CommonJS require as from directory base (default: the "
      "working directory); a list base searches those directories (require.resolve's paths)."},
@@ -200,6 +212,10 @@ static PyMethodDef env_methods[] = {
     {"busy", env_busy, METH_NOARGS,
      "True while something would keep `node` running: a referenced handle or request (a "
      "timer, a server, a pending fs call) or a pending Promise of a Python awaitable."},
+    {"hold_turn", env_hold_turn, METH_NOARGS,
+     "Until release_turn(), the loop thread runs no JavaScript (timers, I/O callbacks, "
+     "call_async): this thread's statements are one turn. Nests."},
+    {"release_turn", env_release_turn, METH_NOARGS, "Ends the innermost hold_turn() of this thread."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -5,6 +5,9 @@
  *   turn of its loop;
  * - a Python thread takes it with the GIL held (nl_enter_with_gil), releasing
  *   the GIL while it blocks, since lock order is Node lock, then GIL.
+ * The loop thread takes its turn only when no Python thread is between two
+ * statements that use the environment (nl_lock_for_turn): run-to-completion,
+ * as Node code expects it (docs/threading.md#turns).
  * A thread that waits does so in 20 ms slices and gives up rather than
  * deadlock silently: on a cycle of waits between environments (found by
  * following owner -> waiting_for under `nl_waits`), or when the owner stays
@@ -89,6 +92,157 @@ void nl_set_python_wait_limit(int64_t ns) { atomic_store(&nl_python_wait_limit, 
 void nl_begin_python_callback(void) { atomic_fetch_add(&nl_thread_self()->in_python, 1); }
 void nl_end_python_callback(void) { atomic_fetch_sub(&nl_thread_self()->in_python, 1); }
 
+/* ---- turns ----
+ *
+ * A Python thread's statements between two of its blocking points (sleep, a
+ * wait, I/O, the end of a switch interval) are one turn, as a synchronous run
+ * of JS is under node: the loop thread delivers no event in the middle of
+ * one, so a listener attached in the statement after the call that made the
+ * emitter catches the emitter's events. The loop thread sees such a point by
+ * taking the GIL (which a Python thread lets go of only there, or inside a
+ * call into JS) while no Python thread is inside, or waiting for, a call into
+ * this environment (`py_callers`, changed with the GIL held). It does so only
+ * when a call from Python ended since its last turn (`turn_calls`); it stops
+ * yielding after `turn_limit_ns` (a thread that calls JS back to back without
+ * ever blocking), unless pymport_py.turn() holds the turn. */
+
+/* Wakes the threads waiting on tcond if there are any. Any thread, no lock
+ * needed. */
+static void nl_notify_turn(rt_env *env) {
+    if (!atomic_load(&env->turn_waiters)) return;
+    pthread_mutex_lock(&env->tmutex);
+    pthread_cond_broadcast(&env->tcond);
+    pthread_mutex_unlock(&env->tmutex);
+}
+
+/* Waits on tcond (at most until `until_ns`, and 20 ms) while `busy(env)`. No
+ * lock held, GIL not held. */
+static void nl_wait_turn_while(rt_env *env, int (*busy)(rt_env *), int64_t until_ns) {
+    int64_t now = rt_now_ns();
+    if (until_ns > now + 20 * 1000000LL) until_ns = now + 20 * 1000000LL;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    int64_t ns = until.tv_nsec + (until_ns > now ? until_ns - now : 0);
+    until.tv_sec += (time_t)(ns / 1000000000);
+    until.tv_nsec = (long)(ns % 1000000000);
+    pthread_mutex_lock(&env->tmutex);
+    atomic_fetch_add(&env->turn_waiters, 1);
+    while (busy(env) && atomic_load(&env->state) == RT_RUNNING &&
+           pthread_cond_timedwait(&env->tcond, &env->tmutex, &until) == 0) {
+    }
+    atomic_fetch_sub(&env->turn_waiters, 1);
+    pthread_mutex_unlock(&env->tmutex);
+}
+
+static int nl_python_busy(rt_env *env) {
+    return atomic_load(&env->py_callers) > 0 || atomic_load(&env->turns_held) > 0;
+}
+
+static int nl_turn_held(rt_env *env) { return atomic_load(&env->turns_held) > 0; }
+
+static int nl_loop_forced(rt_env *env) { return atomic_load(&env->loop_forced); }
+
+/* A thread counted in py_callers is done with the lock (or gave up on it). */
+static void nl_caller_done(rt_env *env) { atomic_fetch_sub(&env->py_callers, 1); }
+
+/* How long the loop thread backs off when it found a Python thread inside a
+ * call: it looks again only once calls stopped for that long, so that a
+ * thread calling back to back does not hand the GIL over at every call. */
+#define NL_BACKOFF_NS 50000L
+
+void nl_lock_for_turn(rt_env *env, em_scope *scope) {
+    int64_t since = 0;
+    int backoff = 0;
+    for (;;) {
+        if (atomic_load(&env->state) != RT_RUNNING || cp_is_finalizing()) {
+            pthread_mutex_lock(&env->mutex); /* no Python left to wait for */
+            break;
+        }
+        if (!nl_python_busy(env) && atomic_load(&env->turn_calls) == env->turn_seen) {
+            /* Nothing from Python since the last turn, so no thread is
+             * between two statements that use the environment; a call that
+             * ends while this thread waits for the mutex opens a turn. */
+            pthread_mutex_lock(&env->mutex);
+            if (atomic_load(&env->turn_calls) == env->turn_seen && !nl_turn_held(env)) break;
+            pthread_mutex_unlock(&env->mutex);
+            continue;
+        }
+        int64_t now = rt_now_ns();
+        if (!since) since = now;
+        if (nl_turn_held(env)) {
+            nl_wait_turn_while(env, nl_turn_held, now + 20 * 1000000LL);
+            continue;
+        }
+        if (now - since >= env->turn_limit_ns) {
+            /* Calls from Python came back to back all along: go in at the
+             * end of one, before the next (which waits for loop_forced). */
+            atomic_store(&env->loop_forced, 1);
+            pthread_mutex_lock(&env->mutex);
+            atomic_store(&env->loop_forced, 0);
+            nl_notify_turn(env);
+            break;
+        }
+        if (backoff) {
+            unsigned calls = atomic_load(&env->turn_calls);
+            struct timespec pause = {0, NL_BACKOFF_NS};
+            nanosleep(&pause, NULL);
+            if (nl_python_busy(env) || atomic_load(&env->turn_calls) != calls) continue;
+        }
+        PyGILState_STATE gil;
+        if (!cp_gil_ensure(&gil)) continue;
+        /* With the GIL: every Python thread is blocked, inside a call into JS,
+         * or at a switch interval. */
+        int mine = !nl_python_busy(env) && pthread_mutex_trylock(&env->mutex) == 0;
+        PyGILState_Release(gil);
+        if (mine) break;
+        backoff = 1;
+    }
+    env->turn_seen = atomic_load(&env->turn_calls);
+    em_scope_enter(env->setup, scope);
+    nl_mark_mine(env);
+}
+
+/* The turns the calling thread holds (pymport_py.turn()), innermost last. */
+#define NL_MAX_TURNS 16
+static _Thread_local rt_env *nl_turns[NL_MAX_TURNS];
+static _Thread_local int nl_nturns;
+
+int nl_hold_turn_with_gil(rt_env *env) {
+    if (atomic_load(&env->state) != RT_RUNNING || rt_is_forked_child()) return rt_raise_closed(env);
+    if (env->foreign || rt_is_loop_thread(env)) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "turn() is for Python threads: JavaScript of this environment already "
+                        "runs to completion on its own thread");
+        return -1;
+    }
+    if (nl_nturns == NL_MAX_TURNS) {
+        PyErr_SetString(PyExc_RuntimeError, "too many nested turn() blocks");
+        return -1;
+    }
+    nl_turns[nl_nturns++] = env;
+    atomic_fetch_add(&env->turns_held, 1);
+    return 0;
+}
+
+int nl_release_turn_with_gil(rt_env *env) {
+    for (int i = nl_nturns - 1; i >= 0; i--) {
+        if (nl_turns[i] != env) continue;
+        for (int j = i; j + 1 < nl_nturns; j++) nl_turns[j] = nl_turns[j + 1];
+        nl_nturns--;
+        atomic_fetch_add(&env->turn_calls, 1); /* the block's statements were one turn */
+        if (atomic_fetch_sub(&env->turns_held, 1) == 1) nl_notify_turn(env);
+        return 0;
+    }
+    PyErr_SetString(PyExc_RuntimeError, "this thread holds no turn() of this environment");
+    return -1;
+}
+
+int nl_holds_turn(rt_env *env) {
+    for (int i = 0; i < nl_nturns; i++)
+        if (nl_turns[i] == env) return 1;
+    return 0;
+}
+
 /* Takes env's mutex, blocking with the GIL released (GIL held on entry and
  * return). The wait goes in slices so that silent deadlocks become errors:
  * - a thread that holds another environment's Node lock checks for a cycle of
@@ -100,7 +254,7 @@ void nl_end_python_callback(void) { atomic_fetch_sub(&nl_thread_self()->in_pytho
  * Returns 0, or -1 with RuntimeError (EnvironmentClosed when the environment
  * stopped meanwhile). */
 static int nl_wait_releasing_gil(rt_env *env) {
-    if (pthread_mutex_trylock(&env->mutex) == 0) return 0;
+    if (!atomic_load(&env->loop_forced) && pthread_mutex_trylock(&env->mutex) == 0) return 0;
     nl_thread *me = nl_thread_self();
     int deadlock = 0, stuck = 0, closed = 0;
     int64_t limit = atomic_load(&nl_python_wait_limit), in_python_since = 0;
@@ -114,7 +268,13 @@ static int nl_wait_releasing_gil(rt_env *env) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        if (pthread_mutex_timedlock(&env->mutex, &until) == 0) break;
+        if (atomic_load(&env->loop_forced)) {
+            /* The loop thread's turn is overdue: it goes first. */
+            nl_wait_turn_while(env, nl_loop_forced, rt_now_ns() + 20 * 1000000LL);
+            if (!atomic_load(&env->loop_forced) && pthread_mutex_trylock(&env->mutex) == 0) break;
+        } else if (pthread_mutex_timedlock(&env->mutex, &until) == 0) {
+            break;
+        }
         /* A stopping environment's lock is held by its teardown, which may wait
          * for this thread (Node joins its worker_threads): give up. */
         if (atomic_load(&env->state) != RT_RUNNING) {
@@ -227,9 +387,16 @@ int nl_enter_with_gil(rt_env *env, nl_frame *frame) {
         return -1;
     } else {
         if (atomic_load(&env->state) != RT_RUNNING) return rt_raise_closed(env);
+        atomic_fetch_add(&env->py_callers, 1); /* the loop thread waits for it */
         /* Never block on the Node lock with the GIL held. */
-        if (nl_wait_releasing_gil(env) < 0) return -1;
-        if (nl_claim_after_mutex(env, frame) < 0) return rt_raise_closed(env);
+        if (nl_wait_releasing_gil(env) < 0) {
+            nl_caller_done(env);
+            return -1;
+        }
+        if (nl_claim_after_mutex(env, frame) < 0) {
+            nl_caller_done(env);
+            return rt_raise_closed(env);
+        }
     }
     if (nl_open_frame(env, frame) < 0) {
         PyErr_SetString(PyExc_RuntimeError, "cannot open a JavaScript handle scope");
@@ -244,9 +411,14 @@ int nl_try_enter_with_gil(rt_env *env, nl_frame *frame) {
         return 0;
     if (nl_is_mine(env)) {
         env->depth++;
-    } else if (env->foreign || pthread_mutex_trylock(&env->mutex) != 0 ||
-               nl_claim_after_mutex(env, frame) < 0) {
+    } else if (env->foreign || atomic_load(&env->loop_forced)) {
         return 0;
+    } else {
+        atomic_fetch_add(&env->py_callers, 1);
+        if (pthread_mutex_trylock(&env->mutex) != 0 || nl_claim_after_mutex(env, frame) < 0) {
+            nl_caller_done(env);
+            return 0;
+        }
     }
     return nl_open_frame(env, frame) == 0;
 }
@@ -258,9 +430,14 @@ void nl_leave_with_gil(rt_env *env, nl_frame *frame) {
     /* A termination that hit JS run by a property access (a getter at the heap
      * limit) ends here; the access already raised. */
     ir_end_termination(env);
-    if (atomic_load(&env->state) == RT_RUNNING && !rt_is_loop_thread(env))
-        nl_wake_loop_if_needed(env);
+    if (atomic_load(&env->state) == RT_RUNNING && !rt_is_loop_thread(env)) {
+        /* The loop thread runs what the calls deferred at its next turn. */
+        if (env->drain_pending) uv_async_send(&env->wake);
+        else nl_wake_loop_if_needed(env);
+    }
+    atomic_fetch_add_explicit(&env->turn_calls, 1, memory_order_relaxed);
     nl_unmark_mine(env);
     em_scope_exit(&frame->scope);
     pthread_mutex_unlock(&env->mutex);
+    nl_caller_done(env);
 }

@@ -43,6 +43,11 @@ void nl_unmark_mine(rt_env *env);
 /* Takes the lock at depth 1 and enters the V8 scopes into `scope`, blocking.
  * The loop thread, GIL not held. */
 void nl_lock_without_gil(rt_env *env, em_scope *scope);
+/* nl_lock_without_gil for the loop thread's next turn: first waits until no
+ * Python thread is between two statements that use env (taking the GIL to
+ * see it), for at most env->turn_limit_ns unless a turn() block holds it.
+ * The loop thread, nothing held. */
+void nl_lock_for_turn(rt_env *env, em_scope *scope);
 /* Releases what nl_lock_without_gil took. GIL not held. */
 void nl_unlock_without_gil(rt_env *env, em_scope *scope);
 
@@ -64,6 +69,14 @@ int nl_try_enter_with_gil(rt_env *env, nl_frame *frame);
 /* Closes the handle scope and releases one level of the Node lock, waking the
  * loop thread if the call changed what it waits for. GIL held. */
 void nl_leave_with_gil(rt_env *env, nl_frame *frame);
+
+/* pymport_py.turn(): while the calling thread holds a turn of env, env's
+ * loop thread runs no JS (timers, I/O callbacks, call_async). Nests. GIL held.
+ * Return 0, or -1 with an exception (release: the thread holds none). */
+int nl_hold_turn_with_gil(rt_env *env);
+int nl_release_turn_with_gil(rt_env *env);
+/* True when the calling thread holds a turn of env. GIL held. */
+int nl_holds_turn(rt_env *env);
 
 /* Marks the calling thread as inside a call from JS into Python (nests), for
  * the wait limit. No lock taken; no GIL needed. */

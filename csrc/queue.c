@@ -170,7 +170,7 @@ void tq_unhold(rt_env *env) {
 }
 
 int tq_loop_busy(rt_env *env) {
-    if (atomic_load(&env->holds) > 0) return 1;
+    if (atomic_load(&env->holds) > 0 || env->drain_pending) return 1;
     if (env->foreign) return uv_loop_alive(env->loop);
     /* `wake` always keeps our loops alive (see rt_loop_main): ask without it. */
     uv_unref((uv_handle_t *)&env->wake);

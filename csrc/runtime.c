@@ -92,7 +92,9 @@ rt_env *rt_env_alloc(PyObject *module, const char *bootstrap) {
     pthread_mutex_init(&env->smutex, NULL);
     pthread_mutex_init(&env->qmutex, NULL);
     pthread_mutex_init(&env->jmutex, NULL);
+    pthread_mutex_init(&env->tmutex, NULL);
     pthread_cond_init(&env->scond, NULL);
+    pthread_cond_init(&env->tcond, NULL);
     atomic_store(&env->state, RT_STARTING);
     env->sleep_until = -1;
     env->wake_closed = 1; /* until the loop thread opened it */
@@ -153,7 +155,9 @@ void rt_env_decref(rt_env *env) {
     pthread_mutex_destroy(&env->smutex);
     pthread_mutex_destroy(&env->qmutex);
     pthread_mutex_destroy(&env->jmutex);
+    pthread_mutex_destroy(&env->tmutex);
     pthread_cond_destroy(&env->scond);
+    pthread_cond_destroy(&env->tcond);
     Py_CLEAR(env->interrupt_exc);
     Py_CLEAR(env->module);
     free(env);
@@ -249,12 +253,27 @@ static void rt_report_heap_stop(rt_env *env) {
     PyGILState_Release(gil);
 }
 
-static void *rt_loop_main(void *arg) {
-    rt_env *env = arg;
+/* Runs the nextTicks and microtasks that calls from Python left (cl_invoke),
+ * as the close of an outermost callback scope does. Loop thread, Node lock
+ * held, at the start of its turn. */
+static void rt_drain_deferred(rt_env *env) {
+    if (!env->drain_pending) return;
+    env->drain_pending = 0;
+    napi_handle_scope hscope;
+    if (napi_open_handle_scope(env->napi, &hscope) != napi_ok) return;
+    napi_value resource;
+    napi_callback_scope cscope;
+    if (napi_get_global(env->napi, &resource) == napi_ok &&
+        napi_open_callback_scope(env->napi, resource, env->async_ctx, &cscope) == napi_ok)
+        napi_close_callback_scope(env->napi, cscope);
+    napi_close_handle_scope(env->napi, hscope);
+}
+
+static void rt_loop_run(rt_env *env) {
     char error[1024] = "";
     if (em_process_init(error, sizeof error) < 0) {
         rt_signal_started(env, RT_DEAD, error);
-        return NULL;
+        return;
     }
     env->setup = em_setup_create((const char *const *)env->argv, rt_strv_len(env->argv),
                                  (const char *const *)env->exec_argv,
@@ -262,7 +281,7 @@ static void *rt_loop_main(void *arg) {
     if (!env->setup) {
         em_undo_stack_size((const char *const *)env->exec_argv, rt_strv_len(env->exec_argv));
         rt_signal_started(env, RT_DEAD, error);
-        return NULL;
+        return;
     }
     env->loop = em_setup_loop(env->setup);
     em_scope scope;
@@ -281,12 +300,13 @@ static void *rt_loop_main(void *arg) {
         rt_teardown(env, &scope, env->napi != NULL);
         em_undo_stack_size((const char *const *)env->exec_argv, rt_strv_len(env->exec_argv));
         rt_signal_started(env, RT_DEAD, error);
-        return NULL;
+        return;
     }
     ir_watch_env(env, 1);
     rt_signal_started(env, RT_RUNNING, NULL);
 
     while (atomic_load(&env->state) == RT_RUNNING) {
+        rt_drain_deferred(env);
         uv_run(env->loop, UV_RUN_NOWAIT);
         if (atomic_load(&env->heap_stopped)) rt_report_heap_stop(env);
         em_setup_drain_tasks(env->setup);
@@ -297,11 +317,42 @@ static void *rt_loop_main(void *arg) {
         struct pollfd pfd = {.fd = uv_backend_fd(env->loop), .events = POLLIN};
         nl_unlock_without_gil(env, &scope);
         poll(&pfd, 1, timeout);
-        nl_lock_without_gil(env, &scope);
+        nl_lock_for_turn(env, &scope);
     }
     cl_thread_ends();
     rt_teardown(env, &scope, 1);
+}
+
+/* The loop thread keeps one Python thread state for its whole life: it takes
+ * the GIL at each turn (nl_lock_for_turn) and in every callback, and a thread
+ * state made and freed each time would cost an allocation each, and on 3.11
+ * crashes in tracemalloc when tracing is on (it allocates the new state before
+ * it exists). */
+static void *rt_loop_main(void *arg) {
+    rt_env *env = arg;
+    PyGILState_STATE gil;
+    PyThreadState *own = cp_gil_ensure(&gil) ? PyEval_SaveThread() : NULL;
+    rt_loop_run(env);
+    if (own && !cp_is_finalizing()) {
+        PyEval_RestoreThread(own);
+        PyGILState_Release(gil);
+    }
     return NULL;
+}
+
+/* How long the loop thread yields to calls from Python that come back to
+ * back (nodelock.c): ten switch intervals, so that a thread that calls JS in
+ * a loop without blocking lets timers in every 50 ms by default. GIL held.
+ * Returns 0, or -1 with an exception. */
+static int rt_set_turn_limit(rt_env *env) {
+    PyObject *sys = PyImport_ImportModule("sys");
+    PyObject *interval = sys ? PyObject_CallMethod(sys, "getswitchinterval", NULL) : NULL;
+    Py_XDECREF(sys);
+    double seconds = interval ? PyFloat_AsDouble(interval) : -1;
+    Py_XDECREF(interval);
+    if (seconds < 0 && PyErr_Occurred()) return -1;
+    env->turn_limit_ns = (int64_t)(seconds * 10 * 1e9);
+    return 0;
 }
 
 int rt_env_start(rt_env *env) {
@@ -311,6 +362,7 @@ int rt_env_start(rt_env *env) {
         return -1;
     }
     rt_join_stopped(0);
+    if (rt_set_turn_limit(env) < 0) return -1;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     /* V8 wants a deep stack; Python's own threads use the same default. */

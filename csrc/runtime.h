@@ -107,6 +107,19 @@ struct rt_env {
     unsigned depth;          /* Node lock (the owner only) */
     int64_t sleep_until;     /* Node lock: loop time at which the loop thread wakes, -1 never */
 
+    /* ---- turns (nodelock.c): the loop thread runs JS only between the
+     * blocking points of the Python threads that use the environment ---- */
+    _Atomic int py_callers;  /* atomic, changed with the GIL held: threads inside, or waiting for, an outermost nl_enter_with_gil */
+    _Atomic int turns_held;  /* atomic, changed with the GIL held: open pymport_py.turn() blocks */
+    _Atomic unsigned turn_calls; /* atomic: counts the outermost calls from Python (and turn() blocks) that ended */
+    unsigned turn_seen;      /* loop thread, under `mutex`: turn_calls when its last turn began */
+    _Atomic int loop_forced; /* atomic, loop thread: it waited past the limit and takes `mutex` next */
+    _Atomic int turn_waiters; /* atomic: threads waiting on `tcond` */
+    pthread_mutex_t tmutex;  /* with `tcond`: waits for the counts above to change */
+    pthread_cond_t tcond;
+    int64_t turn_limit_ns;   /* set once before the loop thread starts: how long it yields to calls from Python */
+    int drain_pending;       /* Node lock: a call from Python may have left nextTicks and microtasks to run */
+
     /* ---- the task queue (queue.c) ---- */
     pthread_mutex_t qmutex;
     /* The environment's thread opens and closes it (uv_async_init, uv_close:

@@ -56,7 +56,7 @@ from ._futures import JSFuture  # noqa: E402
 __all__ = [
     "EnvironmentClosed", "JSError", "JSObject", "JSRangeError", "JSReferenceError",
     "JSSyntaxError", "JSTypeError", "ProcessExit", "null", "ref", "require", "import_module",
-    "eval", "globalThis", "new", "to_js", "start", "shutdown", "running", "Worker", "JSFuture", "deadline", "set_lock_wait_limit",
+    "eval", "globalThis", "new", "to_js", "start", "shutdown", "running", "Worker", "JSFuture", "deadline", "set_lock_wait_limit", "turn",
     "__version__",
 ]
 
@@ -137,6 +137,35 @@ def deadline(seconds: float) -> Iterator[None]:
         yield
     finally:
         _set_deadline(previous)
+
+
+@contextlib.contextmanager
+def _holding_turn(env: _Environment) -> Iterator[None]:
+    env.hold_turn()
+    try:
+        yield
+    finally:
+        env.release_turn()
+
+
+def turn() -> contextlib.AbstractContextManager[None]:
+    """Hold the main environment's turn: its event loop runs nothing until the block ends.
+
+    Without it, the loop thread runs JavaScript's events only while this
+    thread is blocked (sleeping, waiting, at a switch interval), so the
+    statements between two blocking points already act as one synchronous
+    turn, as under node. ``turn()`` makes a block one turn even across a
+    blocking call (docs/threading.md#turns)::
+
+        with pymport_py.turn():
+            ws = WebSocket(url)
+            time.sleep(0.1)         # the 'open' event waits
+            ws.on("open", on_open)
+
+    Waiting for a Promise of this environment inside the block raises
+    RuntimeError: nothing could settle it.
+    """
+    return _holding_turn(_env())
 
 
 _lock = threading.Lock()
@@ -330,6 +359,10 @@ class Worker:
     def to_js(self, value: Any) -> Any:
         """Convert ``value`` deeply to a JavaScript value of this worker."""
         return self._env.to_js(value)
+
+    def turn(self) -> contextlib.AbstractContextManager[None]:
+        """Hold this worker's turn for a block (see :func:`pymport_py.turn`)."""
+        return _holding_turn(self._env)
 
     @property
     def running(self) -> bool:

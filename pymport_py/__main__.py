@@ -226,7 +226,11 @@ _REPL = r"""(version) => {
 
 
 def _emit(env: Environment, event: str) -> None:
-    env.eval(f"process.emit({event!r}, process.exitCode ?? 0)")
+    # On the loop thread, as Node emits it from its event loop: the ticks and
+    # microtasks of the listeners run before this returns (a call from Python
+    # would leave them to the loop thread's next turn, docs/threading.md#turns).
+    emit = env.eval("(event) => { process.emit(event, process.exitCode ?? 0); }")
+    emit.call_async(event).result()
 
 
 def _exit_code(env: Environment) -> int:

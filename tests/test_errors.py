@@ -438,13 +438,14 @@ def test_mixed_recursion_python_js_does_not_crash(run_python):
 
 
 def test_exception_of_a_call_is_not_seen_by_microtasks_that_call_python():
-    # The call's pending exception stays its own while the microtasks it
-    # queued run (and call Python) as the call returns.
+    # The call's exception stays its own while the microtasks it queued run
+    # (and call Python) at the end of the turn.
     calls = []
     f = js("(py) => { Promise.resolve().then(() => py('microtask')); throw new RangeError('mine') }")
     with pytest.raises(pymport_py.JSRangeError) as info:
         f(calls.append)
     assert info.value.message == "mine"
+    js("() => new Promise((resolve) => setImmediate(resolve))")().result(30)
     assert calls == ["microtask"]
     assert js("() => 42")() == 42
 

@@ -198,32 +198,60 @@ def test_promise_settled_by_timer_runs_then_callbacks():
     assert got == [42]
 
 
-def test_microtasks_drain_after_eval():
-    pymport_py.eval("globalThis.mt = 0; Promise.resolve().then(() => { globalThis.mt = 1 }); undefined")
+def _settle(env=pymport_py):
+    """Blocks until the loop thread has taken a turn (ran what calls deferred)."""
+    env.eval("new Promise((resolve) => setImmediate(resolve))").result(WAIT)
+
+
+def test_microtasks_of_eval_run_when_the_turn_ends():
+    # As under node: the synchronous code of the turn finishes first.
+    with pymport_py.turn():
+        pymport_py.eval("globalThis.mt = 0; Promise.resolve().then(() => { globalThis.mt = 1 }); undefined")
+        assert pymport_py.eval("mt") == 0
+    _settle()
     assert pymport_py.eval("mt") == 1
 
 
-def test_microtasks_drain_after_function_call():
+def test_microtasks_of_a_function_call_run_when_the_turn_ends():
     f = pymport_py.eval(
         "() => { globalThis.mt2 = 'pending'; Promise.resolve().then(() => { globalThis.mt2 = 'done' }); }"
     )
-    f()
+    with pymport_py.turn():
+        f()
+        assert pymport_py.globalThis.mt2 == "pending"
+    _settle()
     assert pymport_py.globalThis.mt2 == "done"
 
 
-def test_next_tick_drains_after_call():
-    pymport_py.eval("globalThis.nt = 0; process.nextTick(() => { globalThis.nt = 2 })")
-    assert pymport_py.eval("nt") == 2
+def test_next_ticks_run_before_microtasks_when_the_turn_ends():
+    log = pymport_py.eval("globalThis.log = []; log")
+    pymport_py.eval("""() => {
+      Promise.resolve().then(() => log.push('microtask'));
+      process.nextTick(() => log.push('nextTick'));
+      log.push('sync');
+    }""")()
+    _settle()
+    assert log.to_py() == ["sync", "nextTick", "microtask"]
 
 
-def test_async_function_chain_completes_within_one_call():
+def test_async_function_chain_completes_when_the_turn_ends():
     pymport_py.eval(
         """(async () => {
             globalThis.asyncSteps = [];
             for (let i = 0; i < 3; i++) { await null; globalThis.asyncSteps.push(i); }
         })(); undefined"""
     )
+    _settle()
     assert pymport_py.eval("asyncSteps.join(',')") == "0,1,2"
+
+
+def test_an_event_emitted_on_next_tick_reaches_a_listener_of_the_next_statement():
+    server = pymport_py.eval("new (require('events'))()")
+    emit_soon = pymport_py.eval("(e) => { process.nextTick(() => e.emit('listening')); }")
+    heard = threading.Event()
+    emit_soon(server)
+    server.on("listening", lambda: heard.set())
+    assert heard.wait(WAIT)
 
 
 def test_calls_from_another_python_thread():
@@ -544,8 +572,9 @@ def test_import_module_local_esm(monkeypatch, js_dir, repo_root):
     assert ns.name == "esm-module"
     assert ns.url == Path(js_dir, "esm-module.mjs").as_uri()
     assert ns.Point.new(3, 4).norm2() == 25
-    # the async export returns a Promise; it settles as part of the call
+    # the async export returns a Promise; it settles when this thread's turn ends
     pymport_py.eval("(ns) => { ns.asyncDouble(21).then((v) => { globalThis.asyncDoubled = v }) }")(ns)
+    _settle()
     assert pymport_py.eval("asyncDoubled") == 42
 
 
