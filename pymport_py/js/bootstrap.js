@@ -236,9 +236,12 @@ function initHelpers(binding) {
     }
     if (hint === null) return err;
     const message = `${err.message}\n${hint}`;
+    const stack = typeof err.stack === 'string' ? err.stack.replace(err.message, message) : undefined;
     try {
-      if (typeof err.stack === 'string') err.stack = err.stack.replace(err.message, message);
-      err.message = message;
+      // Own, writable properties (some of Node's errors keep them on accessors).
+      Object.defineProperty(err, 'message', { value: message, writable: true, configurable: true });
+      if (stack !== undefined)
+        Object.defineProperty(err, 'stack', { value: stack, writable: true, configurable: true });
     } catch {
       // a frozen error keeps its message
     }
