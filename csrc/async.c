@@ -163,7 +163,10 @@ static int as_may_wait(rt_env *env) {
 }
 
 int as_check_wait(PyObject *source) {
-    return as_may_wait(((jsp_object *)source)->env);
+    rt_env *env = ((jsp_object *)source)->env;
+    if (as_may_wait(env) < 0) return -1;
+    nl_python_will_wait(env);
+    return 0;
 }
 
 /* The future remembers the JSObject whose environment settles it, for
@@ -172,14 +175,26 @@ static int as_set_source(PyObject *future, PyObject *source) {
     return PyObject_SetAttrString(future, "_source", source);
 }
 
+/* 1 if the future is done, 0 if not, -1 with an exception. */
+static int as_is_done(PyObject *future) {
+    PyObject *done = PyObject_CallMethod(future, "done", NULL);
+    if (!done) return -1;
+    int is_done = done == Py_True;
+    Py_DECREF(done);
+    return is_done;
+}
+
+int as_announce_wait(rt_env *env, PyObject *future) {
+    int done = as_is_done(future);
+    if (done == 0) nl_python_will_wait(env);
+    return done;
+}
+
 PyObject *as_wait(rt_env *env, PyObject *future, double timeout) {
-    if (nl_is_mine(env) || nl_holds_turn(env)) {
-        PyObject *done = PyObject_CallMethod(future, "done", NULL);
-        int is_done = done == Py_True;
-        Py_XDECREF(done);
-        if (!done) return NULL;
-        if (!is_done && as_may_wait(env) < 0) return NULL;
-    }
+    int done = as_announce_wait(env, future);
+    if (done < 0) return NULL;
+    if (done) return PyObject_CallMethod(future, "result", NULL);
+    if (as_may_wait(env) < 0) return NULL;
     /* concurrent.futures waits with the GIL released; in slices, so that
      * signals (Ctrl-C, _thread.interrupt_main) are seen while waiting. */
     double left = timeout;
@@ -190,11 +205,8 @@ PyObject *as_wait(rt_env *env, PyObject *future, double timeout) {
         /* No Python code may run with an exception set: from 3.12 on, a `with`
          * block entered that way keeps the future's lock forever. */
         PyErr_Clear();
-        PyObject *done = PyObject_CallMethod(future, "done", NULL);
-        int is_done = done == Py_True;
-        Py_XDECREF(done);
-        if (!done) return NULL;
-        if (is_done) return PyObject_CallMethod(future, "result", NULL); /* its own outcome */
+        if ((done = as_is_done(future)) < 0) return NULL;
+        if (done) return PyObject_CallMethod(future, "result", NULL); /* its own outcome */
         if (PyErr_CheckSignals() < 0) return NULL;
         if (left >= 0 && (left -= slice) <= 0) {
             PyErr_SetString(PyExc_TimeoutError, "the JavaScript Promise did not settle in time");
@@ -379,6 +391,11 @@ PyObject *as_to_future(PyObject *obj) {
         if (ok) as_settle_with(env, v, future);
         else Py_CLEAR(future);
     }
+    /* The caller is about to wait for the outcome: its turn ends, so what its
+     * calls deferred runs now, here, rather than at the loop thread's next
+     * turn, which is a round trip away (an already settled promise then
+     * settles the future before this returns). */
+    if (future && env->depth == 1 && !nl_holds_turn(env)) cl_run_deferred(env, 1);
     nl_leave_with_gil(env, &frame);
     return future;
 }

@@ -25,6 +25,11 @@ PyObject *as_call_async(PyObject *fn, PyObject *args, PyObject *kwargs);
  * `obj` as `await` sees it (a promise's outcome, else the value). GIL held. */
 PyObject *as_to_future(PyObject *obj);
 
+/* The caller is about to wait for `future`, which env's loop thread settles:
+ * tells the loop thread (nl_python_will_wait) unless the future is done.
+ * Returns 1 if done, 0 if not, -1 with an exception. GIL held. */
+int as_announce_wait(rt_env *env, PyObject *future);
+
 /* Makes the two settle functions (then-callbacks) that settle `future` with a
  * promise's outcome, for a JS call that attaches them itself. Node lock and
  * GIL held. Returns the pending entry, or NULL with the failure in the future. */

@@ -70,11 +70,26 @@ napi_value cl_helper_value(rt_env *env, rt_helper h) {
     return v;
 }
 
+void cl_run_deferred(rt_env *env, int with_gil) {
+    if (!env->drain_pending) return;
+    env->drain_pending = 0;
+    napi_handle_scope hscope;
+    if (napi_open_handle_scope(env->napi, &hscope) != napi_ok) return;
+    napi_value resource;
+    napi_callback_scope cscope;
+    PyThreadState *ts = with_gil ? PyEval_SaveThread() : NULL;
+    if (napi_get_global(env->napi, &resource) == napi_ok &&
+        napi_open_callback_scope(env->napi, resource, env->async_ctx, &cscope) == napi_ok)
+        napi_close_callback_scope(env->napi, cscope);
+    if (ts) PyEval_RestoreThread(ts);
+    napi_close_handle_scope(env->napi, hscope);
+}
+
 /* Calls fn with `this` undefined. On the environment's own thread (a task, a
  * callback of its event loop) it runs inside a callback scope, so that
  * nextTicks and microtasks run when the outermost scope closes, as after any
  * macrotask. From a Python thread they wait for the end of that thread's
- * turn: the loop thread runs them at its next turn (rt_drain_deferred), so
+ * turn: the loop thread runs them at its next turn (cl_run_deferred), so
  * that a listener attached in the next statement still sees what a nextTick
  * emits (docs/threading.md#turns). */
 static napi_status cl_invoke(rt_env *env, napi_value fn, size_t argc, const napi_value *argv,

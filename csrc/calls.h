@@ -21,6 +21,14 @@ napi_status cl_call_helper(rt_env *env, rt_helper h, size_t argc, const napi_val
 /* Gets helper h, or NULL. Node lock held. */
 napi_value cl_helper_value(rt_env *env, rt_helper h);
 
+/* Runs the nextTicks and microtasks that calls from Python threads left
+ * (they wait for the end of the thread's turn), as the close of an outermost
+ * callback scope does. Node lock held with no JS on the stack: by the loop
+ * thread at the start of its turn (GIL not held, with_gil 0), or by a Python
+ * thread that is about to wait for a result (GIL held, with_gil 1: released
+ * while they run). */
+void cl_run_deferred(rt_env *env, int with_gil);
+
 /* The exception of this thread's last failed cl_call or cl_construct (kept
  * aside while microtasks ran): returns 1 with *out set (and forgets it), or 0.
  * Node lock and GIL held. */

@@ -379,6 +379,10 @@ static PyObject *jsp_await(PyObject *self) {
     mod_state *st = rt_state_of(((jsp_object *)self)->env);
     PyObject *future = as_to_future(self);
     if (!future) return NULL;
+    if (as_announce_wait(((jsp_object *)self)->env, future) < 0) {
+        Py_DECREF(future);
+        return NULL;
+    }
     PyObject *it = PyObject_CallOneArg(st->await_future, future);
     Py_DECREF(future);
     return it;

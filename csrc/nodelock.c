@@ -142,6 +142,15 @@ static int nl_turn_held(rt_env *env) { return atomic_load(&env->turns_held) > 0;
 
 static int nl_loop_forced(rt_env *env) { return atomic_load(&env->loop_forced); }
 
+static int nl_no_wait_announced(rt_env *env) {
+    return atomic_load(&env->python_waits) == env->waits_seen;
+}
+
+void nl_python_will_wait(rt_env *env) {
+    atomic_fetch_add(&env->python_waits, 1);
+    nl_notify_turn(env);
+}
+
 /* A thread counted in py_callers is done with the lock (or gave up on it). */
 static void nl_caller_done(rt_env *env) { atomic_fetch_sub(&env->py_callers, 1); }
 
@@ -183,10 +192,14 @@ void nl_lock_for_turn(rt_env *env, em_scope *scope) {
             break;
         }
         if (backoff) {
+            /* Wait while calls go on, unless a Python thread says it is about
+             * to block on this environment (nl_python_will_wait). */
             unsigned calls = atomic_load(&env->turn_calls);
-            struct timespec pause = {0, NL_BACKOFF_NS};
-            nanosleep(&pause, NULL);
-            if (nl_python_busy(env) || atomic_load(&env->turn_calls) != calls) continue;
+            env->waits_seen = atomic_load(&env->python_waits);
+            nl_wait_turn_while(env, nl_no_wait_announced, rt_now_ns() + NL_BACKOFF_NS);
+            if (atomic_load(&env->python_waits) == env->waits_seen &&
+                (nl_python_busy(env) || atomic_load(&env->turn_calls) != calls))
+                continue;
         }
         PyGILState_STATE gil;
         if (!cp_gil_ensure(&gil)) continue;

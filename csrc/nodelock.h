@@ -77,6 +77,11 @@ int nl_hold_turn_with_gil(rt_env *env);
 int nl_release_turn_with_gil(rt_env *env);
 /* True when the calling thread holds a turn of env. GIL held. */
 int nl_holds_turn(rt_env *env);
+/* The calling thread is about to block until env's loop thread settles
+ * something (a Promise, a call_async result): the loop thread stops backing
+ * off and takes its turn as soon as the thread lets go of the GIL. Any thread,
+ * any locks. */
+void nl_python_will_wait(rt_env *env);
 
 /* Marks the calling thread as inside a call from JS into Python (nests), for
  * the wait limit. No lock taken; no GIL needed. */

@@ -253,22 +253,6 @@ static void rt_report_heap_stop(rt_env *env) {
     PyGILState_Release(gil);
 }
 
-/* Runs the nextTicks and microtasks that calls from Python left (cl_invoke),
- * as the close of an outermost callback scope does. Loop thread, Node lock
- * held, at the start of its turn. */
-static void rt_drain_deferred(rt_env *env) {
-    if (!env->drain_pending) return;
-    env->drain_pending = 0;
-    napi_handle_scope hscope;
-    if (napi_open_handle_scope(env->napi, &hscope) != napi_ok) return;
-    napi_value resource;
-    napi_callback_scope cscope;
-    if (napi_get_global(env->napi, &resource) == napi_ok &&
-        napi_open_callback_scope(env->napi, resource, env->async_ctx, &cscope) == napi_ok)
-        napi_close_callback_scope(env->napi, cscope);
-    napi_close_handle_scope(env->napi, hscope);
-}
-
 static void rt_loop_run(rt_env *env) {
     char error[1024] = "";
     if (em_process_init(error, sizeof error) < 0) {
@@ -306,7 +290,7 @@ static void rt_loop_run(rt_env *env) {
     rt_signal_started(env, RT_RUNNING, NULL);
 
     while (atomic_load(&env->state) == RT_RUNNING) {
-        rt_drain_deferred(env);
+        cl_run_deferred(env, 0);
         uv_run(env->loop, UV_RUN_NOWAIT);
         if (atomic_load(&env->heap_stopped)) rt_report_heap_stop(env);
         em_setup_drain_tasks(env->setup);

@@ -115,6 +115,8 @@ struct rt_env {
     unsigned turn_seen;      /* loop thread, under `mutex`: turn_calls when its last turn began */
     _Atomic int loop_forced; /* atomic, loop thread: it waited past the limit and takes `mutex` next */
     _Atomic int turn_waiters; /* atomic: threads waiting on `tcond` */
+    _Atomic unsigned python_waits; /* atomic: bumped when a Python thread is about to block on a result of this environment */
+    unsigned waits_seen;     /* loop thread: python_waits when it began to back off */
     pthread_mutex_t tmutex;  /* with `tcond`: waits for the counts above to change */
     pthread_cond_t tcond;
     int64_t turn_limit_ns;   /* set once before the loop thread starts: how long it yields to calls from Python */
