@@ -17,6 +17,8 @@
 #include "pyproxy.h"
 #include "queue.h"
 
+#include <math.h>
+
 /* ---- futures waiting for a promise ---- */
 
 /* Returns a new pending entry for `future` (borrowed, gets a new reference),
@@ -190,29 +192,83 @@ int as_announce_wait(rt_env *env, PyObject *future) {
     return done;
 }
 
-PyObject *as_wait(rt_env *env, PyObject *future, double timeout) {
-    int done = as_announce_wait(env, future);
+int as_parse_timeout(PyObject *obj, double *out) {
+    double timeout = PyFloat_AsDouble(obj);
+    if (timeout == -1 && PyErr_Occurred()) return -1;
+    if (isnan(timeout)) {
+        PyErr_SetString(PyExc_ValueError, "timeout must be a number of seconds or None, not nan");
+        return -1;
+    }
+    *out = isinf(timeout) && timeout > 0 ? -1 : timeout < 0 ? 0 : timeout;
+    return 0;
+}
+
+/* Returns a new reference: the done future's result; or raises its exception
+ * from here, so that its traceback starts at the frame that waited rather
+ * than in concurrent.futures. `exc` is future.exception() (stolen). */
+static PyObject *as_outcome(mod_state *st, PyObject *future, PyObject *exc) {
+    if (exc == Py_None) {
+        Py_DECREF(exc);
+        return PyObject_CallMethod(st->ConcurrentFuture, "result", "O", future);
+    }
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+PyObject *as_wait(mod_state *st, rt_env *env, PyObject *future, double timeout) {
+    int done = env ? as_announce_wait(env, future) : as_is_done(future);
     if (done < 0) return NULL;
-    if (done) return PyObject_CallMethod(future, "result", NULL);
-    if (as_may_wait(env) < 0) return NULL;
+    if (!done && env && as_may_wait(env) < 0) return NULL;
     /* concurrent.futures waits with the GIL released; in slices, so that
      * signals (Ctrl-C, _thread.interrupt_main) are seen while waiting. */
     double left = timeout;
     for (;;) {
-        double slice = left >= 0 && left < 0.05 ? left : 0.05;
-        PyObject *res = PyObject_CallMethod(future, "result", "d", slice);
-        if (res || !PyErr_ExceptionMatches(PyExc_TimeoutError)) return res;
+        double slice = done ? 0 : left >= 0 && left < 0.05 ? left : 0.05;
+        PyObject *exc = PyObject_CallMethod(future, "exception", "d", slice);
+        if (exc) return as_outcome(st, future, exc);
+        if (!PyErr_ExceptionMatches(PyExc_TimeoutError)) return NULL; /* cancelled */
         /* No Python code may run with an exception set: from 3.12 on, a `with`
          * block entered that way keeps the future's lock forever. */
         PyErr_Clear();
         if ((done = as_is_done(future)) < 0) return NULL;
-        if (done) return PyObject_CallMethod(future, "result", NULL); /* its own outcome */
+        if (done) continue; /* settled just now: its own outcome */
         if (PyErr_CheckSignals() < 0) return NULL;
         if (left >= 0 && (left -= slice) <= 0) {
             PyErr_SetString(PyExc_TimeoutError, "the JavaScript Promise did not settle in time");
             return NULL;
         }
     }
+}
+
+PyObject *as_future_result(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames) {
+    mod_state *st = mod_get_state(module);
+    static const char *const names[] = {"self", "timeout"};
+    PyObject *future = NULL, *timeout_obj = Py_None;
+    if (nargs < 1 || nargs > 2 || (kwnames && PyTuple_GET_SIZE(kwnames) > 2 - nargs)) {
+        PyErr_SetString(PyExc_TypeError, "result() takes at most one argument, timeout");
+        return NULL;
+    }
+    future = args[0];
+    if (nargs == 2) timeout_obj = args[1];
+    for (Py_ssize_t i = 0; kwnames && i < PyTuple_GET_SIZE(kwnames); i++) {
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(kwnames, i)) ||
+            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i), names[1]) != 0 ||
+            nargs == 2) {
+            PyErr_SetString(PyExc_TypeError, "result() takes at most one argument, timeout");
+            return NULL;
+        }
+        timeout_obj = args[nargs + i];
+    }
+    double timeout = -1;
+    if (timeout_obj != Py_None && as_parse_timeout(timeout_obj, &timeout) < 0) return NULL;
+    PyObject *source = PyObject_GetAttrString(future, "_source");
+    if (!source) return NULL;
+    rt_env *env = jsp_check(st, source) ? ((jsp_object *)source)->env : NULL;
+    PyObject *res = as_wait(st, env, future, timeout);
+    Py_DECREF(source);
+    return res;
 }
 
 /* Sets the future's exception to the current Python exception. GIL held. */
@@ -381,6 +437,7 @@ PyObject *as_to_future(PyObject *obj) {
     /* When the Node lock is free, attach here: a settled promise then settles
      * the future before this returns, without a round trip through the loop
      * thread. Never wait for the lock: the caller may be an asyncio loop. */
+    o->unobserved = 0; /* Python waits for it: its outcome is Python's */
     if (!nl_try_enter_with_gil(env, &frame)) return as_queue(obj, NULL, NULL);
     PyObject *future = PyObject_CallNoArgs(rt_state_of(env)->JSFuture);
     napi_value v;

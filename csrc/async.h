@@ -38,11 +38,19 @@ as_pending *as_settle_functions(rt_env *env, PyObject *future, napi_value fns[2]
  * failed). Keeps the current Python exception. GIL held. */
 void as_pending_drop(as_pending *p);
 /* Returns a new reference: the future's result, waiting without any Node lock
- * and with the GIL released (timeout < 0: no limit); raises its exception,
- * TimeoutError, or RuntimeError when waiting could never end (inside a call
- * from this environment's JS). GIL held, this environment's lock not taken
- * by the caller's frame. */
-PyObject *as_wait(rt_env *env, PyObject *future, double timeout);
+ * and with the GIL released (timeout < 0: no limit); raises its exception
+ * (from here: its traceback starts at the caller's frame), TimeoutError, or
+ * RuntimeError when waiting could never end (inside a call from env's JS).
+ * env: the environment that settles the future, or NULL when unknown. GIL
+ * held, env's lock not taken by the caller's frame. */
+PyObject *as_wait(mod_state *st, rt_env *env, PyObject *future, double timeout);
+/* A `timeout` argument in seconds: *out is -1 for forever (inf), 0 for a
+ * negative one. Returns 0, or -1 with ValueError (nan) or TypeError. */
+int as_parse_timeout(PyObject *obj, double *out);
+/* JSFuture.result(self, timeout=None), set on the class by the module: as
+ * as_wait, with the environment of the future's `_source`. */
+PyObject *as_future_result(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames);
 /* JSFuture.result()'s check before it blocks: raises RuntimeError when the
  * calling thread is inside a call from the JS of source's environment (the
  * JSObject the future came from), where the future could never settle.

@@ -83,7 +83,7 @@ static napi_value bd_js_init(napi_env napi, napi_callback_info info) {
     static const char *const names[RT_H_COUNT] = {
         "require", "importModule", "evalScript", "inspect", "keys", "iter", "next",
         "settle", "describeError", "pyError", "entries", "Set", "Map", "PyObject",
-        "done", "length", "markHandled", "str", "drain", "call", "construct",
+        "done", "length", "markHandled", "str", "drain", "call", "construct", "dropped",
     };
     rt_env *env = bd_env_of(napi);
     size_t argc = 1;

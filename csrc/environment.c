@@ -100,7 +100,7 @@ static PyObject *env_helper_call(PyObject *self, rt_helper h, PyObject *arg, PyO
     if (!await_it) res = cv_to_py(env, out);
 error:
     nl_leave_with_gil(env, &frame);
-    if (future && !PyErr_Occurred()) res = as_wait(env, future, -1);
+    if (future && !PyErr_Occurred()) res = as_wait(rt_state_of(env), env, future, -1);
     Py_XDECREF(future);
     return res;
 }

@@ -15,7 +15,6 @@
 #include "nodelock.h"
 #include "queue.h"
 
-#include <math.h>
 #include <string.h>
 #include <structmember.h>
 
@@ -51,6 +50,8 @@ PyObject *jsp_wrap(rt_env *env, napi_value v) {
     }
     jsp_object *o = jsp_alloc(env, v, hash);
     if (!o) return NULL;
+    bool is_promise = false;
+    o->unobserved = napi_is_promise(env->napi, v, &is_promise) == napi_ok && is_promise;
     if (tb_insert(&env->objects, hash, o) < 0) {
         Py_DECREF(o);
         return PyErr_NoMemory();
@@ -75,6 +76,7 @@ int jsp_value(rt_env *env, PyObject *obj, napi_value *out) {
         return -1;
     }
     NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, out));
+    o->unobserved = 0; /* JS has it again, and may handle it */
     return 0;
 error:
     return -1;
@@ -376,14 +378,21 @@ static PyObject *jsp_call_async(PyObject *self, PyObject *args, PyObject *kwargs
 
 /* `await o`: the outcome of a promise or thenable, else the value itself. */
 static PyObject *jsp_await(PyObject *self) {
-    mod_state *st = rt_state_of(((jsp_object *)self)->env);
+    rt_env *env = ((jsp_object *)self)->env;
+    mod_state *st = rt_state_of(env);
     PyObject *future = as_to_future(self);
     if (!future) return NULL;
-    if (as_announce_wait(((jsp_object *)self)->env, future) < 0) {
-        Py_DECREF(future);
-        return NULL;
+    int done = as_announce_wait(env, future);
+    PyObject *it = NULL;
+    if (done == 1) {
+        /* Settled already: a failure is raised by the `await` itself, with
+         * no pymport_py frames in its traceback. */
+        PyObject *value = as_wait(st, env, future, 0);
+        it = value ? PyObject_CallOneArg(st->settled, value) : NULL;
+        Py_XDECREF(value);
+    } else if (done == 0) {
+        it = PyObject_CallOneArg(st->await_future, future);
     }
-    PyObject *it = PyObject_CallOneArg(st->await_future, future);
     Py_DECREF(future);
     return it;
 }
@@ -408,19 +417,11 @@ static PyObject *jsp_result(PyObject *self, PyObject *args, PyObject *kwargs) {
     PyObject *timeout_obj = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:result", kwlist, &timeout_obj)) return NULL;
     double timeout = -1; /* forever */
-    if (timeout_obj != Py_None) {
-        timeout = PyFloat_AsDouble(timeout_obj);
-        if (timeout == -1 && PyErr_Occurred()) return NULL;
-        if (isnan(timeout)) {
-            PyErr_SetString(PyExc_ValueError, "timeout must be a number of seconds or None, not nan");
-            return NULL;
-        }
-        if (isinf(timeout) && timeout > 0) timeout = -1;
-        else if (timeout < 0) timeout = 0;
-    }
+    if (timeout_obj != Py_None && as_parse_timeout(timeout_obj, &timeout) < 0) return NULL;
+    rt_env *env = ((jsp_object *)self)->env;
     PyObject *future = as_to_future(self);
     if (!future) return NULL;
-    PyObject *res = as_wait(((jsp_object *)self)->env, future, timeout);
+    PyObject *res = as_wait(rt_state_of(env), env, future, timeout);
     Py_DECREF(future);
     return res;
 }
@@ -615,6 +616,49 @@ static int jsp_clear(PyObject *self) {
     return 0;
 }
 
+/* A promise that Python dropped without observing it, for the bootstrap's
+ * `dropped` (which reports it if it rejected); then the reference goes. */
+typedef struct {
+    tq_task base;
+    napi_ref ref; /* strong */
+} jsp_drop;
+
+static void jsp_drop_run(rt_env *env, tq_task *task) {
+    jsp_drop *d = (jsp_drop *)task;
+    napi_handle_scope hscope;
+    napi_value p, ignored;
+    if (napi_open_handle_scope(env->napi, &hscope) == napi_ok) {
+        napi_status status = napi_get_reference_value(env->napi, d->ref, &p);
+        if (status == napi_ok) status = cl_call_helper(env, RT_H_DROPPED, 1, &p, &ignored);
+        if (status != napi_ok && er_from_status(env, status) < 0)
+            cp_write_unraisable("in pymport_py, reporting a dropped Promise");
+        napi_close_handle_scope(env->napi, hscope);
+    }
+    napi_delete_reference(env->napi, d->ref);
+    PyMem_RawFree(d);
+}
+
+/* The environment closed first: its teardown frees the reference. */
+static void jsp_drop_cancel(rt_env *env, tq_task *task) {
+    (void)env;
+    PyMem_RawFree(task);
+}
+
+/* Releases o's reference, through `dropped` for an unobserved promise. */
+static void jsp_release(jsp_object *o) {
+    if (o->unobserved && !rt_is_forked_child()) {
+        jsp_drop *d = PyMem_RawMalloc(sizeof *d);
+        if (d) {
+            d->base.run = jsp_drop_run;
+            d->base.cancel = jsp_drop_cancel;
+            d->ref = o->ref;
+            if (tq_post(o->env, &d->base) == 0) return;
+            PyMem_RawFree(d);
+        }
+    }
+    tq_release_ref(o->env, o->ref);
+}
+
 static void jsp_dealloc(PyObject *self) {
     jsp_object *o = (jsp_object *)self;
     PyTypeObject *type = Py_TYPE(self);
@@ -625,7 +669,7 @@ static void jsp_dealloc(PyObject *self) {
     if (o->weakreflist) PyObject_ClearWeakRefs(self);
     if (o->env) {
         jsp_clear(self);
-        tq_release_ref(o->env, o->ref);
+        jsp_release(o);
         rt_env_decref(o->env);
     }
     type->tp_free(self);

@@ -13,6 +13,9 @@ typedef struct jsp_object {
      * at creation, cleared by tp_clear */
     PyObject *bound_this;
     PyObject *weakreflist; /* GIL */
+    /* GIL: a promise that Python neither awaited nor handed back to JS (yet):
+     * its dealloc tells JS, which reports it if it rejected (jsp_dealloc) */
+    unsigned char unobserved;
 } jsp_object;
 
 /* Returns a new reference: the JSObject for JS object v, the same one while it

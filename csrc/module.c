@@ -108,6 +108,117 @@ static PyType_Spec ref_spec = {
     .slots = ref_slots,
 };
 
+/* ---- _forwarding(prep): a function whose work is a call made from C ----
+ *
+ * Calling it calls prep(*args, **kwargs), which returns (fn, fn_args) or
+ * (fn, fn_args, fn_kwargs); then fn(*fn_args, **fn_kwargs). prep's frame is gone by then, so an exception of fn (a
+ * JSError) has no frame of pymport_py's Python layer in its traceback. Binds
+ * as a method does; functools.update_wrapper fills its __dict__. */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *prep;
+    PyObject *dict;
+} fwd_object;
+
+static PyObject *fwd_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PyObject *prep;
+    if ((kwargs && PyDict_GET_SIZE(kwargs)) || !PyArg_ParseTuple(args, "O:_forwarding", &prep))
+        return NULL;
+    fwd_object *self = (fwd_object *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    self->prep = Py_NewRef(prep);
+    return (PyObject *)self;
+}
+
+static PyObject *fwd_call(PyObject *self, PyObject *args, PyObject *kwargs) {
+    PyObject *plan = PyObject_Call(((fwd_object *)self)->prep, args, kwargs);
+    if (!plan) return NULL;
+    PyObject *res = NULL;
+    Py_ssize_t n = PyTuple_Check(plan) ? PyTuple_GET_SIZE(plan) : 0;
+    PyObject *fn_kwargs = n == 3 ? PyTuple_GET_ITEM(plan, 2) : NULL;
+    if ((n != 2 && n != 3) || !PyTuple_Check(PyTuple_GET_ITEM(plan, 1)) ||
+        (fn_kwargs && !PyDict_Check(fn_kwargs)))
+        PyErr_SetString(PyExc_TypeError,
+                        "a _forwarding function returns (callable, args tuple[, kwargs dict])");
+    else
+        res = PyObject_Call(PyTuple_GET_ITEM(plan, 0), PyTuple_GET_ITEM(plan, 1), fn_kwargs);
+    Py_DECREF(plan);
+    return res;
+}
+
+static PyObject *fwd_repr(PyObject *self) { return PyObject_Repr(((fwd_object *)self)->prep); }
+
+static PyObject *fwd_get(PyObject *self, PyObject *obj, PyObject *type) {
+    (void)type;
+    if (!obj || obj == Py_None) return Py_NewRef(self);
+    return PyMethod_New(self, obj);
+}
+
+static int fwd_traverse(PyObject *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(((fwd_object *)self)->prep);
+    Py_VISIT(((fwd_object *)self)->dict);
+    return 0;
+}
+
+static int fwd_clear(PyObject *self) {
+    Py_CLEAR(((fwd_object *)self)->prep);
+    Py_CLEAR(((fwd_object *)self)->dict);
+    return 0;
+}
+
+static void fwd_dealloc(PyObject *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    fwd_clear(self);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+static PyMemberDef fwd_members[] = {
+    {"__dictoffset__", T_PYSSIZET, offsetof(fwd_object, dict), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+/* Pickles by name, as functions do (update_wrapper set __qualname__). */
+static PyObject *fwd_reduce(PyObject *self, PyObject *unused) {
+    (void)unused;
+    return PyObject_GetAttrString(self, "__qualname__");
+}
+
+static PyMethodDef fwd_methods[] = {
+    {"__reduce__", fwd_reduce, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef fwd_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot fwd_slots[] = {
+    {Py_tp_doc, "_forwarding(prep): calls prep(...) for (fn, args[, kwargs]), then fn(*args, **kwargs) from C."},
+    {Py_tp_new, fwd_new},
+    {Py_tp_call, fwd_call},
+    {Py_tp_descr_get, fwd_get},
+    {Py_tp_repr, fwd_repr},
+    {Py_tp_dealloc, fwd_dealloc},
+    {Py_tp_traverse, fwd_traverse},
+    {Py_tp_clear, fwd_clear},
+    {Py_tp_members, fwd_members},
+    {Py_tp_getset, fwd_getset},
+    {Py_tp_methods, fwd_methods},
+    {0, NULL},
+};
+
+static PyType_Spec fwd_spec = {
+    .name = "pymport_py._forwarding",
+    .basicsize = sizeof(fwd_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = fwd_slots,
+};
+
 /* ---- module functions ---- */
 
 static PyObject *mod_signal_fd(PyObject *module, PyObject *unused) {
@@ -243,6 +354,11 @@ static int mod_exec(PyObject *module) {
     if (PyModule_AddObjectRef(module, "null", st->null) < 0) goto error;
     if (!(st->RefType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ref_spec, NULL))) goto error;
     if (PyModule_AddObjectRef(module, "ref", (PyObject *)st->RefType) < 0) goto error;
+    PyObject *fwd_type = PyType_FromModuleAndSpec(module, &fwd_spec, NULL);
+    if (!fwd_type || PyModule_AddObject(module, "_forwarding", fwd_type) < 0) {
+        Py_XDECREF(fwd_type);
+        goto error;
+    }
 
     /* What a JS error carries; None on one made in Python. */
     PyObject *fields = Py_BuildValue("{sOsOsOsOsO}", "name", Py_None, "message", Py_None, "stack",
@@ -304,10 +420,25 @@ static int mod_exec(PyObject *module) {
     st->JSFuture = PyObject_GetAttrString(futures, "JSFuture");
     st->to_concurrent_future = PyObject_GetAttrString(futures, "to_concurrent_future");
     st->await_future = PyObject_GetAttrString(futures, "await_future");
+    st->settled = PyObject_GetAttrString(futures, "settled");
     st->call_in_thread = PyObject_GetAttrString(futures, "call_in_thread");
     Py_DECREF(futures);
-    if (!st->JSFuture || !st->to_concurrent_future || !st->await_future || !st->call_in_thread)
+    if (!st->JSFuture || !st->to_concurrent_future || !st->await_future || !st->settled ||
+        !st->call_in_thread)
         goto error;
+    /* JSFuture.result in C: its exception is raised from the waiting frame,
+     * with no pymport_py or concurrent.futures frames in the traceback. */
+    static PyMethodDef result_def = {
+        "result", (PyCFunction)(void (*)(void))as_future_result, METH_FASTCALL | METH_KEYWORDS,
+        "result(timeout=None)\n--\n\nAs concurrent.futures.Future.result; raises RuntimeError "
+        "instead of waiting forever inside a call from the JavaScript of the environment that "
+        "settles it (a Python callback, timer or done-callback of that environment)."};
+    PyObject *fn = PyCFunction_NewEx(&result_def, module, NULL);
+    PyObject *method = fn ? PyInstanceMethod_New(fn) : NULL;
+    Py_XDECREF(fn);
+    int set = method ? PyObject_SetAttrString(st->JSFuture, "result", method) : -1;
+    Py_XDECREF(method);
+    if (set < 0) goto error;
     PyObject *cf = PyImport_ImportModule("concurrent.futures");
     if (!cf) goto error;
     st->ConcurrentFuture = PyObject_GetAttrString(cf, "Future");
@@ -343,6 +474,7 @@ static int mod_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->ConcurrentFuture);
     Py_VISIT(st->to_concurrent_future);
     Py_VISIT(st->await_future);
+    Py_VISIT(st->settled);
     Py_VISIT(st->call_in_thread);
     return 0;
 }
@@ -369,6 +501,7 @@ static int mod_clear(PyObject *module) {
     Py_CLEAR(st->ConcurrentFuture);
     Py_CLEAR(st->to_concurrent_future);
     Py_CLEAR(st->await_future);
+    Py_CLEAR(st->settled);
     Py_CLEAR(st->call_in_thread);
     return 0;
 }

@@ -35,6 +35,7 @@ typedef struct {
     PyObject *ConcurrentFuture; /* concurrent.futures.Future */
     PyObject *to_concurrent_future; /* pymport_py._futures.to_concurrent_future */
     PyObject *await_future;    /* pymport_py._futures.await_future */
+    PyObject *settled;         /* pymport_py._futures.settled */
     PyObject *call_in_thread;  /* pymport_py._futures.call_in_thread */
 } mod_state;
 

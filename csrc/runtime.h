@@ -55,6 +55,7 @@ typedef enum {
     RT_H_DRAIN,       /* () => {}: called through cl_call, runs pending microtasks */
     RT_H_CALL,        /* (fn, this, ...args) => fn's result: calls from Python (cl_call) */
     RT_H_CONSTRUCT,   /* (fn, ...args) => new fn(...args): constructions from Python */
+    RT_H_DROPPED,     /* (p): Python dropped a promise it never observed (jsp_dealloc) */
     RT_H_COUNT
 } rt_helper;
 

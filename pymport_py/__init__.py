@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import math
 import operator
 import os
@@ -19,7 +20,7 @@ import threading
 import time
 import types
 import weakref
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, ParamSpec
 
 from ._version import __version__
 
@@ -49,7 +50,7 @@ from ._pymport import (  # noqa: E402
     ref,
 )
 from ._pymport import Environment as _Environment  # noqa: E402
-from ._pymport import _get_deadline, _python_exiting, _set_deadline, _signal_fd  # noqa: E402
+from ._pymport import _forwarding, _get_deadline, _python_exiting, _set_deadline, _signal_fd  # noqa: E402
 from ._pymport import set_lock_wait_limit  # noqa: E402
 from ._futures import JSFuture  # noqa: E402
 
@@ -241,6 +242,18 @@ def running() -> bool:
     return env is not None and env.running
 
 
+_P = ParamSpec("_P")
+
+
+def _forwards(prep: Callable[_P, Any]) -> Callable[_P, Any]:
+    """Makes ``prep``, which returns ``(fn, args)`` or ``(fn, args, kwargs)``, a function
+    that calls ``fn(*args, **kwargs)`` once ``prep`` has returned (from C): an exception of that call, such as a JSError,
+    then has no frame of pymport_py in its traceback, only the caller's."""
+    forwarding: Callable[_P, Any] = _forwarding(prep)
+    functools.update_wrapper(forwarding, prep)
+    return forwarding
+
+
 def _base() -> str:
     return _main_base if _main_base is not None else os.getcwd()
 
@@ -264,6 +277,7 @@ def _require_target(default: str, base: Any, paths: Any) -> Any:
     return [os.path.abspath(os.fspath(p)) for p in paths]
 
 
+@_forwards
 def require(id: str, base: str | os.PathLike[str] | None = None, *, paths: Iterable[str | os.PathLike[str]] | None = None) -> Any:
     """CommonJS ``require(id)``, resolved as a module in ``base`` would resolve it.
 
@@ -277,10 +291,10 @@ def require(id: str, base: str | os.PathLike[str] | None = None, *, paths: Itera
 
         node.require("lodash", __file__).chunk([1, 2, 3], 2).to_py()   # [[1, 2], [3]]
     """
-    env = _env()
-    return env.require(id, _require_target(_base(), base, paths))
+    return _env().require, (id, _require_target(_base(), base, paths))
 
 
+@_forwards
 def import_module(specifier: str, base: str | os.PathLike[str] | None = None) -> Any:
     """ES module ``import(specifier)``; returns the module namespace.
 
@@ -289,24 +303,25 @@ def import_module(specifier: str, base: str | os.PathLike[str] | None = None) ->
     directory). Absolute paths, ``file:`` URLs and ``node:`` builtins work too.
     A missing module raises JSError with ``.code == 'ERR_MODULE_NOT_FOUND'``.
     """
-    env = _env()
-    return env.import_module(specifier, _resolve_from(_base(), base))
+    return _env().import_module, (specifier, _resolve_from(_base(), base))
 
 
+@_forwards
 def eval(source: str) -> Any:  # noqa: A001 - the JS name
     """Run a script in the global scope and return the value of its last expression."""
-    env = _env()
-    return env.eval(source, _main_base)
+    return _env().eval, (source, _main_base)
 
 
+@_forwards
 def new(constructor: JSObject, *args: Any, **kwargs: Any) -> Any:
     """``new constructor(*args)``; keyword arguments become one trailing options object."""
-    return constructor.new(*args, **kwargs)
+    return constructor.new, args, kwargs
 
 
+@_forwards
 def to_js(value: Any) -> Any:
     """Convert ``value`` deeply to JavaScript and return the result (a JSObject for objects)."""
-    return _env().to_js(value)
+    return _env().to_js, (value,)
 
 
 class Worker:
@@ -333,32 +348,37 @@ class Worker:
     def _where(self) -> str:
         return self._base if self._base is not None else os.getcwd()
 
+    @_forwards
     def require(self, id: str, base: str | os.PathLike[str] | None = None, *,
                 paths: Iterable[str | os.PathLike[str]] | None = None) -> Any:
         """CommonJS ``require(id)`` in this worker (see :func:`pymport_py.require`);
         resolved from ``base``, else the worker's ``cwd``."""
-        return self._env.require(id, _require_target(self._where(), base, paths))
+        return self._env.require, (id, _require_target(self._where(), base, paths))
 
+    @_forwards
     def import_module(self, specifier: str, base: str | os.PathLike[str] | None = None) -> Any:
         """ES module ``import(specifier)`` in this worker (see :func:`pymport_py.import_module`)."""
-        return self._env.import_module(specifier, _resolve_from(self._where(), base))
+        return self._env.import_module, (specifier, _resolve_from(self._where(), base))
 
+    @_forwards
     def eval(self, source: str) -> Any:  # noqa: A003 - the JS name
         """Run a script in this worker's global scope."""
-        return self._env.eval(source, self._base)
+        return self._env.eval, (source, self._base)
 
     @property
     def globalThis(self) -> JSObject:  # noqa: N802 - the JS name
         """The worker's global object."""
         return self._env.globalThis
 
+    @_forwards
     def new(self, constructor: JSObject, *args: Any, **kwargs: Any) -> Any:
         """``new constructor(*args)``."""
-        return constructor.new(*args, **kwargs)
+        return constructor.new, args, kwargs
 
+    @_forwards
     def to_js(self, value: Any) -> Any:
         """Convert ``value`` deeply to a JavaScript value of this worker."""
-        return self._env.to_js(value)
+        return self._env.to_js, (value,)
 
     def turn(self) -> contextlib.AbstractContextManager[None]:
         """Hold this worker's turn for a block (see :func:`pymport_py.turn`)."""

@@ -17,12 +17,11 @@ class JSFuture(concurrent.futures.Future[Any]):
     #: The JSObject whose environment settles this future (set by the extension).
     _source: Any = None
 
-    def result(self, timeout: float | None = None) -> Any:
-        """As ``concurrent.futures.Future.result``; raises ``RuntimeError`` instead of
-        waiting forever inside a call from the JavaScript of the environment that
-        settles it (a Python callback, timer or done-callback of that environment)."""
-        self._check_wait()
-        return super().result(timeout)
+    # result(timeout=None): the extension sets it (in C, so that the exception it
+    # raises has no frames of pymport_py or concurrent.futures in its traceback):
+    # as concurrent.futures.Future.result, but raises RuntimeError instead of
+    # waiting forever inside a call from the JavaScript of the environment that
+    # settles it (a Python callback, timer or done-callback of that environment).
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """As ``concurrent.futures.Future.exception``, with ``result``'s check."""
@@ -126,6 +125,12 @@ def to_concurrent_future(obj: Any) -> concurrent.futures.Future[Any]:
 def _settled(future: concurrent.futures.Future[Any]) -> Generator[Any, None, Any]:
     return future.result()
     yield  # a generator that finishes at once: nothing to wait for
+
+
+def settled(value: Any) -> Generator[Any, None, Any]:
+    """The iterator behind ``await`` of a JSObject already settled with ``value``."""
+    return value
+    yield  # finishes at once
 
 
 def await_future(future: concurrent.futures.Future[Any]) -> Generator[Any, None, Any]:

@@ -1,9 +1,11 @@
 """Exception mapping both ways (DESIGN.md §4, §6; decisions-draft.md)."""
 
+import asyncio
 import concurrent.futures
 import multiprocessing
 import os
 import pickle
+import traceback
 
 import pytest
 
@@ -162,6 +164,63 @@ def test_the_js_stack_of_a_jserror_has_no_pymport_py_frames(action):
     if action != "require":
         assert "    at " in stack  # the user's frames stay
     assert _own_frames(info.value.__notes__[0]) == []
+
+
+def _pymport_py_frames(tb):
+    """The frames of a Python traceback that are pymport_py's own Python layer."""
+    package = os.path.dirname(os.path.abspath(pymport_py.__file__))
+    return [f"{f.filename}:{f.lineno} {f.name}" for f in traceback.extract_tb(tb)
+            if os.path.abspath(f.filename).startswith(package + os.sep)]
+
+
+def _raise_from_worker():
+    with pymport_py.Worker() as w:
+        w.eval("throw new Error('from a worker')")
+
+
+def _await(make):
+    async def main():
+        await make()
+    asyncio.run(main())
+
+
+PYTHON_ENTRY_POINTS = {
+    "eval": lambda: pymport_py.eval("throw new Error('boom')"),
+    "require": lambda: pymport_py.require("./no-such-file-here"),
+    "import_module": lambda: pymport_py.import_module("./no-such-file-here.mjs"),
+    "new": lambda: pymport_py.new(js("(class { constructor() { throw new Error('boom') } })")),
+    "Worker.eval": _raise_from_worker,
+    "Promise.result": lambda: js("async () => { throw new Error('boom') }")().result(10),
+    "Promise pending.result": lambda: js(
+        "() => new Promise((_, reject) => setTimeout(() => reject(new Error('boom')), 5))")().result(10),
+    "await settled": lambda: _await(js("async () => { throw new Error('boom') }")),
+    "await pending": lambda: _await(js(
+        "() => new Promise((_, reject) => setTimeout(() => reject(new Error('boom')), 5))")),
+    "call_async.result": lambda: js("() => { throw new Error('boom') }").call_async().result(10),
+}
+
+
+@pytest.mark.parametrize("entry", PYTHON_ENTRY_POINTS)
+def test_python_tracebacks_have_no_pymport_py_frames(entry):
+    # What the terminal, pytest and Jupyter show of an error raised through
+    # pymport_py's functions: the caller's frames only.
+    with pytest.raises(JSError) as info:
+        PYTHON_ENTRY_POINTS[entry]()
+    assert _pymport_py_frames(info.value.__traceback__) == []
+
+
+def test_the_forwarding_functions_keep_their_signature_and_doc():
+    import inspect
+    assert inspect.signature(pymport_py.require).parameters["paths"].kind is \
+        inspect.Parameter.KEYWORD_ONLY
+    assert pymport_py.require.__name__ == "require"
+    assert "CommonJS" in pymport_py.require.__doc__
+    assert pymport_py.Worker.eval.__qualname__ == "Worker.eval"
+    with pymport_py.Worker() as w:
+        assert w.eval("6 * 7") == 42
+        assert w.new(w.eval("Date"), 0).getTime() == 0
+    with pytest.raises(TypeError, match="base or paths"):
+        pymport_py.require("x", base=".", paths=["."])
 
 
 def test_the_js_error_object_keeps_its_whole_stack():

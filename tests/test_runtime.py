@@ -1,10 +1,13 @@
 """The main environment: start/stop, the event loop, microtasks, process.exit,
 uncaught errors, stdio and module loading (DESIGN.md §3, §4)."""
 
+import asyncio
+import gc
 import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -389,6 +392,80 @@ def test_unhandled_rejection_goes_to_unraisablehook(monkeypatch):
     assert reported.wait(WAIT), "unhandled rejection was not reported to sys.unraisablehook"
     assert any("nobody waits for me" in str(e) for e in seen)
     assert pymport_py.eval("markerRejection") == "kept"
+
+
+NEVER_AWAITED = "a rejected JavaScript Promise that Python dropped without awaiting it"
+
+
+@pytest.fixture
+def reports(monkeypatch):
+    """What reaches sys.unraisablehook, as (err_msg, exception) pairs."""
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append((u.err_msg, u.exc_value)))
+    return seen
+
+
+def _settle_loop():
+    """Lets the loop thread run a few turns (timers of 0 ms, then a round trip)."""
+    for _ in range(3):
+        pymport_py.eval("new Promise((resolve) => setTimeout(resolve, 0))").result(WAIT)
+
+
+def _wait_for(reports, text):
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if any(text in str(e) for _, e in reports):
+            return True
+        _settle_loop()
+    return False
+
+
+def test_rejected_promise_dropped_unobserved_is_reported(reports):
+    reject = pymport_py.eval("(x) => Promise.reject(new RangeError('never awaited ' + x))")
+    p = reject(1)
+    del p
+    assert _wait_for(reports, "never awaited 1")
+    msg, exc = next((m, e) for m, e in reports if "never awaited 1" in str(e))
+    assert NEVER_AWAITED in msg
+    assert isinstance(exc, pymport_py.JSRangeError)
+    assert "at " in exc.stack  # its JS stack comes with it
+
+
+def test_promise_dropped_before_it_rejects_is_reported_when_it_does(reports):
+    later = pymport_py.eval(
+        "(x) => new Promise((_, reject) => setTimeout(() => reject(new Error('late ' + x)), 20))")
+    p = later(2)
+    del p
+    assert _wait_for(reports, "late 2")
+    assert [m for m, e in reports if "late 2" in str(e)] == [
+        f"Exception ignored in JavaScript ({NEVER_AWAITED})"]
+
+
+def test_observed_or_fulfilled_promises_are_not_reported(reports):
+    reject = pymport_py.eval("(x) => Promise.reject(new Error('observed ' + x))")
+    awaited = reject("by result")
+    with pytest.raises(pymport_py.JSError, match="observed by result"):
+        awaited.result(WAIT)
+    del awaited
+
+    async def await_it():
+        await reject("by await")
+
+    with pytest.raises(pymport_py.JSError, match="observed by await"):
+        asyncio.run(await_it())
+    handed_back = reject("by JS")
+    pymport_py.eval("(p) => { p.catch(() => {}); }")(handed_back)
+    del handed_back
+    fulfilled = pymport_py.eval("() => Promise.resolve(1)")()
+    del fulfilled
+    kept = reject("kept alive")  # still held: not reported
+    gc.collect()
+    _settle_loop()
+    _settle_loop()
+    assert [str(e) for _, e in reports] == []
+    del kept
+    assert _wait_for(reports, "observed kept alive")
+    assert len(reports) == 1
 
 
 # --------------------------------------------------------------------------

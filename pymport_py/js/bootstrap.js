@@ -261,6 +261,34 @@ function initHelpers(binding) {
     '            function (fn, ...args) { return new fn(...args); }]',
     { filename: '[python]', displayErrors: false })(Reflect.apply);
 
+  // Promises that calls hand to Python are marked handled at once (their
+  // rejection is Python's to read, later, with result() or await). One that
+  // rejects and that Python drops without ever observing it (awaiting it, or
+  // handing it back to JS) is reported then, as asyncio reports an exception
+  // never retrieved; JSObject's dealloc calls `dropped` (C: jsp_dealloc).
+  const toPython = new WeakMap(); // promise -> { rejected, reason, dropped }
+  const neverObserved = 'a rejected JavaScript Promise that Python dropped without awaiting it';
+  function markHandled() {
+    const p = this;
+    if (toPython.has(p)) {
+      toPython.get(p).dropped = false; // handed to Python again
+      return;
+    }
+    const state = { rejected: false, reason: undefined, dropped: false };
+    toPython.set(p, state);
+    p.then(undefined, (reason) => {
+      state.rejected = true;
+      state.reason = reason;
+      if (state.dropped) binding.unraisable(reason, neverObserved);
+    });
+  }
+  function dropped(p) {
+    const state = toPython.get(p);
+    if (state === undefined || state.dropped) return;
+    state.dropped = true;
+    if (state.rejected) binding.unraisable(state.reason, neverObserved);
+  }
+
   binding.init({
     // base: a directory, or an array of directories to search as
     // require.resolve(id, { paths }) does.
@@ -307,7 +335,8 @@ function initHelpers(binding) {
     PyObject,
     done: Object.freeze({ done: true }),
     length,
-    markHandled() { this.then(undefined, () => {}); },
+    markHandled,
+    dropped,
     drain: () => {},
     call,
     construct,
