@@ -284,7 +284,19 @@ static Py_hash_t jsp_hash(PyObject *self) {
 
 static PyObject *jsp_richcompare(PyObject *self, PyObject *other, int op) {
     jsp_object *o = (jsp_object *)self;
-    if ((op != Py_EQ && op != Py_NE) || !jsp_check(rt_state_of(o->env), other))
+    mod_state *st = rt_state_of(o->env);
+    if ((op == Py_EQ || op == Py_NE) &&
+        (PyDict_Check(other) || PyList_Check(other) || PyTuple_Check(other) || PyAnySet_Check(other))) {
+        /* False, as for any two objects of unrelated types: say why, since the
+         * JS value may well hold the same items. */
+        if (PyErr_WarnFormat(st->JSComparisonWarning, 1,
+                             "a JSObject is never equal to a %.50s: == compares JavaScript "
+                             "identity; compare obj.to_py() with it instead",
+                             Py_TYPE(other)->tp_name) < 0)
+            return NULL;
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    if ((op != Py_EQ && op != Py_NE) || !jsp_check(st, other))
         Py_RETURN_NOTIMPLEMENTED;
     jsp_object *p = (jsp_object *)other;
     if (self == other || p->env != o->env || p->hash != o->hash) {

@@ -386,6 +386,11 @@ static int mod_exec(PyObject *module) {
                           "process.exit(code) was called in JavaScript; .code is the exit code.",
                           PyExc_SystemExit, NULL) < 0)
         goto error;
+    if (mod_add_exception(module, &st->JSComparisonWarning, "JSComparisonWarning",
+                          "A JSObject was compared with a dict, list, tuple or set: == compares "
+                          "JavaScript identity, never contents; compare its .to_py().",
+                          PyExc_UserWarning, NULL) < 0)
+        goto error;
     if (mod_add_exception(module, &st->EnvironmentClosed, "EnvironmentClosed",
                           "The Node environment was shut down (or stopped by process.exit).",
                           PyExc_RuntimeError, NULL) < 0)
@@ -467,6 +472,7 @@ static int mod_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->JSReferenceError);
     Py_VISIT(st->ProcessExit);
     Py_VISIT(st->EnvironmentClosed);
+    Py_VISIT(st->JSComparisonWarning);
     Py_VISIT(st->null);
     Py_VISIT(st->epoch);
     Py_VISIT(st->timedelta);
@@ -494,6 +500,7 @@ static int mod_clear(PyObject *module) {
     Py_CLEAR(st->JSReferenceError);
     Py_CLEAR(st->ProcessExit);
     Py_CLEAR(st->EnvironmentClosed);
+    Py_CLEAR(st->JSComparisonWarning);
     Py_CLEAR(st->null);
     Py_CLEAR(st->epoch);
     Py_CLEAR(st->timedelta);

@@ -27,6 +27,7 @@ typedef struct {
     PyObject *JSReferenceError;
     PyObject *ProcessExit;
     PyObject *EnvironmentClosed;
+    PyObject *JSComparisonWarning;
     /* singletons and helpers */
     PyObject *null;            /* the pymport_py.null singleton */
     PyObject *epoch;           /* datetime(1970, 1, 1, tzinfo=utc) */

@@ -39,6 +39,7 @@ except ImportError as _error:  # a checkout not built yet, or its libnode gone
         "(docs/platforms.md).", name=__name__) from _error
 from ._pymport import (  # noqa: E402
     EnvironmentClosed,
+    JSComparisonWarning,
     JSError,
     JSObject,
     JSRangeError,
@@ -55,7 +56,7 @@ from ._pymport import set_lock_wait_limit  # noqa: E402
 from ._futures import JSFuture  # noqa: E402
 
 __all__ = [
-    "EnvironmentClosed", "JSError", "JSObject", "JSRangeError", "JSReferenceError",
+    "EnvironmentClosed", "JSComparisonWarning", "JSError", "JSObject", "JSRangeError", "JSReferenceError",
     "JSSyntaxError", "JSTypeError", "ProcessExit", "null", "ref", "require", "import_module",
     "eval", "globalThis", "new", "to_js", "start", "shutdown", "running", "Worker", "JSFuture", "deadline", "set_lock_wait_limit", "turn",
     "__version__",

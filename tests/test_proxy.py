@@ -385,6 +385,28 @@ def test_equality_is_js_identity():
     assert (a != "x") is True
 
 
+@pytest.mark.parametrize("container", [[1, 2], (1, 2), {"a": 1}, {1, 2}, frozenset({1})])
+def test_comparing_with_a_python_container_warns_and_names_to_py(container):
+    value = js("(v) => v")(container)  # a copy of it in JS, unequal all the same
+    with pytest.warns(pymport_py.JSComparisonWarning, match=r"compare obj\.to_py\(\) with it"):
+        assert (value == container) is False
+    with pytest.warns(pymport_py.JSComparisonWarning, match=type(container).__name__):
+        assert (container != value) is True
+    assert value.to_py() == container or value.to_py() == list(container)
+
+
+def test_container_comparisons_can_be_silenced_and_membership_still_works():
+    import warnings
+    arr = js("[1]")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pymport_py.JSComparisonWarning)
+        assert arr not in [[1], {"a": 1}]
+    assert arr in [arr]  # found by identity before any comparison
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert (arr == 1) is False  # not a container: no warning
+
+
 def test_hash_is_stable_per_js_object():
     o = js("globalThis.hashProbe = {}; hashProbe")
     h = hash(o)

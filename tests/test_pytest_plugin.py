@@ -675,8 +675,17 @@ def test_comparing_a_jsobject_with_a_dict_or_list_hints_at_to_py(project):
         def test_copies_compare_by_value(node):
             assert node.eval("({a: [1, 2]})").to_py() == {"a": [1, 2]}
     """)
+    # Under `filterwarnings = error` the comparison's JSComparisonWarning is the failure.
     result = run(project)
     result.assert_outcomes(failed=2, passed=1)
+    result.stdout.fnmatch_lines([
+        "*_ test_dict _*",
+        "E       pymport_py.JSComparisonWarning: a JSObject is never equal to a dict: == compares "
+        "JavaScript identity; compare obj.to_py() with it instead",
+    ])
+    # With warnings shown rather than raised, the assertion's report says the same.
+    result = run(project, "-W", "default::pymport_py.JSComparisonWarning")
+    result.assert_outcomes(failed=2, passed=1, warnings=2)
     result.stdout.fnmatch_lines([
         "*_ test_dict _*",
         "E       AssertionError: assert { a: 1 } == {'a': 1}",
