@@ -209,6 +209,44 @@ def test_python_tracebacks_have_no_pymport_py_frames(entry):
     assert _pymport_py_frames(info.value.__traceback__) == []
 
 
+FAILING_CELL = """
+import asyncio
+import pymport_py as node
+def failing(how):
+    if how == "require":
+        node.require("./no-such-module-here")
+    elif how == "eval":
+        node.eval("null.x")
+    elif how == "result":
+        node.eval("(async () => { throw new RangeError('in a promise') })()").result(10)
+    else:
+        async def main():
+            await node.eval("(async () => { throw new RangeError('awaited') })()")
+        asyncio.run(main())
+failing(HOW)
+"""
+
+
+@pytest.mark.parametrize("how", ["require", "eval", "result", "await"])
+@pytest.mark.parametrize("where", ["terminal", "IPython"])
+def test_printed_tracebacks_show_no_pymport_py_frames(run_python, where, how):
+    cell = FAILING_CELL.replace("HOW", repr(how))
+    if where == "terminal":
+        proc = run_python(cell)
+        printed = proc.stderr
+    else:  # as a notebook's or IPython's cell runs
+        proc = run_python(f"""
+            from IPython import start_ipython
+            start_ipython(argv=["--quick", "--colors=NoColor", "--no-banner", "-c", {cell!r}])
+        """)
+        printed = proc.stdout + proc.stderr
+    assert "JSError" in printed or "JS" in printed, proc.report
+    assert "in failing" in printed or "failing(" in printed, proc.report
+    package = os.path.dirname(os.path.abspath(pymport_py.__file__))
+    assert package not in printed.replace(os.path.join(package, "js"), "<js>"), proc.report
+    assert "concurrent/futures" not in printed, proc.report
+
+
 def test_the_forwarding_functions_keep_their_signature_and_doc():
     import inspect
     assert inspect.signature(pymport_py.require).parameters["paths"].kind is \
