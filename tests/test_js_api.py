@@ -98,6 +98,7 @@ def test_esm_import_from_pymport(repo_root, monkeypatch):
     ns = pymport_py.import_module("./tests/js/uses-pymport.mjs")
     assert (ns.answer, ns.sqrt, ns.isPyObject, ns.sameApi) == (42, 7, True, True)
     assert ns.typed.to_py() == [1, 2]
+    assert ns.proxified.to_py() == [2, True, True]
 
 
 def test_esm_import_survives_restarts(run_python):

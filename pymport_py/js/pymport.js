@@ -7,35 +7,77 @@ if (!binding.ready()) {
   // A Node worker_thread: its environment was made by Node, not pymport_py.
   require(binding.bootstrapPath())(binding, { worker: true });
 }
-const { PyObject, splitArgs } = require('./pyobject.js');
+const { PyObject, splitArgs, proxies } = require('./pyobject.js');
 
 const PROXY = '__PymportProxy__';
+
+// One proxy per PyObject (and so per Python object, whose PyObject is unique
+// while it is alive): p === proxify(p.__PyObject__), and walkers that track
+// what they have seen (deep equality, mocha's diff) terminate.
+const proxyOf = new WeakMap();
+
+// The names that a proxy resolves to PyObject members when the Python object
+// has no attribute of that name, as pymport's proxy does.
+const MEMBERS = new Set(Object.getOwnPropertyNames(PyObject.prototype).filter((m) => m !== 'constructor'));
 
 // A JS Proxy that acts like the Python object: attributes are properties,
 // calls call it, results are proxified too.
 function proxify(v, name) {
-  if (!(v instanceof PyObject)) return v;
+  if (proxies.has(v) || !(v instanceof PyObject)) return v;
+  let proxy = proxyOf.get(v);
+  if (proxy !== undefined) return proxy;
   const target = function () {};
-  Object.defineProperty(target, 'name', { value: name ?? v.type });
-  const proxy = new Proxy(target, {
+  const callable = v.callable;
+  Object.defineProperty(target, 'name', { value: name ?? defaultName(v, callable) });
+  // Functions handed out for PyObject members and the special properties,
+  // one per name, so that p.toString === p.toString.
+  const methods = new Map();
+  const method = (key, make) => {
+    let fn = methods.get(key);
+    if (fn === undefined) methods.set(key, (fn = make()));
+    return fn;
+  };
+  proxy = new Proxy(target, {
     get(_, prop) {
       if (prop === PROXY || prop === '__PyObject__') return v;
       if (typeof prop === 'symbol') {
-        if (prop === Symbol.iterator) return function* () { for (const item of v) yield proxify(item); };
-        if (prop === Symbol.toPrimitive) return (hint) => (hint === 'string' ? v.toString() : v.toJS());
+        if (prop === Symbol.iterator) {
+          return method(prop, () => function* () { for (const item of v) yield proxify(item); });
+        }
+        if (prop === Symbol.toPrimitive) {
+          return method(prop, () => (hint) => (hint === 'string' ? v.toString() : v.toJS()));
+        }
         return undefined;
       }
-      if (prop === 'toString') return () => v.toString();
-      if (prop === 'valueOf' || prop === 'toJS') return (opts) => v.toJS(opts);
+      if (prop === 'toString') return method(prop, () => () => v.toString());
+      if (prop === 'valueOf' || prop === 'toJS') return method(prop, () => (opts) => v.toJS(opts));
       if (prop === 'then') return undefined; // not a thenable
+      if (prop === 'constructor') return PyObject;
+      // 1. the Python attribute
       const attr = v.get(prop);
       if (attr !== undefined) return proxify(attr, prop);
-      return undefined;
+      // 2. the PyObject member (p.type, p.item(k), p.has(name), p.length ...)
+      if (MEMBERS.has(prop)) {
+        const member = v[prop];
+        if (typeof member === 'function') {
+          return method(prop, () => {
+            const fn = (...args) => proxify(member.apply(v, args.map(proxifyingCallback)));
+            Object.defineProperty(fn, 'name', { value: prop });
+            return fn;
+          });
+        }
+        if (member !== undefined) return proxify(member);
+      }
+      // 3. a callable's function properties (name, length, bind, apply ...)
+      return callable ? Reflect.get(target, prop) : undefined;
     },
-    has(_, prop) { return typeof prop === 'string' && v.has(prop); },
+    has(_, prop) {
+      if (typeof prop === 'symbol') return prop === Symbol.iterator || prop === Symbol.toPrimitive;
+      return v.has(prop) || MEMBERS.has(prop) || (callable && Reflect.has(target, prop));
+    },
     set(_, prop, value) {
       if (typeof prop !== 'string') return false;
-      binding.pySet(v, prop, value instanceof Object && value[PROXY] ? value[PROXY] : value);
+      binding.pySet(v, prop, unproxify(value));
       return true;
     },
     deleteProperty(_, prop) {
@@ -55,17 +97,43 @@ function proxify(v, name) {
       return undefined;
     },
     apply(_, thisArg, args) {
-      const [positional, kwargs] = splitArgs(args.map(unproxify));
+      const [positional, kwargs] = splitArgs(args.map(proxifyingArgument));
       return proxify(binding.pyCall(v, positional, kwargs));
     },
     construct(_, args) {
-      const [positional, kwargs] = splitArgs(args.map(unproxify));
+      const [positional, kwargs] = splitArgs(args.map(proxifyingArgument));
       return proxify(binding.pyCall(v, positional, kwargs));
     },
   });
   binding.pyMark(v, proxy); // wherever the Proxy goes, Python gets the object back
+  proxies.add(proxy);
+  proxyOf.set(v, proxy);
   return proxy;
 }
+
+// The name of a proxy's function: a callable's __name__, else its type's name.
+function defaultName(v, callable) {
+  const name = callable ? v.get('__name__') : undefined;
+  return name !== undefined && name.type === 'str' ? name.toString() : v.type;
+}
+
+// A JS function given to a proxified call is called by Python with PyObjects:
+// it gets them proxified, as in pymport. One wrapper per function, so that
+// the same function reaches Python as the same callable.
+const callbackOf = new WeakMap();
+function proxifyingCallback(fn) {
+  if (typeof fn !== 'function' || proxies.has(fn)) return fn;
+  let wrapper = callbackOf.get(fn);
+  if (wrapper === undefined) {
+    wrapper = function (...args) { return fn.apply(this, args.map((a) => proxify(a))); };
+    Object.defineProperty(wrapper, 'name', { value: fn.name });
+    Object.defineProperty(wrapper, 'length', { value: fn.length });
+    callbackOf.set(fn, wrapper);
+  }
+  return wrapper;
+}
+
+function proxifyingArgument(a) { return proxifyingCallback(unproxify(a)); }
 
 function unproxify(a) {
   return (typeof a === 'function' || (a !== null && typeof a === 'object')) && a[PROXY] ? a[PROXY] : a;
