@@ -151,10 +151,37 @@ function pyval(code, globals, locals) {
   return binding.pyeval(String(code), unproxify(globals), unproxify(locals));
 }
 
+// pymport's version object. `pymport` is the version of this implementation
+// of its API (pymport_py's); the Python is the interpreter that hosts Node,
+// never a built-in one. String(version) is pymport_py's version string.
+let versionInfo;
+function version() {
+  if (versionInfo) return versionInfo;
+  const [text, info, hex, home] = binding.pyeval(
+    '(__import__("pymport_py").__version__, tuple(__import__("sys").version_info), ' +
+    '"%x" % __import__("sys").hexversion, __import__("os").environ.get("PYTHONHOME"))').toJS();
+  const [, major, minor, patch, suffix] = /^(\d+)\.(\d+)\.(\d+)[-.+]?(.*)$/.exec(text) ?? [, 0, 0, 0, text];
+  const levels = { alpha: 0xa, beta: 0xb, candidate: 0xc, final: 0xf };
+  const info_ = {
+    pymport: { major: +major, minor: +minor, patch: +patch, suffix },
+    pythonLibrary: {
+      builtin: false,
+      major: info[0], minor: info[1], micro: info[2], release: levels[info[3]] ?? 0xf, serial: info[4],
+      version: hex,
+    },
+    pythonHome: home,
+    pythonRuntime: hex,
+  };
+  Object.defineProperty(info_, 'toString', { value: () => text });
+  versionInfo = Object.freeze(info_);
+  Object.values(info_).forEach((o) => o && typeof o === 'object' && Object.freeze(o));
+  return versionInfo;
+}
+
 module.exports = {
   pymport,
   pyval,
   proxify,
   PyObject,
-  get version() { return binding.pyeval('__import__("pymport_py").__version__').toJS(); },
+  get version() { return version(); },
 };
