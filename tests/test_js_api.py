@@ -55,6 +55,42 @@ def test_pyobjects_collected_by_js_release_their_python_objects(run_python):
     assert proc.stdout.split() == ["True", "True"]
 
 
+def test_proxies_collected_by_js_release_their_python_objects(run_python):
+    """A proxy keeps its Python object alive; the proxies' identity map and
+    the wrappers of callbacks do not keep it once JS drops the proxies."""
+    proc = run_python(
+        """
+        import sys, pymport_py
+        pymport_py.start(["--expose-gc"])
+        class Payload:
+            pass
+        obj = Payload()
+        base = sys.getrefcount(obj)
+        hold = pymport_py.eval('''(o) => {
+            const { PyObject, proxify, pyval } = require('pymport');
+            const proxified = require('pymport/proxified');
+            const call = proxify(pyval('lambda f, x: f(x)'));
+            globalThis.kept = [];
+            for (let i = 0; i < 100; i++) {
+                const p = proxify(PyObject.fromJS(o));
+                kept.push(p, proxified.PyObject.fromJS(o), call((v) => v, p));
+            }
+        }''')
+        hold(pymport_py.ref(obj))
+        held = sys.getrefcount(obj)
+        pymport_py.eval("delete globalThis.kept; gc(); gc()")
+        for _ in range(50):
+            if sys.getrefcount(obj) == base:
+                break
+            pymport_py.eval("gc()")
+            pymport_py.eval("new Promise((r) => setImmediate(r))").result(timeout=30)
+        print(held > base, sys.getrefcount(obj) == base)
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.split() == ["True", "True"]
+
+
 def test_a_million_conversions_stay_flat(run_python):
     proc = run_python(
         """

@@ -27,8 +27,8 @@ function proxify(v, name) {
   let proxy = proxyOf.get(v);
   if (proxy !== undefined) return proxy;
   const target = function () {};
-  const callable = v.callable;
-  Object.defineProperty(target, 'name', { value: name ?? defaultName(v, callable) });
+  const [, type, callable] = binding.pyInfo(v);
+  Object.defineProperty(target, 'name', { value: name ?? defaultName(v, type, callable) });
   // Functions handed out for PyObject members and the special properties,
   // one per name, so that p.toString === p.toString.
   const methods = new Map();
@@ -54,7 +54,7 @@ function proxify(v, name) {
       if (prop === 'then') return undefined; // not a thenable
       if (prop === 'constructor') return PyObject;
       // 1. the Python attribute
-      const attr = v.get(prop);
+      const attr = binding.pyGet(v, prop);
       if (attr !== undefined) return proxify(attr, prop);
       // 2. the PyObject member (p.type, p.item(k), p.has(name), p.length ...)
       if (MEMBERS.has(prop)) {
@@ -73,7 +73,7 @@ function proxify(v, name) {
     },
     has(_, prop) {
       if (typeof prop === 'symbol') return prop === Symbol.iterator || prop === Symbol.toPrimitive;
-      return v.has(prop) || MEMBERS.has(prop) || (callable && Reflect.has(target, prop));
+      return hasAttr(v, prop) || MEMBERS.has(prop) || (callable && Reflect.has(target, prop));
     },
     set(_, prop, value) {
       if (typeof prop !== 'string') return false;
@@ -91,10 +91,9 @@ function proxify(v, name) {
     },
     getOwnPropertyDescriptor(_, prop) {
       if (prop === 'prototype') return Object.getOwnPropertyDescriptor(target, 'prototype');
-      if (typeof prop === 'string' && v.has(prop)) {
-        return { configurable: true, enumerable: true, writable: true, value: proxify(v.get(prop), prop) };
-      }
-      return undefined;
+      const attr = typeof prop === 'string' ? binding.pyGet(v, prop) : undefined;
+      if (attr === undefined) return undefined;
+      return { configurable: true, enumerable: true, writable: true, value: proxify(attr, prop) };
     },
     apply(_, thisArg, args) {
       const [positional, kwargs] = splitArgs(args.map(proxifyingArgument));
@@ -111,10 +110,13 @@ function proxify(v, name) {
   return proxy;
 }
 
+// hasattr(v, name). Not v.has(), which pymport makes a membership test for sets.
+function hasAttr(v, name) { return binding.pyGet(v, name) !== undefined; }
+
 // The name of a proxy's function: a callable's __name__, else its type's name.
-function defaultName(v, callable) {
-  const name = callable ? v.get('__name__') : undefined;
-  return name !== undefined && name.type === 'str' ? name.toString() : v.type;
+function defaultName(v, type, callable) {
+  const name = callable ? binding.pyGet(v, '__name__') : undefined;
+  return name !== undefined && name.type === 'str' ? name.toString() : type;
 }
 
 // A JS function given to a proxified call is called by Python with PyObjects:

@@ -104,6 +104,8 @@ Object.assign(module.exports, {
     assert.strictEqual(+max.call(list), 30);
     assert.strictEqual(max.name, 'max');
     assert.strictEqual(typeof max.bind, 'function');
+    const set = proxify(pyval('{"x"}'));
+    assert.ok('add' in set && !('x' in set)); // attributes, not members
     const cm = proxify(pyval('__import__("contextlib").nullcontext([1])'));
     assert.strictEqual(cm.with((v) => v.append.name), 'append');
   },
