@@ -1,6 +1,9 @@
 """pymport's JS API inside the embedded Node: the JS test files in tests/js/api,
 each exporting named test functions, run here one by one."""
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -40,6 +43,42 @@ def test_pyobjects_collected_by_js_release_their_python_objects(run_python):
         held = sys.getrefcount(obj)
         pymport_py.eval("delete globalThis.kept; gc(); gc()")
         # finalizers run on later turns of the loop: collect, and wait for a turn
+        for _ in range(50):
+            if sys.getrefcount(obj) == base:
+                break
+            pymport_py.eval("gc()")
+            pymport_py.eval("new Promise((r) => setImmediate(r))").result(timeout=30)
+        print(held > base, sys.getrefcount(obj) == base)
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.split() == ["True", "True"]
+
+
+def test_proxies_collected_by_js_release_their_python_objects(run_python):
+    """A proxy keeps its Python object alive; the proxies' identity map and
+    the wrappers of callbacks do not keep it once JS drops the proxies."""
+    proc = run_python(
+        """
+        import sys, pymport_py
+        pymport_py.start(["--expose-gc"])
+        class Payload:
+            pass
+        obj = Payload()
+        base = sys.getrefcount(obj)
+        hold = pymport_py.eval('''(o) => {
+            const { PyObject, proxify, pyval } = require('pymport');
+            const proxified = require('pymport/proxified');
+            const call = proxify(pyval('lambda f, x: f(x)'));
+            globalThis.kept = [];
+            for (let i = 0; i < 100; i++) {
+                const p = proxify(PyObject.fromJS(o));
+                kept.push(p, proxified.PyObject.fromJS(o), call((v) => v, p));
+            }
+        }''')
+        hold(pymport_py.ref(obj))
+        held = sys.getrefcount(obj)
+        pymport_py.eval("delete globalThis.kept; gc(); gc()")
         for _ in range(50):
             if sys.getrefcount(obj) == base:
                 break
@@ -98,6 +137,7 @@ def test_esm_import_from_pymport(repo_root, monkeypatch):
     ns = pymport_py.import_module("./tests/js/uses-pymport.mjs")
     assert (ns.answer, ns.sqrt, ns.isPyObject, ns.sameApi) == (42, 7, True, True)
     assert ns.typed.to_py() == [1, 2]
+    assert ns.proxified.to_py() == [2, True, True]
 
 
 def test_esm_import_survives_restarts(run_python):
@@ -112,3 +152,53 @@ def test_esm_import_survives_restarts(run_python):
     )
     assert proc.returncode == 0, proc.report
     assert proc.stdout.split() == ["42", "5"] * 3
+
+
+MOCHA_INIT = """\
+const { version } = require('pymport');
+const { pymport } = require('pymport/proxified');
+const v = version.pymport;
+console.log(`pymport: ${v.major}.${v.minor}.${v.patch}${v.suffix ? `-${v.suffix}` : ''}`);
+const lib = version.pythonLibrary;
+console.log(`Python library: (${lib.builtin ? 'builtin' : 'system'}) ${lib.major}.${lib.minor}.${lib.micro}`);
+pymport('sys').path.insert(1, __dirname);
+exports.mochaHooks = { afterEach: global.gc };
+"""
+
+MOCHA_SPEC = """\
+const assert = require('assert');
+const { PyObject } = require('pymport');
+const { pymport } = require('pymport/proxified');
+
+describe('under the mocha CLI', () => {
+  it('has the collector', () => assert.strictEqual(typeof global.gc, 'function'));
+  it('reaches the modules next to the init file, proxified', () => {
+    const helpers = pymport('mocha_helpers');
+    assert.ok(helpers instanceof PyObject);
+    assert.strictEqual(+helpers.double(21), 42);
+  });
+});
+"""
+
+
+def test_pymport_style_init_runs_under_the_mocha_cli(tmp_path, repo_root, npm_dir):
+    """A mocha setup written for pymport (its .mocharc.json: expose-gc, a
+    timeout and an init file that prints `version`'s fields and extends
+    sys.path) runs under the real mocha command line in the embedded Node."""
+    (tmp_path / ".mocharc.json").write_text(json.dumps({
+        "spec": "*.test.js", "require": ["./_init.js"], "v8-expose-gc": True,
+        "timeout": "30000", "reporter": "tap"}))
+    (tmp_path / "_init.js").write_text(MOCHA_INIT)
+    (tmp_path / "cli.test.js").write_text(MOCHA_SPEC)
+    (tmp_path / "mocha_helpers.py").write_text("def double(x):\n    return 2 * x\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [repo_root, os.environ.get("PYTHONPATH")])))
+    mocha = os.path.join(npm_dir, "node_modules", "mocha", "bin", "mocha.js")
+    proc = subprocess.run([sys.executable, "-m", "pymport_py", mocha], cwd=tmp_path, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    report = f"exit {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0, report
+    assert f"pymport: {pymport_py.__version__}" in lines, report
+    assert "Python library: (system) {}.{}.{}".format(*sys.version_info[:3]) in lines, report
+    assert "# pass 2" in lines and "# fail 0" in lines, report

@@ -44,7 +44,7 @@ DEMO_LINES = [
 INSPECT = r"""
 import importlib.metadata, json, sys
 import pymport_py
-js_version = pymport_py.eval("require('pymport').version")
+js_version = pymport_py.eval("String(require('pymport').version)")
 maps = open("/proc/self/maps").read().splitlines()
 print(json.dumps({
     "file": pymport_py.__file__,
@@ -271,7 +271,7 @@ def test_sdist_has_what_a_build_needs_and_no_binaries(tmp_path):
 def test_version_has_a_single_source():
     version = source_version()
     assert pymport_py.__version__ == version
-    assert pymport_py.eval("require('pymport').version") == version
+    assert pymport_py.eval("String(require('pymport').version)") == version
     with open(os.path.join(REPO_ROOT, "pymport_py", "js", "package.json")) as f:
         assert "version" not in json.load(f)
     # No package or build file but _version.py names the version.

@@ -1,6 +1,6 @@
 'use strict';
 // require('pymport/array'): Python array.array <-> JS typed arrays.
-const { pymport, PyObject } = require('./pymport.js');
+const { pymport } = require('./pymport.js');
 
 const byTypecode = {
   b: Int8Array, B: Uint8Array, h: Int16Array, H: Uint16Array, i: Int32Array, I: Uint32Array,
@@ -29,7 +29,7 @@ function getPythonType(typed) {
 
 // A typed array with a copy of a Python array.array's items.
 function toTypedArray(pyArray) {
-  const array = pyArray instanceof PyObject ? pyArray : pyArray.__PymportProxy__;
+  const array = pyArray?.__PymportProxy__ ?? pyArray; // a proxy's PyObject, or the PyObject
   const Ctor = getJSType(array.get('typecode').toJS());
   const bytes = Buffer.from(array.get('tobytes').call().toJS());
   const out = new Ctor(bytes.length / Ctor.BYTES_PER_ELEMENT);

@@ -20,6 +20,12 @@ function splitArgs(args) {
   return [args, undefined];
 }
 
+// The proxies that proxify() made (pymport.js): each stands for a PyObject and
+// is an instance of PyObject for `instanceof`, while its target stays a
+// function so that it can be called.
+const proxies = new WeakSet();
+const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
+
 let builtins;
 function builtin(name) {
   builtins ??= binding.pyimport('builtins');
@@ -27,6 +33,10 @@ function builtin(name) {
 }
 
 class PyObject {
+  static [Symbol.hasInstance](v) {
+    return ordinaryHasInstance.call(this, v) || (this === PyObject && proxies.has(v));
+  }
+
   get(name) { return binding.pyGet(this, name); }
   has(name) { return binding.pyHas(this, name); }
   item(key) { return binding.pyItem(this, key); }
@@ -102,4 +112,4 @@ class PyObject {
   static values(obj) { return binding.pyValues(obj instanceof PyObject ? obj : PyObject.dict(obj)); }
 }
 
-module.exports = { PyObject, splitArgs };
+module.exports = { PyObject, splitArgs, proxies };

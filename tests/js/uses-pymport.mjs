@@ -8,3 +8,8 @@ export const sqrt = pymport('math').get('sqrt').call(49).toJS();
 export const isPyObject = pyval('1') instanceof PyObject;
 export const sameApi = pymportDefault.pyval === pyval;
 export const typed = Array.from(toTypedArray(pyval('__import__("array").array("i", [1, 2])')));
+import { pymport as proxifiedPymport, PyObject as ProxifiedPyObject } from 'pymport/proxified';
+
+// named exports of pymport/proxified; a proxy is an instance of both PyObjects
+const math = proxifiedPymport('math');
+export const proxified = [+math.floor(2.5), math instanceof ProxifiedPyObject, math instanceof PyObject];

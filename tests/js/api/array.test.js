@@ -1,7 +1,7 @@
 'use strict';
 // pymport/array: Python arrays and typed arrays.
 const assert = require('assert');
-const { pyval } = require('pymport');
+const { pyval, proxify } = require('pymport');
 const { getJSType, getPythonType, toTypedArray, toPythonArray } = require('pymport/array');
 
 module.exports = {
@@ -20,5 +20,9 @@ module.exports = {
     const back = toPythonArray(new Int16Array([-1, 2, 300]));
     assert.strictEqual(back.get('typecode').toJS(), 'h');
     assert.deepStrictEqual(back.get('tolist').call().toJS(), [-1, 2, 300]);
+  },
+  'a proxified array converts too'() {
+    const py = proxify(pyval('__import__("array").array("i", [7, -8])'));
+    assert.deepStrictEqual(toTypedArray(py), new Int32Array([7, -8]));
   },
 };
