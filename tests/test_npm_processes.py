@@ -1,17 +1,20 @@
-"""npm packages that start more Node threads or Node processes, used from Python:
-tinypool (its worker_threads and child_process pools; tests/js/package.json,
-installed by `npm ci`).
+"""npm packages that start more Node threads, Node processes or a browser, used from
+Python: tinypool (its worker_threads and child_process pools) and puppeteer-core
+driving Debian's chromium (tests/js/package.json, installed by `npm ci`).
 
-Each test runs in a fresh interpreter with a timeout, since a pool that hangs
-would otherwise hang the suite. The child changes to tests/js after importing
-pymport_py, so that `require` and `import_module` find the packages.
+Each test runs in a fresh interpreter with a timeout, since a pool or a browser
+that hangs would otherwise hang the suite. The child changes to tests/js after
+importing pymport_py, so that `require` and `import_module` find the packages.
 """
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import textwrap
 import time
+import urllib.parse
 
 import pytest
 
@@ -124,3 +127,105 @@ def test_tinypool_in_a_script_run_by_the_runner(runtime):
     out = json.loads(proc.stdout)
     out["error"] = out["error"].split(": ", 1)
     check_results(out, runtime)
+
+
+# --------------------------------------------------------------------------
+# puppeteer-core: Debian's chromium (scripts/install-deps installs it), headless,
+# without its sandbox since the tests run as root. A page's functions are sent to
+# the browser as their source text, so they are JavaScript functions (node.eval)
+# or strings; puppeteer looks at its caller's stack frames, which a call from
+# Python has too.
+
+CHROMIUM = shutil.which("chromium")
+
+PAGE = ("<title>pymport</title><h1>Hello</h1>"
+        "<ul><li class=n>one</li><li class=n>two</li><li>three</li></ul>")
+
+
+@pytest.fixture
+def profile(tmp_path):
+    """The browser's profile directory (fails, never skips, without chromium). Any
+    browser process still using it after the test (one left behind by a child that
+    timed out) is killed."""
+    assert CHROMIUM, "Debian's chromium is not installed: run scripts/install-deps"
+    path = str(tmp_path / "profile")
+    yield path
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if path.encode() in cmdline:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def launch(profile):
+    return (f"puppeteer.launch(executablePath={CHROMIUM!r}, args=['--no-sandbox'], "
+            f"userDataDir={profile!r}, timeout=60000)")
+
+
+def test_puppeteer_from_python_with_result(profile):
+    out = run_python(f"""
+        puppeteer = node.require("puppeteer-core")
+        browser = {launch(profile)}.result(90)
+        try:
+            page = browser.newPage().result(60)
+            page.setContent({PAGE!r}).result(60)
+            out = {{
+                "function": page.evaluate(node.eval("(sel) => document.querySelectorAll(sel).length"),
+                                          "li").result(60),
+                "string": page.evaluate("document.title + ' ' + document.querySelector('h1').textContent")
+                              .result(60),
+                "$eval": getattr(page, "$eval")("h1", node.eval("(el, s) => el.textContent.toUpperCase() + s"),
+                                                "!").result(60),
+                "$$eval": getattr(page, "$$eval")("li.n", node.eval("(els) => els.map((e) => e.textContent)"))
+                              .result(60).to_py(),
+                "stack": page.evaluate(node.eval("() => new Error('here').stack")).result(60),
+            }}
+            try:
+                page.evaluate("throw new TypeError('thrown in the page')").result(60)
+            except node.JSError as e:
+                out["error"] = e.message
+            out["version"] = browser.version().result(60)
+        finally:
+            browser.close().result(60)
+        print(json.dumps(out))
+    """)
+    assert out["function"] == 3
+    assert out["string"] == "pymport Hello"
+    assert out["$eval"] == "HELLO!"
+    assert out["$$eval"] == ["one", "two"]
+    # puppeteer names the page's script after its caller's call site: Python's frame
+    assert "pptr:evaluate;[python]:" in urllib.parse.unquote(out["stack"])
+    assert "thrown in the page" in out["error"]
+    assert out["version"].startswith(("Chrome/", "HeadlessChrome/"))
+
+
+def test_puppeteer_from_asyncio_with_a_python_function_exposed_to_the_page(profile):
+    out = run_python(f"""
+        import asyncio
+        puppeteer = node.require("puppeteer-core")
+
+        async def main():
+            browser = await {launch(profile)}
+            try:
+                page = await browser.newPage()
+                await page.exposeFunction("pyWords", lambda text: text.split())
+                await page.setContent({PAGE!r})
+                return {{
+                    "words": await page.evaluate("pyWords(document.querySelector('ul').innerText)"),
+                    "$eval": await getattr(page, "$eval")("li:last-child", node.eval("(el) => el.outerHTML")),
+                    "handle": await (await getattr(page, "$")("h1")).evaluate(node.eval("(el) => el.tagName")),
+                }}
+            finally:
+                await browser.close()
+
+        print(json.dumps(asyncio.run(main()), default=lambda o: o.to_py()))
+    """)
+    assert out == {"words": ["one", "two", "three"], "$eval": "<li>three</li>", "handle": "H1"}
