@@ -229,7 +229,15 @@ def _emit(env: Environment, event: str) -> None:
     # On the loop thread, as Node emits it from its event loop: the ticks and
     # microtasks of the listeners run before this returns (a call from Python
     # would leave them to the loop thread's next turn, docs/threading.md#turns).
-    emit = env.eval("(event) => { process.emit(event, process.exitCode ?? 0); }")
+    # 'exit' once, as node guards it (process._exiting), so the shutdown after it
+    # does not emit it again.
+    emit = env.eval("""(event) => {
+      if (event === 'exit') {
+        if (process._exiting) return;
+        process._exiting = true;
+      }
+      process.emit(event, process.exitCode ?? 0);
+    }""")
     emit.call_async(event).result()
 
 

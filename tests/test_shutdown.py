@@ -72,6 +72,62 @@ def test_atexit_handlers_registered_later_can_still_use_js(run_python):
     assert proc.stdout == "atexit 42\n", proc.report
 
 
+def test_exit_listeners_run_when_python_exits_as_when_node_exits(run_python):
+    # Packages clean up in process.on('exit') (puppeteer closes its browser there).
+    proc = run_python(
+        """
+        import pymport_py
+        pymport_py.eval("process.exitCode = 3; process.on('exit', (code) => console.log('main exit', code))")
+        w = pymport_py.Worker()
+        w.eval("process.on('exit', (code) => console.log('worker exit', code))")
+        print("end of script")
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.splitlines() == ["end of script", "main exit 3", "worker exit 0"], proc.report
+
+
+def test_exit_listeners_run_at_shutdown_and_close_once_each(run_python):
+    proc = run_python(
+        """
+        import pymport_py
+        with pymport_py.Worker() as w:
+            w.eval("process.on('exit', () => console.log('worker exit'))")
+        pymport_py.eval("process.on('exit', () => console.log('main exit'))")
+        pymport_py.shutdown()
+        print("after shutdown")
+        try:
+            pymport_py.eval("process.on('exit', () => console.log('exit after process.exit')); process.exit(0)")
+        except SystemExit:
+            print("process.exit")
+        pymport_py.shutdown()  # 'exit' was emitted by process.exit already
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.splitlines() == [
+        "worker exit", "main exit", "after shutdown", "exit after process.exit", "process.exit",
+    ], proc.report
+
+
+def test_exit_listener_that_throws_or_hangs_does_not_stop_the_shutdown(run_python):
+    proc = run_python(
+        """
+        import sys, pymport_py
+        sys.unraisablehook = lambda u: print("reported:", u.exc_value)
+        pymport_py.eval("process.on('exit', () => { throw new Error('in an exit listener') })")
+        pymport_py.shutdown()
+        print("running:", pymport_py.running())
+        w = pymport_py.Worker()
+        w.eval("process.on('exit', () => { for (;;) {} })")
+        w.close()  # after 10 s, stopped anyway
+        print("closed:", not w.running)
+        """, timeout=120,
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.splitlines() == [
+        "reported: Error: in an exit listener", "running: False", "closed: True"], proc.report
+
+
 def test_uncaught_process_exit_sets_exit_code(run_python):
     proc = run_python(
         """
