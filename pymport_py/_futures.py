@@ -1,10 +1,26 @@
 """Futures and awaitables crossing between asyncio and JavaScript (used by the extension)."""
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
+import sys
 import threading
-from typing import Any, Awaitable, Generator
+from typing import TYPE_CHECKING, Any, Awaitable, Generator
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    # asyncio is imported when first needed (it costs a large part of `import
+    # pymport_py`); until a program imports it, nothing here can be an asyncio
+    # object and no asyncio loop runs.
+    asyncio = None
+
+
+def _asyncio() -> Any:
+    global asyncio
+    if asyncio is None:
+        import asyncio as module
+        asyncio = module
+    return asyncio
 
 
 class JSFuture(concurrent.futures.Future[Any]):
@@ -49,11 +65,11 @@ def background_loop() -> asyncio.AbstractEventLoop:
     global _loop
     with _loop_lock:
         if _loop is None or _loop.is_closed():
-            loop = asyncio.new_event_loop()
+            loop = _asyncio().new_event_loop()
             ready = threading.Event()
 
             def run() -> None:
-                asyncio.set_event_loop(loop)
+                _asyncio().set_event_loop(loop)
                 loop.call_soon(ready.set)
                 loop.run_forever()
 
@@ -69,7 +85,7 @@ async def _await_into(awaitable: Awaitable[Any], target: concurrent.futures.Futu
     which left the Promise, and every later one on that loop, waiting forever."""
     try:
         value = await awaitable
-    except asyncio.CancelledError:
+    except _asyncio().CancelledError:
         target.cancel()
         raise
     except BaseException as e:  # noqa: B036 - the outcome goes to JavaScript
@@ -106,12 +122,13 @@ def to_concurrent_future(obj: Any) -> concurrent.futures.Future[Any]:
     if isinstance(obj, concurrent.futures.Future):
         return obj
     result: concurrent.futures.Future[Any] = concurrent.futures.Future()
-    if isinstance(obj, asyncio.Future):
+    aio = sys.modules.get("asyncio")  # not imported: obj is no asyncio future, no loop runs
+    if aio is not None and isinstance(obj, aio.Future):
         obj.get_loop().call_soon_threadsafe(
             obj.add_done_callback, lambda f: _copy_outcome(f, result))
         return result
     try:
-        running = asyncio.get_running_loop()
+        running = aio.get_running_loop() if aio is not None else None
     except RuntimeError:
         running = None
     if running is not None:
@@ -138,7 +155,7 @@ def await_future(future: concurrent.futures.Future[Any]) -> Generator[Any, None,
     outcome at once (no trip through the event loop), like a done asyncio future."""
     if future.done():
         return _settled(future)
-    return asyncio.wrap_future(future).__await__()
+    return _asyncio().wrap_future(future).__await__()
 
 
 _pool: concurrent.futures.ThreadPoolExecutor | None = None

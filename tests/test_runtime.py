@@ -34,6 +34,24 @@ def test_import_does_not_start_node_and_first_use_does(run_python):
     assert proc.stdout.splitlines() == ["False", "42", "True"], proc.report
 
 
+def test_asyncio_is_imported_only_by_programs_that_use_it(run_python):
+    # It costs a good part of a cold start; a program that never awaits never pays it.
+    proc = run_python(
+        """
+        import sys, pymport_py
+        pymport_py.eval("Promise.resolve(1)").result()
+        pymport_py.eval("(f) => f()")(lambda: 1)
+        print("asyncio" in sys.modules)
+        import asyncio
+        async def main():
+            return await pymport_py.eval("Promise.resolve(2)")
+        print(asyncio.run(main()))
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.splitlines() == ["False", "2"], proc.report
+
+
 def test_lazy_start_after_shutdown():
     pymport_py.shutdown()
     assert pymport_py.running() is False
