@@ -8,6 +8,7 @@ if (!binding.ready()) {
   require(binding.bootstrapPath())(binding, { worker: true });
 }
 const { PyObject, splitArgs } = require('./pyobject.js');
+const { share, fromShared } = require('./share.js');
 
 const PROXY = '__PymportProxy__';
 
@@ -88,5 +89,7 @@ module.exports = {
   pyval,
   proxify,
   PyObject,
+  share,
+  fromShared,
   get version() { return binding.pyeval('__import__("pymport_py").__version__').toJS(); },
 };
