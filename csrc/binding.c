@@ -5,9 +5,9 @@
  * ours during their bootstrap on the loop thread, a Node worker_thread's on
  * that thread (foreign.c). The functions here are JS-facing callbacks: they
  * run on the thread that runs the environment's JS, with its Node lock held,
- * and take the GIL themselves. The binding also carries pyproxy.c's and
- * pyapi.c's functions. Console output (write, isatty, terminal) goes to
- * Python's sys.stdout/sys.stderr as they are at each call. */
+ * and take the GIL themselves. The binding also carries pyproxy.c's,
+ * pyapi.c's and share.c's functions. Console output (write, isatty, terminal)
+ * goes to Python's sys.stdout/sys.stderr as they are at each call. */
 #include "binding.h"
 
 #include "convert.h"
@@ -15,6 +15,7 @@
 #include "foreign.h"
 #include "pyapi.h"
 #include "pyproxy.h"
+#include "share.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,7 @@ napi_value bd_register(napi_env napi, napi_value exports) {
     JS_TRY(napi, napi_define_properties(napi, exports, sizeof props / sizeof props[0], props));
     JS_TRY(napi, pyp_define_binding(napi, exports));
     JS_TRY(napi, pa_define_binding(napi, exports));
+    JS_TRY(napi, sh_define_binding(napi, exports));
     return exports;
 js_error:
     return NULL;

@@ -343,6 +343,33 @@ extern "C" uint32_t em_identity_hash(napi_value value) {
     return static_cast<uint32_t>(local.As<v8::Object>()->GetIdentityHash());
 }
 
+// The other way: a Local made here, as the napi_value Node-API expects
+// (v8impl::JsValueFromV8LocalValue). It lives in the current handle scope,
+// which is the calling Node-API callback's.
+static napi_value em_napi_value(v8::Local<v8::Value> local) {
+    napi_value value;
+    static_assert(sizeof(local) == sizeof(value), "napi_value is not a Local");
+    memcpy(static_cast<void *>(&value), &local, sizeof(value));
+    return value;
+}
+
+extern "C" int em_token_new(void *data, em_token_release release, void *hint, napi_value *out) {
+    v8::Isolate *isolate = v8::Isolate::GetCurrent();
+    if (!isolate || !data) return -1;
+    // Length 0: JS can neither read nor write the memory behind `data`.
+    // From here V8 owns `data` (it aborts the process when out of memory).
+    std::shared_ptr<v8::BackingStore> store =
+        v8::SharedArrayBuffer::NewBackingStore(data, 0, release, hint);
+    *out = em_napi_value(v8::SharedArrayBuffer::New(isolate, std::move(store)));
+    return 0;
+}
+
+extern "C" void *em_token_data(napi_value value) {
+    v8::Local<v8::Value> local = em_local(value);
+    if (local.IsEmpty() || !local->IsSharedArrayBuffer()) return nullptr;
+    return local.As<v8::SharedArrayBuffer>()->GetBackingStore()->Data();
+}
+
 extern "C" size_t em_max_string_length(void) { return static_cast<size_t>(v8::String::kMaxLength); }
 
 extern "C" size_t em_heap_used(em_setup *s) {

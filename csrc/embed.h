@@ -131,6 +131,22 @@ typedef struct em_memory_hold em_memory_hold;
 em_memory_hold *em_hold_memory(napi_value value);
 void em_release_memory(em_memory_hold *hold);
 
+/* A token: a SharedArrayBuffer of length 0 whose backing store carries
+ * `data`. Structured clone (postMessage) passes a SharedArrayBuffer by
+ * reference, so the token's copies in every isolate, and in messages not yet
+ * received, share that one backing store; release(data, 0, hint) runs once
+ * the last of them is gone, on whichever thread drops it (a V8 background
+ * thread, a thread tearing down an isolate or a message), with whatever locks
+ * that thread holds: it must not block or call into V8 or Python. Node lock
+ * held. Sets *out and returns 0, or returns -1 when no isolate is entered
+ * (nothing made: release will not run). */
+typedef void (*em_token_release)(void *data, size_t length, void *hint);
+int em_token_new(void *data, em_token_release release, void *hint, napi_value *out);
+/* The data pointer of a SharedArrayBuffer's backing store (a token's `data`,
+ * or another buffer's memory: callers check it is one of theirs), or NULL
+ * when value is not a SharedArrayBuffer. Node lock held. */
+void *em_token_data(napi_value value);
+
 /* The longest string V8 can make, in UTF-16 code units. */
 size_t em_max_string_length(void);
 

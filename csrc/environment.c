@@ -11,6 +11,9 @@
 #include "nodelock.h"
 #include "queue.h"
 
+#include <stdio.h>
+#include <string.h>
+
 typedef struct {
     PyObject_HEAD
     rt_env *env; /* strong; set once */
@@ -136,6 +139,80 @@ error:
     return res;
 }
 
+/* Calls fn_name of js/adopt.js (next to env's bootstrap) in env with one
+ * argument. Node lock and GIL held. Returns 0 with *out set, or -1. */
+static int env_adopt_call(rt_env *env, const char *fn_name, napi_value arg, napi_value *out) {
+    const char *bootstrap = env->bootstrap_path, *slash = strrchr(bootstrap, '/');
+    int dir_len = slash ? (int)(slash - bootstrap + 1) : 0;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%.*sadopt.js", dir_len, bootstrap) >= (int)sizeof path) {
+        PyErr_SetString(PyExc_RuntimeError, "pymport_py's installation path is too long");
+        return -1;
+    }
+    napi_value argv[2], module, fn, undefined;
+    NAPI_OK(env, napi_create_string_utf8(env->napi, path, NAPI_AUTO_LENGTH, &argv[0]));
+    NAPI_OK(env, napi_get_undefined(env->napi, &undefined));
+    argv[1] = undefined;
+    napi_status status = cl_call_helper(env, RT_H_REQUIRE, 2, argv, &module);
+    if (status == napi_ok) status = napi_get_named_property(env->napi, module, fn_name, &fn);
+    if (status == napi_ok) status = cl_call(env, undefined, fn, 1, &arg, out);
+    if (status != napi_ok) return er_from_status(env, status);
+    return 0;
+error:
+    return -1;
+}
+
+/* Returns a new reference: the bytes of value (a JSObject of env) as
+ * adopt.js serializes them, in env. GIL held; takes env's Node lock. */
+static PyObject *env_serialize(rt_env *env, PyObject *value) {
+    nl_frame frame;
+    PyObject *bytes = NULL;
+    napi_value v, out;
+    void *data;
+    size_t len;
+    if (nl_enter_with_gil(env, &frame) < 0) return NULL;
+    if (jsp_value(env, value, &v) < 0 || env_adopt_call(env, "serialize", v, &out) < 0) goto error;
+    NAPI_OK(env, napi_get_buffer_info(env->napi, out, &data, &len));
+    bytes = PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
+error:
+    nl_leave_with_gil(env, &frame);
+    return bytes;
+}
+
+/* Returns a new reference: the value that adopt.js deserializes from bytes,
+ * in env. GIL held; takes env's Node lock. */
+static PyObject *env_deserialize(rt_env *env, PyObject *bytes) {
+    nl_frame frame;
+    PyObject *res = NULL;
+    napi_value buffer, out;
+    if (nl_enter_with_gil(env, &frame) < 0) return NULL;
+    NAPI_OK(env, napi_create_buffer_copy(env->napi, (size_t)PyBytes_GET_SIZE(bytes),
+                                         PyBytes_AS_STRING(bytes), NULL, &buffer));
+    if (env_adopt_call(env, "deserialize", buffer, &out) == 0) res = cv_to_py(env, out);
+error:
+    nl_leave_with_gil(env, &frame);
+    return res;
+}
+
+/* adopt(value): a structured-clone copy, in this environment, of a JSObject
+ * of any environment. The value's environment serializes it, the bytes cross
+ * as a Python bytes object, and this one deserializes them: one Node lock at
+ * a time, the value's, then this one's. */
+static PyObject *env_adopt(PyObject *self, PyObject *value) {
+    rt_env *env = env_of(self);
+    if (!jsp_check(rt_state_of(env), value)) {
+        PyErr_Format(PyExc_TypeError,
+                     "adopt() takes a JSObject (a JavaScript object of any environment), not %.100s",
+                     Py_TYPE(value)->tp_name);
+        return NULL;
+    }
+    PyObject *bytes = env_serialize(((jsp_object *)value)->env, value);
+    if (!bytes) return NULL;
+    PyObject *res = env_deserialize(env, bytes);
+    Py_DECREF(bytes);
+    return res;
+}
+
 static PyObject *env_global(PyObject *self, void *closure) {
     (void)closure;
     rt_env *env = env_of(self);
@@ -207,6 +284,9 @@ static PyMethodDef env_methods[] = {
      "import_module(specifier, base=None): ESM import; returns the module namespace."},
     {"eval", env_eval, METH_VARARGS, "eval(source, base=None): run a script in the global scope."},
     {"to_js", env_to_js, METH_O, "to_js(value): convert deeply to a JS value."},
+    {"adopt", env_adopt, METH_O,
+     "adopt(value): a structured-clone copy of value (a JSObject of any environment) in this "
+     "environment."},
     {"shutdown", env_shutdown, METH_NOARGS, "Stop the environment and join its loop thread."},
     {"heap_used", env_heap_used, METH_NOARGS, "V8 heap bytes in use."},
     {"busy", env_busy, METH_NOARGS,

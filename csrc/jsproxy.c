@@ -72,7 +72,9 @@ int jsp_value(rt_env *env, PyObject *obj, napi_value *out) {
     jsp_object *o = (jsp_object *)obj;
     if (o->env != env) {
         PyErr_SetString(PyExc_ValueError,
-                        "this JavaScript object belongs to another Node environment");
+                        "this JavaScript object belongs to another Node environment; copy it "
+                        "into this one with adopt() (pymport_py.adopt(obj) for the main "
+                        "environment, worker.adopt(obj) for a Worker) or to_py()");
         return -1;
     }
     NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, out));

@@ -58,7 +58,7 @@ from ._futures import JSFuture  # noqa: E402
 __all__ = [
     "EnvironmentClosed", "JSComparisonWarning", "JSError", "JSObject", "JSRangeError", "JSReferenceError",
     "JSSyntaxError", "JSTypeError", "ProcessExit", "null", "ref", "require", "import_module",
-    "eval", "globalThis", "new", "to_js", "start", "shutdown", "running", "Worker", "JSFuture", "deadline", "set_lock_wait_limit", "turn",
+    "eval", "globalThis", "new", "to_js", "adopt", "start", "shutdown", "running", "Worker", "JSFuture", "deadline", "set_lock_wait_limit", "turn",
     "__version__",
 ]
 
@@ -352,6 +352,21 @@ def to_js(value: Any) -> Any:
     return _env().to_js, (value,)
 
 
+def adopt(value: JSObject) -> Any:
+    """A structured-clone copy of ``value``, a JSObject of any environment, in the main one.
+
+    The copy has the data of ``value`` (nested objects and arrays, Map, Set,
+    Date, RegExp, typed arrays, errors, cycles), as ``postMessage`` copies it,
+    and no link to the original. Functions, symbols, Promises, Python objects
+    (PyObjects) and other values that a structured clone cannot copy raise
+    TypeError naming where they are::
+
+        with pymport_py.Worker() as w:
+            config = pymport_py.adopt(w.eval("({ retries: 3, hosts: ['a', 'b'] })"))
+    """
+    return _env().adopt(value)
+
+
 class Worker:
     """A further Node environment, with its own isolate, event loop and loop thread.
 
@@ -359,7 +374,8 @@ class Worker:
     (``cwd`` is where the worker's ``require`` and ``import_module`` resolve from).
     Python threads that call into different workers run JavaScript in parallel.
     JSObjects belong to the environment that made them: passing one to another
-    environment raises ValueError. Use as a context manager, or call close()::
+    environment raises ValueError; :meth:`adopt` copies one into this worker.
+    Use as a context manager, or call close()::
 
         with pymport_py.Worker() as w:
             w.eval("1 + 1")
@@ -407,6 +423,11 @@ class Worker:
     def to_js(self, value: Any) -> Any:
         """Convert ``value`` deeply to a JavaScript value of this worker."""
         return self._env.to_js, (value,)
+
+    def adopt(self, value: JSObject) -> Any:
+        """A structured-clone copy of ``value``, a JSObject of any environment, in this worker
+        (see :func:`pymport_py.adopt`)."""
+        return self._env.adopt(value)
 
     def turn(self) -> contextlib.AbstractContextManager[None]:
         """Hold this worker's turn for a block (see :func:`pymport_py.turn`)."""

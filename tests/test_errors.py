@@ -572,7 +572,9 @@ def test_a_call_with_more_than_8_arguments_one_of_which_fails_to_convert(run_pyt
         """, timeout=60)
     assert proc.returncode == 0, proc.report
     assert proc.stdout.splitlines() == [
-        "this JavaScript object belongs to another Node environment", "780 30"], proc.report
+        "this JavaScript object belongs to another Node environment; copy it into this one with "
+        "adopt() (pymport_py.adopt(obj) for the main environment, worker.adopt(obj) for a Worker) "
+        "or to_py()", "780 30"], proc.report
 
 
 def test_a_python_exception_with_a_lone_surrogate_crosses_whole_and_comes_back_itself():

@@ -133,3 +133,12 @@ def test_all_names_exist():
 
 def test_jsfuture_await_is_documented():
     assert inspect.getdoc(pymport_py.JSFuture.__await__)
+
+
+def test_adopt_takes_a_jsobject_in_the_stub_and_the_package():
+    stub = _stub()["Environment"]
+    adopt = next(n for n in stub.body if isinstance(n, ast.FunctionDef) and n.name == "adopt")
+    assert [ast.unparse(a.annotation) for a in adopt.args.posonlyargs + adopt.args.args
+            if a.annotation is not None] == ["JSObject"]
+    for fn in (pymport_py.adopt, pymport_py.Worker.adopt):
+        assert inspect.signature(fn).parameters["value"].annotation == "JSObject", fn

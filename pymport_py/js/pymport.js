@@ -8,6 +8,7 @@ if (!binding.ready()) {
   require(binding.bootstrapPath())(binding, { worker: true });
 }
 const { PyObject, splitArgs, proxies } = require('./pyobject.js');
+const { share, fromShared } = require('./share.js');
 
 const PROXY = '__PymportProxy__';
 
@@ -185,5 +186,7 @@ module.exports = {
   pyval,
   proxify,
   PyObject,
+  share,
+  fromShared,
   get version() { return version(); },
 };

@@ -3,5 +3,5 @@ import { createRequire } from 'module';
 
 const api = createRequire(import.meta.url)('./pymport.js');
 
-export const { pymport, pyval, proxify, PyObject, version } = api;
+export const { pymport, pyval, proxify, PyObject, version, share, fromShared } = api;
 export default api;
