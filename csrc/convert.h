@@ -31,6 +31,10 @@ PyObject *cv_to_py(rt_env *env, napi_value v);
  * (JSObject.to_py), or NULL with an exception. */
 PyObject *cv_to_py_deep(rt_env *env, napi_value v);
 
+/* cv_to_py_deep for pymport's fromJS() and arguments (the JS API): shared and
+ * circular structures stay so, and a Buffer becomes a bytearray. */
+PyObject *cv_to_py_pymport(rt_env *env, napi_value v);
+
 /* Returns a new reference: the str for a JS string value, or NULL. */
 PyObject *cv_string_to_py(rt_env *env, napi_value v);
 

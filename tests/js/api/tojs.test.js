@@ -1,5 +1,5 @@
 'use strict';
-// toJS() by pymport's rules (the JS API), where they differ from
+// toJS() and fromJS() by pymport's rules (the JS API), where they differ from
 // the Python API's (docs/javascript.md, "Conversions").
 const assert = require('assert');
 const { pymport, pyval, PyObject } = require('pymport');
@@ -77,6 +77,27 @@ module.exports = {
     assert.strictEqual(shared[0], shared[2].x);
   },
 
+  'fromJS: shared and circular JS structures stay shared and circular'() {
+    const array = [];
+    array[0] = array;
+    const list = PyObject.fromJS(array);
+    assert.strictEqual(list.toString(), '[[...]]');
+    assert.strictEqual(list.length, 1);
+    assert.deepStrictEqual(list.toJS(), array);
+    assert.strictEqual(PyObject.tuple(array).toString(), '([[...]],)');
+    const object = {};
+    object.self = object;
+    const dict = PyObject.fromJS(object);
+    assert.strictEqual(dict.toString(), "{'self': {...}}");
+    const back = dict.toJS();
+    assert.strictEqual(back.self, back);
+    const item = [1];
+    assert.strictEqual(pyval('x[0] is x[1]["k"]', { x: [item, { k: item }] }).toJS(), true);
+    const map = new Map();
+    map.set('m', map);
+    assert.strictEqual(pyval('m["m"] is m', { m: map }).toJS(), true);
+  },
+
   'toJS: bytes, bytearray, memoryview and other buffers become Buffer copies'() {
     const bytearray = pyval('bytearray(b"a string")');
     const buf = bytearray.toJS();
@@ -95,4 +116,11 @@ module.exports = {
     assert.throws(() => strided.toJS(), /not C-contiguous/);
   },
 
+  'fromJS: a Buffer or Uint8Array becomes a bytearray'() {
+    const buf = Buffer.from('a string');
+    const bytearray = PyObject.fromJS(buf);
+    assert.strictEqual(bytearray.type, 'bytearray');
+    assert.deepStrictEqual(bytearray.toJS(), buf);
+    assert.strictEqual(pyval('type(b).__name__', { b: new Uint8Array(2) }).toJS(), 'bytearray');
+  },
 };
