@@ -333,7 +333,7 @@ static int cv_pm_module(rt_env *env, PyObject *m, cv_opts opts, napi_value *out)
         *out = obj;
         return 0;
     }
-    if (cv_pm_seen(opts, m, obj) < 0 || !PyList_Check(names)) goto done;
+    if (cv_pm_seen(opts, m, obj) < 0) goto done; /* dir() gives a list */
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
         PyObject *name = Py_NewRef(PyList_GET_ITEM(names, i));
         PyObject *value = PyObject_GetAttr(m, name);

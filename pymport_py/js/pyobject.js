@@ -41,12 +41,22 @@ function pyFunction(py) {
   let fn = functionOf.get(py);
   if (fn !== undefined) return fn;
   fn = function (...args) { return py.call(...args); };
-  const name = binding.pyGet(py, '__name__');
-  Object.defineProperty(fn, 'name', { value: name !== undefined && name.type === 'str' ? name.toString() : py.type });
+  Object.defineProperty(fn, 'name', { value: functionName(py) });
   Object.defineProperty(fn, '__PyObject__', { value: py });
   binding.pyMark(py, fn);
   functionOf.set(py, fn);
   return fn;
+}
+
+// A callable's __name__, else its type's name (a __name__ that raises too).
+function functionName(py) {
+  try {
+    const name = binding.pyGet(py, '__name__');
+    if (name !== undefined && name.type === 'str') return name.toString();
+  } catch {
+    // the type's name
+  }
+  return py.type;
 }
 
 class PyObject {
