@@ -14,9 +14,13 @@ typedef enum {
  * with a Python exception. */
 int cv_to_js(rt_env *env, PyObject *obj, cv_mode mode, napi_value *out);
 
-/* cv_to_js for pymport's toJS({depth, buffer}): containers deeper than
- * `depth` (-1: no limit) and, unless `buffers`, buffer objects stay PyObjects. */
-int cv_to_js_limited(rt_env *env, PyObject *obj, int depth, int buffers, napi_value *out);
+/* pymport's toJS({depth, buffer}) (the JS API, docs/javascript.md): values
+ * `depth` levels down (-1: no limit) and, unless `buffers`, buffer objects
+ * stay PyObjects; sets become Arrays, modules objects of their attributes,
+ * buffers Buffers (copies); shared and circular structures stay so; a
+ * callable becomes make_fn(its PyObject). */
+int cv_to_js_pymport(rt_env *env, PyObject *obj, int depth, int buffers, napi_value make_fn,
+                     napi_value *out);
 
 /* Returns a new reference: the Python value of v (primitives by value, the
  * original object for a proxy of a Python object, else a JSObject), or NULL
@@ -26,6 +30,10 @@ PyObject *cv_to_py(rt_env *env, napi_value v);
 /* Returns a new reference: a deep copy of v into Python containers
  * (JSObject.to_py), or NULL with an exception. */
 PyObject *cv_to_py_deep(rt_env *env, napi_value v);
+
+/* cv_to_py_deep for pymport's fromJS() and arguments (the JS API): shared and
+ * circular structures stay so, and a Buffer becomes a bytearray. */
+PyObject *cv_to_py_pymport(rt_env *env, napi_value v);
 
 /* Returns a new reference: the str for a JS string value, or NULL. */
 PyObject *cv_string_to_py(rt_env *env, napi_value v);

@@ -98,13 +98,54 @@ error:
 
 /* ---- deep copy (to_py) ---- */
 
-static PyObject *cv_deep(rt_env *env, napi_value v);
+/* pymport's fromJS() (the JS API) records the JS objects converted so far in
+ * a Map (object -> an External of its Python object, borrowed from the result
+ * being built), so that shared and circular structures stay shared and
+ * circular. NULL: DESIGN.md's rules (JSObject.to_py), where a cycle raises
+ * RecursionError. */
+typedef struct {
+    napi_value map, get, set;
+} cv_from;
 
-static PyObject *cv_deep_array(rt_env *env, napi_value v) {
+static PyObject *cv_deep(rt_env *env, napi_value v, cv_from *from);
+
+/* Records that the JS object v became obj. Returns 0, or -1 with an exception. */
+static int cv_from_add(rt_env *env, cv_from *from, napi_value v, PyObject *obj) {
+    if (!from) return 0;
+    napi_value args[2], ignored;
+    args[0] = v;
+    NAPI_OK(env, napi_create_external(env->napi, obj, NULL, NULL, &args[1]));
+    NAPI_OK(env, napi_call_function(env->napi, from->map, from->set, 2, args, &ignored));
+    return 0;
+error:
+    return -1;
+}
+
+/* Returns a borrowed reference: what v already became in this conversion, or
+ * NULL (no exception; *failed set on error). */
+static PyObject *cv_from_find(rt_env *env, cv_from *from, napi_value v, int *failed) {
+    napi_value found;
+    napi_valuetype type;
+    void *obj = NULL;
+    *failed = 1;
+    NAPI_OK(env, napi_call_function(env->napi, from->map, from->get, 1, &v, &found));
+    NAPI_OK(env, napi_typeof(env->napi, found, &type));
+    if (type == napi_external) NAPI_OK(env, napi_get_value_external(env->napi, found, &obj));
+    *failed = 0;
+    return obj;
+error:
+    return NULL;
+}
+
+static PyObject *cv_deep_array(rt_env *env, napi_value v, cv_from *from) {
     uint32_t n;
     NAPI_OK(env, napi_get_array_length(env->napi, v, &n));
     PyObject *list = PyList_New(n);
     if (!list) return NULL;
+    if (cv_from_add(env, from, v, list) < 0) {
+        Py_DECREF(list);
+        return NULL;
+    }
     for (uint32_t i = 0; i < n; i++) {
         napi_value item;
         napi_status status = napi_get_element(env->napi, v, i, &item);
@@ -113,7 +154,7 @@ static PyObject *cv_deep_array(rt_env *env, napi_value v) {
             er_from_status(env, status);
             return NULL;
         }
-        PyObject *py = cv_deep(env, item);
+        PyObject *py = cv_deep(env, item, from);
         if (!py) {
             Py_DECREF(list);
             return NULL;
@@ -126,7 +167,7 @@ error:
 }
 
 /* Returns a new reference: dict of the own enumerable string keys of v. */
-static PyObject *cv_deep_object(rt_env *env, napi_value v) {
+static PyObject *cv_deep_object(rt_env *env, napi_value v, cv_from *from) {
     napi_value keys;
     uint32_t n;
     PyObject *dict = NULL, *key = NULL, *val = NULL;
@@ -135,12 +176,13 @@ static PyObject *cv_deep_object(rt_env *env, napi_value v) {
                                              napi_key_numbers_to_strings, &keys));
     NAPI_OK(env, napi_get_array_length(env->napi, keys, &n));
     if (!(dict = PyDict_New())) return NULL;
+    if (cv_from_add(env, from, v, dict) < 0) goto error;
     for (uint32_t i = 0; i < n; i++) {
         napi_value k, item;
         NAPI_OK(env, napi_get_element(env->napi, keys, i, &k));
         NAPI_OK(env, napi_get_property(env->napi, v, k, &item));
         if (!(key = cv_string_to_py(env, k))) goto error;
-        if (!(val = cv_deep(env, item))) goto error;
+        if (!(val = cv_deep(env, item, from))) goto error;
         if (PyDict_SetItem(dict, key, val) < 0) goto error;
         Py_CLEAR(key);
         Py_CLEAR(val);
@@ -154,24 +196,25 @@ error:
 }
 
 /* Map -> dict, Set -> set, through Array.from(). */
-static PyObject *cv_deep_collection(rt_env *env, napi_value v, int is_map) {
+static PyObject *cv_deep_collection(rt_env *env, napi_value v, int is_map, cv_from *from) {
     napi_value entries;
     uint32_t n;
     PyObject *out = NULL, *key = NULL, *val = NULL;
     NAPI_OK(env, cl_call_helper(env, RT_H_ENTRIES, 1, &v, &entries));
     NAPI_OK(env, napi_get_array_length(env->napi, entries, &n));
     if (!(out = is_map ? PyDict_New() : PySet_New(NULL))) return NULL;
+    if (cv_from_add(env, from, v, out) < 0) goto error;
     for (uint32_t i = 0; i < n; i++) {
         napi_value e, k, item;
         NAPI_OK(env, napi_get_element(env->napi, entries, i, &e));
         if (is_map) {
             NAPI_OK(env, napi_get_element(env->napi, e, 0, &k));
             NAPI_OK(env, napi_get_element(env->napi, e, 1, &item));
-            if (!(key = cv_deep(env, k))) goto error;
-            if (!(val = cv_deep(env, item))) goto error;
+            if (!(key = cv_deep(env, k, from))) goto error;
+            if (!(val = cv_deep(env, item, from))) goto error;
             if (PyDict_SetItem(out, key, val) < 0) goto error;
         } else {
-            if (!(key = cv_deep(env, e))) goto error;
+            if (!(key = cv_deep(env, e, from))) goto error;
             if (PySet_Add(out, key) < 0) goto error;
         }
         Py_CLEAR(key);
@@ -222,7 +265,7 @@ static const char *cv_typed_format(napi_typedarray_type type) {
     return "B";
 }
 
-static PyObject *cv_deep_typed(rt_env *env, napi_value v) {
+static PyObject *cv_deep_typed(rt_env *env, napi_value v, cv_from *from) {
     napi_typedarray_type type;
     size_t length, offset;
     void *data;
@@ -237,6 +280,9 @@ static PyObject *cv_deep_typed(rt_env *env, napi_value v) {
     case napi_int32_array: case napi_uint32_array: case napi_float32_array: itemsize = 4; break;
     default: itemsize = 8; break;
     }
+    /* pymport: a Buffer (any Uint8Array) becomes a bytearray. */
+    if (from && type == napi_uint8_array)
+        return PyByteArray_FromStringAndSize(length ? data : "", (Py_ssize_t)length);
     PyObject *bytes = PyBytes_FromStringAndSize(length ? data : "", (Py_ssize_t)(length * itemsize));
     if (!bytes || type == napi_uint8_array) return bytes;
     PyObject *view = PyMemoryView_FromObject(bytes);
@@ -277,27 +323,31 @@ error:
     return -1;
 }
 
-static PyObject *cv_deep(rt_env *env, napi_value v) {
+static PyObject *cv_deep(rt_env *env, napi_value v, cv_from *from) {
     napi_valuetype type;
     bool is = false;
     int r;
     NAPI_OK(env, napi_typeof(env->napi, v, &type));
     if (type != napi_object) return cv_to_py(env, v);
     if (pyp_unwrap(env, v)) return cv_to_py(env, v);
+    if (from) {
+        PyObject *seen = cv_from_find(env, from, v, &r);
+        if (seen || r) return seen ? Py_NewRef(seen) : NULL;
+    }
     if (cp_enter_conversion(" while converting a JavaScript value to Python")) return NULL;
     PyObject *res = NULL;
     if (napi_is_array(env->napi, v, &is) == napi_ok && is) {
-        res = cv_deep_array(env, v);
+        res = cv_deep_array(env, v, from);
     } else if (napi_is_typedarray(env->napi, v, &is) == napi_ok && is) {
-        res = cv_deep_typed(env, v);
+        res = cv_deep_typed(env, v, from);
     } else if (napi_is_date(env->napi, v, &is) == napi_ok && is) {
         res = cv_deep_date(env, v);
     } else if ((r = cv_instanceof(env, v, RT_H_MAP)) != 0) {
-        res = r < 0 ? NULL : cv_deep_collection(env, v, 1);
+        res = r < 0 ? NULL : cv_deep_collection(env, v, 1, from);
     } else if ((r = cv_instanceof(env, v, RT_H_SET)) != 0) {
-        res = r < 0 ? NULL : cv_deep_collection(env, v, 0);
+        res = r < 0 ? NULL : cv_deep_collection(env, v, 0, from);
     } else if ((r = cv_is_plain(env, v)) != 0) {
-        res = r < 0 ? NULL : cv_deep_object(env, v);
+        res = r < 0 ? NULL : cv_deep_object(env, v, from);
     } else {
         res = cv_to_py(env, v);
     }
@@ -307,4 +357,17 @@ error:
     return NULL;
 }
 
-PyObject *cv_to_py_deep(rt_env *env, napi_value v) { return cv_deep(env, v); }
+PyObject *cv_to_py_deep(rt_env *env, napi_value v) { return cv_deep(env, v, NULL); }
+
+PyObject *cv_to_py_pymport(rt_env *env, napi_value v) {
+    napi_valuetype type;
+    cv_from from;
+    NAPI_OK(env, napi_typeof(env->napi, v, &type));
+    if (type != napi_object || pyp_unwrap(env, v)) return cv_deep(env, v, NULL); /* nothing to share */
+    NAPI_OK(env, napi_new_instance(env->napi, cl_helper_value(env, RT_H_MAP), 0, NULL, &from.map));
+    NAPI_OK(env, napi_get_named_property(env->napi, from.map, "get", &from.get));
+    NAPI_OK(env, napi_get_named_property(env->napi, from.map, "set", &from.set));
+    return cv_deep(env, v, &from);
+error:
+    return NULL;
+}

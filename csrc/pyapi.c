@@ -66,8 +66,9 @@ static int pa_return(rt_env *env, PyObject *obj, napi_value *out) {
 }
 
 /* Returns a new reference: the Python value of a JS argument (deep: arrays
- * to lists, plain objects to dicts, PyObjects to their object). */
-static PyObject *pa_arg(rt_env *env, napi_value v) { return cv_to_py_deep(env, v); }
+ * to lists, plain objects to dicts, PyObjects to their object; pymport's
+ * rules for cycles and Buffers). */
+static PyObject *pa_arg(rt_env *env, napi_value v) { return cv_to_py_pymport(env, v); }
 
 /* Returns a new reference: a str from a JS value. */
 static PyObject *pa_str_arg(rt_env *env, napi_value v) {
@@ -258,7 +259,6 @@ static int pa_call_async(rt_env *env, PyObject *self, size_t argc, napi_value *a
     return rc;
 }
 
-/* toJS(o, depth, buffer): depth undefined = no limit; buffer default true. */
 /* mark(proxy, o): a proxify() Proxy converts back to o wherever it goes. */
 static int pa_mark(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out) {
     (void)argc;
@@ -277,6 +277,8 @@ static int pa_exception(rt_env *env, PyObject *self, size_t argc, napi_value *ar
     return pa_return(env, er_take(), out);
 }
 
+/* toJS(o, depth, buffer, makeFunction): depth undefined = no limit; buffer
+ * default true; makeFunction(pyobject) gives the JS function of a callable. */
 static int pa_to_js(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out) {
     (void)argc;
     napi_valuetype type;
@@ -286,11 +288,12 @@ static int pa_to_js(rt_env *env, PyObject *self, size_t argc, napi_value *argv, 
     if (type == napi_number) {
         double d;
         NAPI_OK(env, napi_get_value_double(env->napi, argv[1], &d));
-        depth = d < 0 ? 0 : d > 1e6 ? -1 : (int32_t)d;
+        /* As pymport: a negative depth never reaches 0, so is no limit. */
+        depth = d < 0 || d > 1e6 ? -1 : (int32_t)d;
     }
     NAPI_OK(env, napi_typeof(env->napi, argv[2], &type));
     if (type == napi_boolean) NAPI_OK(env, napi_get_value_bool(env->napi, argv[2], &buffers));
-    return cv_to_js_limited(env, self, depth, buffers, out);
+    return cv_to_js_pymport(env, self, depth, buffers, argv[3], out);
 error:
     return -1;
 }

@@ -7,6 +7,7 @@
 #include "errors.h"
 #include "jsproxy.h"
 #include "pyproxy.h"
+#include "table.h"
 
 #include <string.h>
 
@@ -84,11 +85,21 @@ error:
     return -1;
 }
 
+/* pymport's toJS() (the JS API): the Python objects already converted in
+ * this call, so that shared and circular structures stay shared and circular,
+ * and the JS function that makes a pymport function of a callable's PyObject. */
+typedef struct {
+    tb_table seen;      /* PyObject* -> napi_value, valid in the caller's handle scope */
+    napi_value make_fn; /* (pyobject) => function */
+} cv_pymport;
+
 /* How deep containers are copied (-1: all the way) and whether buffers are
- * converted; what lies deeper stays a PyObject (pymport's toJS options). */
+ * converted; what lies deeper stays a PyObject (pymport's toJS options).
+ * `pymport` is set for the JS API's toJS(), NULL for DESIGN.md's rules. */
 typedef struct {
     int depth;
     int buffers;
+    cv_pymport *pymport;
 } cv_opts;
 
 static int cv_convert(rt_env *env, PyObject *obj, cv_mode mode, cv_opts opts, napi_value *out);
@@ -244,19 +255,196 @@ error:
     return -1;
 }
 
+/* ---- pymport's toJS() (the JS API, docs/javascript.md) ---- */
+
+/* Remembers that obj became v in this conversion. Returns 0 or -1. */
+static int cv_pm_seen(cv_opts opts, PyObject *obj, napi_value v) {
+    if (tb_insert(&opts.pymport->seen, (uintptr_t)obj, (void *)v) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* An Array of the items of seq (a PySequence_Fast of obj), registered as
+ * obj's value before its items are converted, so that obj inside itself is
+ * the Array itself. */
+static int cv_pm_items(rt_env *env, PyObject *obj, PyObject *seq, cv_opts opts, napi_value *out) {
+    napi_value arr;
+    NAPI_OK(env, napi_create_array_with_length(env->napi, (size_t)PySequence_Fast_GET_SIZE(seq), &arr));
+    if (cv_pm_seen(opts, obj, arr) < 0) return -1;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        napi_value item;
+        PyObject *o = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
+        int rc = cv_convert(env, o, CV_NESTED, opts, &item);
+        Py_DECREF(o);
+        if (rc < 0) return -1;
+        NAPI_OK(env, napi_set_element(env->napi, arr, (uint32_t)i, item));
+    }
+    *out = arr;
+    return 0;
+error:
+    return -1;
+}
+
+/* A property key: a str as is, anything else converted (JS then makes a
+ * string of it, a PyObject's being its str()), as pymport does. */
+static int cv_pm_key(rt_env *env, PyObject *key, cv_opts opts, napi_value *out) {
+    return PyUnicode_Check(key) ? cv_str_to_js(env, key, out) : cv_convert(env, key, CV_NESTED, opts, out);
+}
+
+/* A plain object of a dict's items, whatever the type of its keys. The items
+ * are those of the dict when the conversion reaches it: converting a module
+ * can import others, which changes dicts on the way (sys.modules). */
+static int cv_pm_dict(rt_env *env, PyObject *d, cv_opts opts, napi_value *out) {
+    napi_value obj;
+    int rc = -1;
+    NAPI_OK(env, napi_create_object(env->napi, &obj));
+    if (cv_pm_seen(opts, d, obj) < 0) return -1;
+    PyObject *items = PyDict_Items(d);
+    if (!items) return -1;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *pair = PyList_GET_ITEM(items, i);
+        napi_value jk, jv;
+        int r = cv_pm_key(env, PyTuple_GET_ITEM(pair, 0), opts, &jk);
+        if (r == 0) r = cv_convert(env, PyTuple_GET_ITEM(pair, 1), CV_NESTED, opts, &jv);
+        if (r == 0 && napi_set_property(env->napi, obj, jk, jv) != napi_ok)
+            r = er_from_status(env, napi_generic_failure);
+        if (r < 0) goto done;
+    }
+    *out = obj;
+    rc = 0;
+done:
+    Py_DECREF(items);
+    return rc;
+error:
+    return -1;
+}
+
+/* A module expands to a plain object of the attributes that dir() lists;
+ * those that cannot be read (a submodule that is not installed) are left out. */
+static int cv_pm_module(rt_env *env, PyObject *m, cv_opts opts, napi_value *out) {
+    napi_value obj;
+    int rc = -1;
+    NAPI_OK(env, napi_create_object(env->napi, &obj));
+    PyObject *names = PyObject_Dir(m);
+    if (!names) {
+        PyErr_Clear();
+        *out = obj;
+        return 0;
+    }
+    if (cv_pm_seen(opts, m, obj) < 0) goto done; /* dir() gives a list */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = Py_NewRef(PyList_GET_ITEM(names, i));
+        PyObject *value = PyObject_GetAttr(m, name);
+        napi_value jk, jv;
+        int r = 0;
+        if (!value) {
+            PyErr_Clear();
+        } else {
+            r = cv_pm_key(env, name, opts, &jk);
+            if (r == 0) r = cv_convert(env, value, CV_NESTED, opts, &jv);
+            if (r == 0 && napi_set_property(env->napi, obj, jk, jv) != napi_ok)
+                r = er_from_status(env, napi_generic_failure);
+        }
+        Py_DECREF(name);
+        Py_XDECREF(value);
+        if (r < 0) goto done;
+    }
+    *out = obj;
+    rc = 0;
+done:
+    Py_DECREF(names);
+    return rc;
+error:
+    return -1;
+}
+
+/* Containers (list, tuple, dict, set, frozenset) and modules. */
+static int cv_pm_container(rt_env *env, PyObject *obj, cv_opts opts, napi_value *out) {
+    int rc;
+    if (opts.depth > 0) opts.depth--;
+    if (cp_enter_conversion(" while converting a Python value to JavaScript")) return -1;
+    if (PyDict_Check(obj)) {
+        rc = cv_pm_dict(env, obj, opts, out);
+    } else if (PyModule_Check(obj)) {
+        rc = cv_pm_module(env, obj, opts, out);
+    } else {
+        PyObject *seq = PySequence_Fast(obj, "");
+        rc = seq ? cv_pm_items(env, obj, seq, opts, out) : -1;
+        Py_XDECREF(seq);
+    }
+    cp_leave_conversion();
+    return rc;
+}
+
+/* The rules of pymport's toJS() that differ from DESIGN.md's, applied before
+ * those: 1 when obj is left to the common rules, else 0 or -1. */
+static int cv_pm_convert(rt_env *env, PyObject *obj, cv_opts opts, napi_value *out) {
+    /* Below the depth, everything stays a PyObject, primitives included. */
+    if (opts.depth == 0) return pyp_wrap_as(env, obj, PYP_OBJECT, out);
+    tb_entry *e = tb_first(&opts.pymport->seen, (uintptr_t)obj);
+    if (e) {
+        *out = (napi_value)e->value;
+        return 0;
+    }
+    if (PyList_Check(obj) || PyTuple_Check(obj) || PyDict_Check(obj) || PyAnySet_Check(obj) ||
+        PyModule_Check(obj))
+        return cv_pm_container(env, obj, opts, out);
+    return 1;
+}
+
+/* pymport's table for buffers: bytes, bytearray, memoryview and any other
+ * exporter become a Buffer with a copy of the bytes; a buffer that is not
+ * C-contiguous throws. */
+static int cv_pm_buffer(rt_env *env, PyObject *obj, napi_value *out) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS) < 0) return -1;
+    napi_status status = napi_create_buffer_copy(env->napi, (size_t)view.len,
+                                                 view.len ? view.buf : "", NULL, out);
+    PyBuffer_Release(&view);
+    NAPI_OK(env, status);
+    return 0;
+error:
+    return -1;
+}
+
+/* A callable becomes a pymport function (made by the JS API: it returns
+ * PyObjects and carries __PyObject__), anything else a PyObject. */
+static int cv_pm_object(rt_env *env, PyObject *obj, cv_opts opts, napi_value *out) {
+    napi_value py, global;
+    if (pyp_wrap_as(env, obj, PYP_OBJECT, &py) < 0) return -1;
+    if (!PyCallable_Check(obj) || PyExceptionInstance_Check(obj)) {
+        *out = py;
+        return 0;
+    }
+    /* The maker is the JS API's own (js/pyobject.js): called directly, with
+     * the GIL held, as the Set constructor is. */
+    NAPI_OK(env, napi_get_global(env->napi, &global));
+    NAPI_OK(env, napi_call_function(env->napi, global, opts.pymport->make_fn, 1, &py, out));
+    return 0;
+error:
+    return -1;
+}
+
 int cv_to_js(rt_env *env, PyObject *obj, cv_mode mode, napi_value *out) {
-    cv_opts all = {-1, 1};
+    cv_opts all = {-1, 1, NULL};
     return cv_convert(env, obj, mode, all, out);
 }
 
-int cv_to_js_limited(rt_env *env, PyObject *obj, int depth, int buffers, napi_value *out) {
-    cv_opts opts = {depth, buffers};
-    return cv_convert(env, obj, CV_NESTED, opts, out);
+int cv_to_js_pymport(rt_env *env, PyObject *obj, int depth, int buffers, napi_value make_fn,
+                     napi_value *out) {
+    cv_pymport pymport = {{0}, make_fn};
+    cv_opts opts = {depth, buffers, &pymport};
+    int rc = cv_convert(env, obj, CV_NESTED, opts, out);
+    tb_free(&pymport.seen);
+    return rc;
 }
 
 static int cv_convert(rt_env *env, PyObject *obj, cv_mode mode, cv_opts opts, napi_value *out) {
     mod_state *st = rt_state_of(env);
     int rc = -1;
+    if (opts.pymport && (rc = cv_pm_convert(env, obj, opts, out)) != 1) return rc;
     if (obj == Py_None) {
         NAPI_OK(env, mode == CV_ARG ? napi_get_undefined(env->napi, out) : napi_get_null(env->napi, out));
         return 0;
@@ -284,6 +472,7 @@ static int cv_convert(rt_env *env, PyObject *obj, cv_mode mode, cv_opts opts, na
         return rc;
     }
     if (!opts.buffers && PyObject_CheckBuffer(obj)) return pyp_wrap_as(env, obj, PYP_OBJECT, out);
+    if (opts.pymport && PyObject_CheckBuffer(obj)) return cv_pm_buffer(env, obj, out);
     if (PyBytes_Check(obj)) {
         NAPI_OK(env, napi_create_buffer_copy(env->napi, (size_t)PyBytes_GET_SIZE(obj),
                                              PyBytes_AS_STRING(obj), NULL, out));
@@ -309,6 +498,7 @@ static int cv_convert(rt_env *env, PyObject *obj, cv_mode mode, cv_opts opts, na
     if (PyObject_CheckBuffer(obj)) return cv_buffer_to_js(env, obj, out);
     /* Coroutines, asyncio and concurrent futures become Promises. */
     if (as_is_awaitable(st, obj)) return as_awaitable_to_js(env, obj, out);
+    if (opts.pymport) return cv_pm_object(env, obj, opts, out);
     /* Callables become functions, everything else a PyObject proxy. */
     return pyp_wrap(env, obj, out);
 error:

@@ -91,6 +91,42 @@ def test_proxies_collected_by_js_release_their_python_objects(run_python):
     assert proc.stdout.split() == ["True", "True"]
 
 
+def test_functions_from_tojs_release_their_python_objects(run_python):
+    """The function that toJS() makes of a callable (and the structures it
+    converts, circular ones too) keep the callable alive only while JS holds
+    them."""
+    proc = run_python(
+        """
+        import sys, pymport_py
+        pymport_py.start(["--expose-gc"])
+        class Payload:
+            def __call__(self):
+                return 1
+        obj = Payload()
+        cycle = [obj]
+        cycle.append(cycle)
+        base = sys.getrefcount(obj)
+        hold = pymport_py.eval('''(o, c) => {
+            const { PyObject } = require('pymport');
+            globalThis.kept = [];
+            for (let i = 0; i < 100; i++) kept.push(PyObject.fromJS(o).toJS(), PyObject.fromJS(c).toJS());
+            return kept[0] === kept[2] && kept[1][0] === kept[0] && kept[1][1] === kept[1];
+        }''')
+        same = hold(pymport_py.ref(obj), pymport_py.ref(cycle))
+        held = sys.getrefcount(obj)
+        pymport_py.eval("delete globalThis.kept; gc(); gc()")
+        for _ in range(50):
+            if sys.getrefcount(obj) == base:
+                break
+            pymport_py.eval("gc()")
+            pymport_py.eval("new Promise((r) => setImmediate(r))").result(timeout=30)
+        print(same, held > base, sys.getrefcount(obj) == base)
+        """
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout.split() == ["True", "True", "True"]
+
+
 def test_a_million_conversions_stay_flat(run_python):
     proc = run_python(
         """
@@ -202,3 +238,15 @@ def test_pymport_style_init_runs_under_the_mocha_cli(tmp_path, repo_root, npm_di
     assert f"pymport: {pymport_py.__version__}" in lines, report
     assert "Python library: (system) {}.{}.{}".format(*sys.version_info[:3]) in lines, report
     assert "# pass 2" in lines and "# fail 0" in lines, report
+
+
+def test_python_api_keeps_its_own_conversions():
+    """toJS() and fromJS() follow pymport's rules in the JS API only: values
+    that the Python API passes keep the rules of docs/conversions.md."""
+    assert pymport_py.eval("(s) => s instanceof Set")({1, 2}) is True
+    shared = bytearray(b"ab")
+    pymport_py.eval("(b) => { b[0] = 65; }")(shared)  # a typed array over its memory
+    assert shared == bytearray(b"Ab")
+    assert pymport_py.eval("Buffer.from('hi')").to_py() == b"hi"
+    with pytest.raises(RecursionError):
+        pymport_py.eval("(() => { const a = []; a.push(a); return a; })()").to_py()

@@ -32,6 +32,33 @@ function builtin(name) {
   return binding.pyGet(builtins, name);
 }
 
+// What toJS() makes of a Python callable, as pymport does: a JS function that
+// calls it with pymport's calling convention and returns a PyObject, with
+// fn.__PyObject__ the callable's PyObject. One function per PyObject (and so
+// per Python object), which converts back to the callable wherever it goes.
+const functionOf = new WeakMap();
+function pyFunction(py) {
+  let fn = functionOf.get(py);
+  if (fn !== undefined) return fn;
+  fn = function (...args) { return py.call(...args); };
+  Object.defineProperty(fn, 'name', { value: functionName(py) });
+  Object.defineProperty(fn, '__PyObject__', { value: py });
+  binding.pyMark(py, fn);
+  functionOf.set(py, fn);
+  return fn;
+}
+
+// A callable's __name__, else its type's name (a __name__ that raises too).
+function functionName(py) {
+  try {
+    const name = binding.pyGet(py, '__name__');
+    if (name !== undefined && name.type === 'str') return name.toString();
+  } catch {
+    // the type's name
+  }
+  return py.type;
+}
+
 class PyObject {
   static [Symbol.hasInstance](v) {
     return ordinaryHasInstance.call(this, v) || (this === PyObject && proxies.has(v));
@@ -51,7 +78,7 @@ class PyObject {
   // opts.depth: containers deeper than this stay PyObjects (default: all);
   // opts.buffer: false keeps bytes, bytearray and memoryview as PyObjects.
   toJS(opts) {
-    return binding.pyToJS(this, opts?.depth, opts?.buffer);
+    return binding.pyToJS(this, opts?.depth, opts?.buffer, pyFunction);
   }
   valueOf() { return this.toJS(); }
   toString() { return binding.str(this); }
