@@ -29,74 +29,13 @@ def test_js(path, test):
         result.result(30)
 
 
-def test_pyobjects_collected_by_js_release_their_python_objects(run_python):
+def _released_once_js_drops(run_python, hold_source):
+    """Runs `hold_source`, a JS function (o, c) that keeps what it makes of `o` (a
+    callable Python object) and `c` (a list holding `o` and itself) in globalThis.kept
+    and returns a check of its own; then drops them in JS. Returns (the check, whether
+    JS held `o`, whether `o`'s refcount came back to where it was)."""
     proc = run_python(
-        """
-        import gc, sys, pymport_py
-        pymport_py.start(["--expose-gc"])
-        class Payload:
-            pass
-        obj = Payload()
-        base = sys.getrefcount(obj)
-        hold = pymport_py.eval("(o) => { globalThis.kept = []; for (let i = 0; i < 100; i++) kept.push(require('pymport').PyObject.fromJS(o)); }")
-        hold(pymport_py.ref(obj))
-        held = sys.getrefcount(obj)
-        pymport_py.eval("delete globalThis.kept; gc(); gc()")
-        # finalizers run on later turns of the loop: collect, and wait for a turn
-        for _ in range(50):
-            if sys.getrefcount(obj) == base:
-                break
-            pymport_py.eval("gc()")
-            pymport_py.eval("new Promise((r) => setImmediate(r))").result(timeout=30)
-        print(held > base, sys.getrefcount(obj) == base)
-        """
-    )
-    assert proc.returncode == 0, proc.report
-    assert proc.stdout.split() == ["True", "True"]
-
-
-def test_proxies_collected_by_js_release_their_python_objects(run_python):
-    """A proxy keeps its Python object alive; the proxies' identity map and
-    the wrappers of callbacks do not keep it once JS drops the proxies."""
-    proc = run_python(
-        """
-        import sys, pymport_py
-        pymport_py.start(["--expose-gc"])
-        class Payload:
-            pass
-        obj = Payload()
-        base = sys.getrefcount(obj)
-        hold = pymport_py.eval('''(o) => {
-            const { PyObject, proxify, pyval } = require('pymport');
-            const proxified = require('pymport/proxified');
-            const call = proxify(pyval('lambda f, x: f(x)'));
-            globalThis.kept = [];
-            for (let i = 0; i < 100; i++) {
-                const p = proxify(PyObject.fromJS(o));
-                kept.push(p, proxified.PyObject.fromJS(o), call((v) => v, p));
-            }
-        }''')
-        hold(pymport_py.ref(obj))
-        held = sys.getrefcount(obj)
-        pymport_py.eval("delete globalThis.kept; gc(); gc()")
-        for _ in range(50):
-            if sys.getrefcount(obj) == base:
-                break
-            pymport_py.eval("gc()")
-            pymport_py.eval("new Promise((r) => setImmediate(r))").result(timeout=30)
-        print(held > base, sys.getrefcount(obj) == base)
-        """
-    )
-    assert proc.returncode == 0, proc.report
-    assert proc.stdout.split() == ["True", "True"]
-
-
-def test_functions_from_tojs_release_their_python_objects(run_python):
-    """The function that toJS() makes of a callable (and the structures it
-    converts, circular ones too) keep the callable alive only while JS holds
-    them."""
-    proc = run_python(
-        """
+        f"""
         import sys, pymport_py
         pymport_py.start(["--expose-gc"])
         class Payload:
@@ -106,25 +45,57 @@ def test_functions_from_tojs_release_their_python_objects(run_python):
         cycle = [obj]
         cycle.append(cycle)
         base = sys.getrefcount(obj)
-        hold = pymport_py.eval('''(o, c) => {
-            const { PyObject } = require('pymport');
-            globalThis.kept = [];
-            for (let i = 0; i < 100; i++) kept.push(PyObject.fromJS(o).toJS(), PyObject.fromJS(c).toJS());
-            return kept[0] === kept[2] && kept[1][0] === kept[0] && kept[1][1] === kept[1];
-        }''')
-        same = hold(pymport_py.ref(obj), pymport_py.ref(cycle))
+        hold = pymport_py.eval({hold_source!r})
+        check = hold(pymport_py.ref(obj), pymport_py.ref(cycle))
         held = sys.getrefcount(obj)
         pymport_py.eval("delete globalThis.kept; gc(); gc()")
+        # finalizers run on later turns of the loop: collect, and wait for a turn
         for _ in range(50):
             if sys.getrefcount(obj) == base:
                 break
             pymport_py.eval("gc()")
             pymport_py.eval("new Promise((r) => setImmediate(r))").result(timeout=30)
-        print(same, held > base, sys.getrefcount(obj) == base)
+        print(check, held > base, sys.getrefcount(obj) == base)
         """
     )
     assert proc.returncode == 0, proc.report
-    assert proc.stdout.split() == ["True", "True", "True"]
+    return proc.stdout.split()
+
+
+def test_pyobjects_collected_by_js_release_their_python_objects(run_python):
+    assert _released_once_js_drops(run_python, """(o) => {
+        globalThis.kept = [];
+        for (let i = 0; i < 100; i++) kept.push(require('pymport').PyObject.fromJS(o));
+        return true;
+    }""") == ["True", "True", "True"]
+
+
+def test_proxies_collected_by_js_release_their_python_objects(run_python):
+    """A proxy keeps its Python object alive; the proxies' identity map and
+    the wrappers of callbacks do not keep it once JS drops the proxies."""
+    assert _released_once_js_drops(run_python, """(o) => {
+        const { PyObject, proxify, pyval } = require('pymport');
+        const proxified = require('pymport/proxified');
+        const call = proxify(pyval('lambda f, x: f(x)'));
+        globalThis.kept = [];
+        for (let i = 0; i < 100; i++) {
+            const p = proxify(PyObject.fromJS(o));
+            kept.push(p, proxified.PyObject.fromJS(o), call((v) => v, p));
+        }
+        return true;
+    }""") == ["True", "True", "True"]
+
+
+def test_functions_from_tojs_release_their_python_objects(run_python):
+    """The function that toJS() makes of a callable (and the structures it
+    converts, circular ones too) keep the callable alive only while JS holds
+    them."""
+    assert _released_once_js_drops(run_python, """(o, c) => {
+        const { PyObject } = require('pymport');
+        globalThis.kept = [];
+        for (let i = 0; i < 100; i++) kept.push(PyObject.fromJS(o).toJS(), PyObject.fromJS(c).toJS());
+        return kept[0] === kept[2] && kept[1][0] === kept[0] && kept[1][1] === kept[1];
+    }""") == ["True", "True", "True"]
 
 
 def test_a_million_conversions_stay_flat(run_python):
