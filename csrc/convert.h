@@ -27,6 +27,11 @@ PyObject *cv_to_py(rt_env *env, napi_value v);
  * (JSObject.to_py), or NULL with an exception. */
 PyObject *cv_to_py_deep(rt_env *env, napi_value v);
 
+/* Returns a new reference: cv_to_py_deep with the rules of pymport's JS API
+ * (docs/javascript.md): integral numbers of any size become ints, functions
+ * pymport.js_function, and symbols and class instances throw TypeError. */
+PyObject *cv_to_py_pymport(rt_env *env, napi_value v);
+
 /* Returns a new reference: the str for a JS string value, or NULL. */
 PyObject *cv_string_to_py(rt_env *env, napi_value v);
 

@@ -92,7 +92,7 @@ static int pa_return(rt_env *env, PyObject *obj, napi_value *out) {
 
 /* Returns a new reference: the Python value of a JS argument (deep: arrays
  * to lists, plain objects to dicts, PyObjects to their object). */
-static PyObject *pa_arg(rt_env *env, napi_value v) { return cv_to_py_deep(env, v); }
+static PyObject *pa_arg(rt_env *env, napi_value v) { return cv_to_py_pymport(env, v); }
 
 /* Returns a new reference: a str from a JS value. */
 static PyObject *pa_str_arg(rt_env *env, napi_value v) {
