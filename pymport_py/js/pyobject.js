@@ -124,8 +124,9 @@ class PyObject {
     try {
       result = fn(value);
     } catch (err) {
-      const args = err?.pythonValue ? [err.pythonType, err.pythonValue, err.pythonTrace]
-        : [err?.constructor, err, err?.stack];
+      const e = pymportError(err); // a Python API error's type name and trace text, as PyObjects
+      const args = e?.pythonValue ? [e.pythonType, e.pythonValue, e.pythonTrace]
+        : [e?.constructor, e, e?.stack];
       const suppress = this.get('__exit__').call(...args);
       if (!suppress.toJS()) throw err;
       return undefined;

@@ -105,5 +105,9 @@ module.exports = {
     assert.strictEqual(suppress.with(() => pyval('1 / 0')), undefined);
     const none = pymport('contextlib').get('suppress').call(pyval('KeyError'));
     assert.throws(() => none.with(() => pyval('1 / 0')), /ZeroDivisionError/);
+    // so does it for the error of a Python function called as a JS function
+    const fails = pyval('lambda: {}["k"]').toJS();
+    const keyError = pymport('contextlib').get('suppress').call(pyval('KeyError'));
+    assert.strictEqual(keyError.with(() => fails()), undefined);
   },
 };
