@@ -31,8 +31,11 @@ PyObject *cv_to_py(rt_env *env, napi_value v);
  * (JSObject.to_py), or NULL with an exception. */
 PyObject *cv_to_py_deep(rt_env *env, napi_value v);
 
-/* cv_to_py_deep for pymport's fromJS() and arguments (the JS API): shared and
- * circular structures stay so, and a Buffer becomes a bytearray. */
+/* Returns a new reference: cv_to_py_deep with the rules of pymport's JS API
+ * (fromJS() and arguments, docs/javascript.md): shared and circular structures
+ * stay so, a Buffer becomes a bytearray, integral numbers of any size become
+ * ints, functions pymport.js_function, and symbols and class instances throw
+ * TypeError. */
 PyObject *cv_to_py_pymport(rt_env *env, napi_value v);
 
 /* Returns a new reference: the str for a JS string value, or NULL. */

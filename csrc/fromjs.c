@@ -4,12 +4,16 @@
 
 #include "calls.h"
 #include "errors.h"
+#include "jsfunction.h"
 #include "jsproxy.h"
 #include "pyproxy.h"
 
 #include <math.h>
 
 #define CV_MAX_SAFE 9007199254740992.0 /* 2**53 */
+
+/* GIL: set while cv_to_py_pymport converts (pymport's JS API rules). */
+static int cv_pymport;
 
 PyObject *cv_string_to_py(rt_env *env, napi_value v) {
     char16_t small[256];
@@ -40,6 +44,7 @@ static PyObject *cv_number_to_py(rt_env *env, napi_value v) {
     double d;
     NAPI_OK(env, napi_get_value_double(env->napi, v, &d));
     if (isfinite(d) && d == floor(d) && fabs(d) <= CV_MAX_SAFE) return PyLong_FromLongLong((long long)d);
+    if (cv_pymport && isfinite(d) && d == floor(d)) return PyLong_FromDouble(d); /* exactly */
     return PyFloat_FromDouble(d);
 error:
     return NULL;
@@ -65,6 +70,15 @@ error:
     return res;
 }
 
+/* Returns a new reference: the pymport.js_function of the JS function v. */
+static PyObject *cv_js_function(rt_env *env, napi_value v) {
+    PyObject *fn = jsp_wrap(env, v);
+    if (!fn) return NULL;
+    PyObject *res = jf_new(rt_state_of(env), fn);
+    Py_DECREF(fn);
+    return res;
+}
+
 PyObject *cv_to_py(rt_env *env, napi_value v) {
     napi_valuetype type;
     NAPI_OK(env, napi_typeof(env->napi, v, &type));
@@ -87,9 +101,14 @@ PyObject *cv_to_py(rt_env *env, napi_value v) {
     case napi_function: {
         PyObject *orig = pyp_unwrap(env, v);
         if (orig) return Py_NewRef(orig);
+        if (cv_pymport && type == napi_function) return cv_js_function(env, v);
         return jsp_wrap(env, v);
     }
     default: /* symbol, external */
+        if (cv_pymport) {
+            PyErr_SetString(PyExc_TypeError, "Object type is not supported");
+            return NULL;
+        }
         return jsp_wrap(env, v);
     }
 error:
@@ -323,6 +342,21 @@ error:
     return -1;
 }
 
+/* Returns a new reference: for pymport's JS API, an object of a class that has
+ * no Python equivalent throws, as in pymport; Errors, Promises and binary
+ * data (ArrayBuffer, DataView) stay JSObjects by reference. */
+static PyObject *cv_class_instance(rt_env *env, napi_value v) {
+    bool is = false;
+    NAPI_OK(env, napi_is_error(env->napi, v, &is));
+    if (!is) NAPI_OK(env, napi_is_promise(env->napi, v, &is));
+    if (!is) NAPI_OK(env, napi_is_arraybuffer(env->napi, v, &is));
+    if (!is) NAPI_OK(env, napi_is_dataview(env->napi, v, &is));
+    if (is) return cv_to_py(env, v);
+    PyErr_SetString(PyExc_TypeError, "class objects cannot be converted to Python");
+error:
+    return NULL;
+}
+
 static PyObject *cv_deep(rt_env *env, napi_value v, cv_from *from) {
     napi_valuetype type;
     bool is = false;
@@ -349,7 +383,7 @@ static PyObject *cv_deep(rt_env *env, napi_value v, cv_from *from) {
     } else if ((r = cv_is_plain(env, v)) != 0) {
         res = r < 0 ? NULL : cv_deep_object(env, v, from);
     } else {
-        res = cv_to_py(env, v);
+        res = cv_pymport ? cv_class_instance(env, v) : cv_to_py(env, v);
     }
     cp_leave_conversion();
     return res;
@@ -357,17 +391,30 @@ error:
     return NULL;
 }
 
-PyObject *cv_to_py_deep(rt_env *env, napi_value v) { return cv_deep(env, v, NULL); }
+PyObject *cv_to_py_deep(rt_env *env, napi_value v) {
+    int outer = cv_pymport; /* Python's to_py() inside a JS API conversion keeps its rules */
+    cv_pymport = 0;
+    PyObject *res = cv_deep(env, v, NULL);
+    cv_pymport = outer;
+    return res;
+}
 
 PyObject *cv_to_py_pymport(rt_env *env, napi_value v) {
     napi_valuetype type;
     cv_from from;
+    PyObject *res = NULL;
+    int outer = cv_pymport;
+    cv_pymport = 1;
     NAPI_OK(env, napi_typeof(env->napi, v, &type));
-    if (type != napi_object || pyp_unwrap(env, v)) return cv_deep(env, v, NULL); /* nothing to share */
-    NAPI_OK(env, napi_new_instance(env->napi, cl_helper_value(env, RT_H_MAP), 0, NULL, &from.map));
-    NAPI_OK(env, napi_get_named_property(env->napi, from.map, "get", &from.get));
-    NAPI_OK(env, napi_get_named_property(env->napi, from.map, "set", &from.set));
-    return cv_deep(env, v, &from);
+    if (type != napi_object || pyp_unwrap(env, v)) { /* nothing to share */
+        res = cv_deep(env, v, NULL);
+    } else {
+        NAPI_OK(env, napi_new_instance(env->napi, cl_helper_value(env, RT_H_MAP), 0, NULL, &from.map));
+        NAPI_OK(env, napi_get_named_property(env->napi, from.map, "get", &from.get));
+        NAPI_OK(env, napi_get_named_property(env->napi, from.map, "set", &from.set));
+        res = cv_deep(env, v, &from);
+    }
 error:
-    return NULL;
+    cv_pymport = outer;
+    return res;
 }

@@ -8,6 +8,7 @@
 #include "async.h"
 #include "environment.h"
 #include "interrupts.h"
+#include "jsfunction.h"
 #include "jsproxy.h"
 #include "nodelock.h"
 #include "runtime.h"
@@ -348,6 +349,7 @@ static int mod_exec(PyObject *module) {
     }
     if (PyModule_AddStringConstant(module, "_libnode_soname", EM_LIBNODE_SONAME) < 0) goto error;
     if (jsp_setup_types(module) < 0) goto error;
+    if (jf_setup_type(module) < 0) goto error;
     if (env_setup_types(module) < 0) goto error;
     if (!(st->NullType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &null_spec, NULL))) goto error;
     if (!(st->null = PyType_GenericAlloc(st->NullType, 0))) goto error;
@@ -465,6 +467,8 @@ static int mod_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->EnvironmentType);
     Py_VISIT(st->NullType);
     Py_VISIT(st->RefType);
+    Py_VISIT(st->JSFunctionType);
+    Py_VISIT(st->js_functions);
     Py_VISIT(st->JSError);
     Py_VISIT(st->JSTypeError);
     Py_VISIT(st->JSRangeError);
@@ -493,6 +497,8 @@ static int mod_clear(PyObject *module) {
     Py_CLEAR(st->EnvironmentType);
     Py_CLEAR(st->NullType);
     Py_CLEAR(st->RefType);
+    Py_CLEAR(st->JSFunctionType);
+    Py_CLEAR(st->js_functions);
     Py_CLEAR(st->JSError);
     Py_CLEAR(st->JSTypeError);
     Py_CLEAR(st->JSRangeError);

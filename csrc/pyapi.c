@@ -22,6 +22,31 @@
  * argument when `needs_self`. */
 typedef int (*pa_fn)(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out);
 
+/* Throws the current Python exception as er_throw_to_js does, with pymport's
+ * pythonType (the exception's type) and pythonTrace (its traceback, or None)
+ * as PyObjects beside pythonValue. */
+static void pa_throw(rt_env *env) {
+    PyObject *value = er_take();
+    napi_value err = er_exception_value(env, value), type, trace;
+    if (!err) {
+        napi_throw_error(env->napi, NULL, "a Python exception (it could not be converted)");
+    } else {
+        bool has = false;
+        if (value && napi_has_named_property(env->napi, err, "pythonValue", &has) == napi_ok && has) {
+            PyObject *tb = PyException_GetTraceback(value);
+            if (pyp_wrap_as(env, (PyObject *)Py_TYPE(value), PYP_OBJECT, &type) == 0 &&
+                pyp_wrap_as(env, tb ? tb : Py_None, PYP_OBJECT, &trace) == 0) {
+                napi_set_named_property(env->napi, err, "pythonType", type);
+                napi_set_named_property(env->napi, err, "pythonTrace", trace);
+            }
+            PyErr_Clear();
+            Py_XDECREF(tb);
+        }
+        napi_throw(env->napi, err);
+    }
+    Py_XDECREF(value);
+}
+
 static napi_value pa_entry(napi_env napi, napi_callback_info info, pa_fn fn, int needs_self) {
     rt_env *env = bd_env_of(napi);
     napi_value argv[PA_MAX_ARGS], out = NULL;
@@ -44,7 +69,7 @@ static napi_value pa_entry(napi_env napi, napi_callback_info info, pa_fn fn, int
     nl_end_python_callback();
     if (rc < 0) {
         out = NULL;
-        er_throw_to_js(env);
+        pa_throw(env);
     }
     Py_XDECREF(self);
     PyGILState_Release(gil);
@@ -67,7 +92,7 @@ static int pa_return(rt_env *env, PyObject *obj, napi_value *out) {
 
 /* Returns a new reference: the Python value of a JS argument (deep: arrays
  * to lists, plain objects to dicts, PyObjects to their object; pymport's
- * rules for cycles and Buffers). */
+ * rules for cycles, Buffers, big integers, functions and class instances). */
 static PyObject *pa_arg(rt_env *env, napi_value v) { return cv_to_py_pymport(env, v); }
 
 /* Returns a new reference: a str from a JS value. */
@@ -362,17 +387,69 @@ error:
     return -1;
 }
 
+/* Raises pymport's TypeError unless o supports the mapping protocol. */
+static int pa_check_mapping(PyObject *o) {
+    if (PyMapping_Check(o)) return 0;
+    PyErr_SetString(PyExc_TypeError, "Object does not support mapping protocol");
+    return -1;
+}
+
 /* keys(o) / values(o): lists of a mapping's keys and values. */
 static int pa_keys(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out) {
     (void)argc;
     (void)argv;
+    if (pa_check_mapping(self) < 0) return -1;
     return pa_return(env, PyMapping_Keys(self), out);
 }
 
 static int pa_values(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out) {
     (void)argc;
     (void)argv;
+    if (pa_check_mapping(self) < 0) return -1;
     return pa_return(env, PyMapping_Values(self), out);
+}
+
+/* itemOrUndefined(o, key): o[key], or undefined when that raises, as
+ * pymport's item() does. */
+static int pa_item_or_undefined(rt_env *env, PyObject *self, size_t argc, napi_value *argv,
+                                napi_value *out) {
+    (void)argc;
+    PyObject *key = pa_arg(env, argv[1]);
+    if (!key) return -1;
+    PyObject *value = PyObject_GetItem(self, key);
+    Py_DECREF(key);
+    if (!value && PyErr_ExceptionMatches(PyExc_Exception)) {
+        PyErr_Clear();
+        NAPI_OK(env, napi_get_undefined(env->napi, out));
+        return 0;
+    }
+    return pa_return(env, value, out);
+error:
+    return -1;
+}
+
+/* isSet(o): o is a set or frozenset (pymport's has() is a membership test). */
+static int pa_is_set(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out) {
+    (void)argc;
+    (void)argv;
+    NAPI_OK(env, napi_get_boolean(env->napi, PyAnySet_Check(self), out));
+    return 0;
+error:
+    return -1;
+}
+
+/* contains(o, key): `key in o`, the key converted like an argument. */
+static int pa_contains(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out) {
+    (void)argc;
+    PyObject *key = pa_arg(env, argv[1]);
+    if (!key) return -1;
+    int has = PySequence_Contains(self, key);
+    Py_DECREF(key);
+    if (has < 0) return -1;
+    NAPI_OK(env, napi_get_boolean(env->napi, has, out));
+    return 0;
+error:
+    return -1;
 }
 
 /* memoryview(buffer): a memoryview over the JS buffer's memory (zero-copy). */
@@ -409,6 +486,9 @@ PA_ENTRY(pa_js_values, pa_values, 1)
 PA_ENTRY(pa_js_memoryview, pa_memoryview, 0)
 PA_ENTRY(pa_js_mark, pa_mark, 1)
 PA_ENTRY(pa_js_exception, pa_exception, 0)
+PA_ENTRY(pa_js_item_or_undefined, pa_item_or_undefined, 1)
+PA_ENTRY(pa_js_is_set, pa_is_set, 1)
+PA_ENTRY(pa_js_contains, pa_contains, 1)
 #undef PA_ENTRY
 
 napi_status pa_define_binding(napi_env napi, napi_value exports) {
@@ -424,6 +504,8 @@ napi_status pa_define_binding(napi_env napi, napi_value exports) {
         PA_PROP("pyKeys", pa_js_keys),     PA_PROP("pyValues", pa_js_values),
         PA_PROP("pyMemoryview", pa_js_memoryview), PA_PROP("pyMark", pa_js_mark),
         PA_PROP("pyException", pa_js_exception),
+        PA_PROP("pyItemOrUndefined", pa_js_item_or_undefined),
+        PA_PROP("pyIsSet", pa_js_is_set), PA_PROP("pyContains", pa_js_contains),
     };
 #undef PA_PROP
     return napi_define_properties(napi, exports, sizeof props / sizeof props[0], props);

@@ -5,6 +5,7 @@
 #include "async.h"
 #include "calls.h"
 #include "errors.h"
+#include "jsfunction.h"
 #include "jsproxy.h"
 #include "pyproxy.h"
 #include "table.h"
@@ -464,6 +465,7 @@ static int cv_convert(rt_env *env, PyObject *obj, cv_mode mode, cv_opts opts, na
     }
     if (PyUnicode_Check(obj)) return cv_str_to_js(env, obj, out);
     if (jsp_check(st, obj)) return jsp_value(env, obj, out);
+    if (jf_check(st, obj)) return jf_value(env, obj, out);
     if (PyObject_TypeCheck(obj, st->RefType)) {
         PyObject *target = PyObject_GetAttrString(obj, "value");
         if (!target) return -1;

@@ -221,3 +221,28 @@ def test_python_api_keeps_its_own_conversions():
     assert pymport_py.eval("Buffer.from('hi')").to_py() == b"hi"
     with pytest.raises(RecursionError):
         pymport_py.eval("(() => { const a = []; a.push(a); return a; })()").to_py()
+
+
+def test_js_function_is_called_with_pyobjects_from_any_python_thread():
+    """A JS function given to Python through require('pymport') is a
+    pymport.js_function: Python threads other than the caller's can call it
+    (it takes the Node lock), its arguments arrive as PyObjects, and what it
+    returns converts back deeply."""
+    import threading
+
+    fn = pymport_py.eval(
+        "require('pymport').PyObject.func((x, opts) => ({ type: x.type, same: x.toJS() === 41, k: opts?.k?.toJS() }))"
+    )
+    assert type(fn).__name__ == "js_function" and type(fn).__module__ == "pymport"
+    results = []
+
+    def call():
+        results.append(fn(41, k="v"))
+
+    t = threading.Thread(target=call)
+    t.start()
+    t.join(60)
+    assert not t.is_alive()
+    assert results == [{"type": "int", "same": True, "k": "v"}]
+    # back in JS, it is the JS function again
+    assert pymport_py.eval("(f) => typeof f")(fn) == "function"

@@ -65,7 +65,7 @@ def test_python_errors_reach_the_worker_as_js_errors():
     out = run_in_worker(pymport_py, """
         const { parentPort } = require('worker_threads');
         const { pyval } = require('pymport');
-        try { pyval('1 / 0') } catch (e) { parentPort.postMessage([e.pythonType, e.message]) }
+        try { pyval('1 / 0') } catch (e) { parentPort.postMessage([e.pythonValue.type, e.message]) }
     """)
     assert out.to_py() == ["ZeroDivisionError", "ZeroDivisionError: division by zero"]
 
@@ -243,7 +243,7 @@ def test_call_async_errors_reject_in_a_worker_thread():
     out = run_in_worker(pymport_py, """
         const { parentPort } = require('worker_threads');
         const { pyval } = require('pymport');
-        pyval('lambda: 1 / 0').callAsync().catch((e) => parentPort.postMessage([e.pythonType, e.message]));
+        pyval('lambda: 1 / 0').callAsync().catch((e) => parentPort.postMessage([e.pythonValue.type, e.message]));
     """)
     assert out.to_py() == ["ZeroDivisionError", "ZeroDivisionError: division by zero"]
 
@@ -330,7 +330,9 @@ def test_worker_thread_objects_released_from_other_threads():
     stop = threading.Event()
 
     def keep(obj):
-        assert isinstance(obj, pymport_py.JSObject)
+        # a JS function given through require('pymport') is a js_function,
+        # which holds the JSObject of the function
+        assert type(obj).__name__ == "js_function"
         with lock:
             kept.append(obj)
         return len(kept)
@@ -355,7 +357,7 @@ def test_worker_thread_objects_released_from_other_threads():
                 const keep = pyval('__import__("builtins").__pymport_keep__');
                 let n = 0;
                 const tick = () => {
-                    // functions arrive in Python as JSObjects of this environment
+                    // functions arrive in Python holding JSObjects of this environment
                     for (let i = 0; i < 200; i++) { keep.call(() => [i, String(i)]); n++; }
                     if (n < 2000) setImmediate(tick); else parentPort.postMessage(n);
                 };

@@ -12,12 +12,47 @@ function isPlainObject(v) {
   return proto === Object.prototype || proto === null;
 }
 
-// pymport's calling convention: a trailing plain object is kwargs.
+// pymport's calling convention: a trailing plain object is kwargs; else a
+// trailing undefined is dropped (how pymport code passes a plain object as
+// the last positional argument: f.call({ a: 0 }, undefined)).
 function splitArgs(args) {
-  if (args.length && isPlainObject(args[args.length - 1]) && !(args[args.length - 1] instanceof PyObject)) {
-    return [args.slice(0, -1), args[args.length - 1]];
+  const last = args[args.length - 1];
+  if (args.length && isPlainObject(last) && !(last instanceof PyObject)) {
+    return [args.slice(0, -1), last];
   }
+  if (args.length && last === undefined) return [args.slice(0, -1), undefined];
   return [args, undefined];
+}
+
+// The checks of pymport's constructors, with its messages.
+function argError(what) { return new TypeError(`Argument must be ${what}`); }
+function isPyObject(v) { return v instanceof PyObject; }
+function pyObjectOf(v) { return v?.__PymportProxy__ ?? v; } // a proxy's PyObject
+
+// The items for list(), tuple(), set(): a PyObject iterable as it is, or a
+// list of the items of an Array (or another JS iterable), each converted;
+// anything else throws as pymport does.
+function itemsOf(arr) {
+  if (isPyObject(arr)) return pyObjectOf(arr);
+  if (Array.isArray(arr)) return binding.pyFromJS(arr);
+  if (arr !== null && typeof arr === 'object' && typeof arr[Symbol.iterator] === 'function') {
+    return binding.pyFromJS(Array.from(arr));
+  }
+  throw argError(arr !== null && typeof arr === 'object' ? 'a PyObject' : 'an object');
+}
+
+// A JS Error thrown by a Python exception carries it as pymport's do: the
+// type, the exception and the traceback, as PyObjects.
+function pymportError(err) {
+  if (err instanceof Error && err.pythonValue instanceof PyObject && typeof err.pythonType === 'string') {
+    err.pythonType = err.pythonValue.constr;
+    err.pythonTrace = err.pythonValue.get('__traceback__');
+  }
+  return err;
+}
+
+function* pyItems(it) {
+  for (let item = binding.pyNext(it); item !== undefined; item = binding.pyNext(it)) yield item;
 }
 
 // The proxies that proxify() made (pymport.js): each stands for a PyObject and
@@ -65,15 +100,26 @@ class PyObject {
   }
 
   get(name) { return binding.pyGet(this, name); }
-  has(name) { return binding.pyHas(this, name); }
-  item(key) { return binding.pyItem(this, key); }
+  // A set's has() is a membership test, as in pymport; else hasattr, whose
+  // name must be a string.
+  has(name) {
+    if (binding.pyIsSet(this)) return binding.pyContains(this, name);
+    if (typeof name !== 'string') throw argError('a string');
+    return binding.pyHas(this, name);
+  }
+  // undefined when the item cannot be read (IndexError, KeyError, not
+  // subscriptable ...), as in pymport.
+  item(key) {
+    if (arguments.length < 1) throw new Error('Missing mandatory argument');
+    return binding.pyItemOrUndefined(this, key);
+  }
   call(...args) {
     const [positional, kwargs] = splitArgs(args);
     return binding.pyCall(this, positional, kwargs);
   }
   callAsync(...args) {
     const [positional, kwargs] = splitArgs(args);
-    return binding.pyCallAsync(this, positional, kwargs);
+    return binding.pyCallAsync(this, positional, kwargs).catch((err) => { throw pymportError(err); });
   }
   // opts.depth: containers deeper than this stay PyObjects (default: all);
   // opts.buffer: false keeps bytes, bytearray and memoryview as PyObjects.
@@ -90,19 +136,25 @@ class PyObject {
     return len < 0 ? undefined : len;
   }
   get constr() { return binding.pyType(this); }
-  *[Symbol.iterator]() {
-    const it = binding.pyIter(this);
-    for (let item = binding.pyNext(it); item !== undefined; item = binding.pyNext(it)) yield item;
+  [Symbol.iterator]() {
+    if (this.get('__iter__') === undefined && this.get('__getitem__') === undefined) {
+      throw new TypeError(`PyObject type ${this.type} is not iterable`);
+    }
+    return pyItems(binding.pyIter(this));
   }
+  // pymport's with(): __exit__ gets the Python exception's type, value and
+  // traceback for a Python error, and the constructor, the error and its
+  // stack for any other thrown value.
   with(fn) {
     const value = this.get('__enter__').call();
     let result;
     try {
       result = fn(value);
     } catch (err) {
-      // __exit__ gets the Python exception: the original one, or JSError for JS errors.
-      const exc = binding.pyException(err);
-      const suppress = this.get('__exit__').call(exc.constr, exc, exc.get('__traceback__'));
+      const e = pymportError(err); // a Python API error's type name and trace text, as PyObjects
+      const args = e?.pythonValue ? [e.pythonType, e.pythonValue, e.pythonTrace]
+        : [e?.constructor, e, e?.stack];
+      const suppress = this.get('__exit__').call(...args);
       if (!suppress.toJS()) throw err;
       return undefined;
     }
@@ -117,15 +169,40 @@ class PyObject {
   }
   [util.inspect.custom]() { return `[PyObject ${binding.repr(this)}]`; }
 
-  static fromJS(v) { return binding.pyFromJS(v); }
-  static string(v) { return builtin('str').call(String(v)); }
-  static int(v) { return builtin('int').call(typeof v === 'bigint' ? v : Math.trunc(Number(v))); }
-  static float(v) { return builtin('float').call(Number(v)); }
-  static dict(obj) { return builtin('dict').call(binding.pyFromJS(obj ?? {})); }
-  static list(arr) { return builtin('list').call(binding.pyFromJS(Array.from(arr ?? []))); }
-  static tuple(arr) { return builtin('tuple').call(binding.pyFromJS(Array.from(arr ?? []))); }
-  static set(arr) { return builtin('set').call(binding.pyFromJS(Array.from(arr ?? []))); }
-  static frozenSet(arr) { return builtin('frozenset').call(binding.pyFromJS(Array.from(arr ?? []))); }
+  static fromJS(v) {
+    if (arguments.length < 1) throw new Error('Missing argument');
+    return binding.pyFromJS(v);
+  }
+  // The constructors accept what pymport's accept and throw its TypeErrors
+  // for the rest.
+  static string(v) {
+    if (typeof v !== 'string') throw argError('a string');
+    return binding.pyFromJS(v);
+  }
+  static int(v) {
+    if (arguments.length < 1) throw new Error('No argument given');
+    if (typeof v === 'number') return builtin('int').call(Number.isFinite(v) ? Math.trunc(v) : v);
+    if (typeof v === 'bigint') return binding.pyFromJS(v);
+    if (isPyObject(v)) return builtin('int').call(pyObjectOf(v));
+    throw argError('a number');
+  }
+  static float(v) {
+    if (arguments.length < 1) throw new Error('No argument given');
+    if (typeof v === 'number' || isPyObject(v)) return builtin('float').call(pyObjectOf(v));
+    throw argError('a number');
+  }
+  static dict(obj) {
+    if (obj === null || typeof obj !== 'object') throw argError('an object');
+    return builtin('dict').call(isPyObject(obj) ? pyObjectOf(obj) : binding.pyFromJS(obj));
+  }
+  static list(arr) { return builtin('list').call(itemsOf(arr)); }
+  // pymport makes tuples of Arrays and of Python lists only.
+  static tuple(arr) {
+    if (isPyObject(arr) && pyObjectOf(arr).type !== 'list') throw new TypeError('PyObject is not a list');
+    return builtin('tuple').call(itemsOf(arr));
+  }
+  static set(arr) { return builtin('set').call(itemsOf(arr)); }
+  static frozenSet(arr) { return builtin('frozenset').call(itemsOf(arr)); }
   static slice(start, stop, step) {
     if (Array.isArray(start)) [start, stop, step] = start;
     else if (isPlainObject(start)) ({ start, stop, step } = start);
@@ -134,9 +211,12 @@ class PyObject {
   static bytes(buffer) { return builtin('bytes').call(Buffer.from(buffer)); }
   static bytearray(buffer) { return builtin('bytearray').call(Buffer.from(buffer)); }
   static memoryview(buffer) { return binding.pyMemoryview(buffer); }
-  static func(fn) { return binding.pyFromJS(fn); }
+  static func(fn) {
+    if (typeof fn !== 'function') throw argError('a function');
+    return binding.pyFromJS(fn);
+  }
   static keys(obj) { return binding.pyKeys(obj instanceof PyObject ? obj : PyObject.dict(obj)); }
   static values(obj) { return binding.pyValues(obj instanceof PyObject ? obj : PyObject.dict(obj)); }
 }
 
-module.exports = { PyObject, splitArgs, proxies };
+module.exports = { PyObject, splitArgs, proxies, pymportError };

@@ -16,7 +16,9 @@ module.exports = {
     assert.strictEqual(r.toJS(), true, `event loop ran ${ticks} times`);
   },
   async 'callAsync rejections carry the Python exception'() {
-    await assert.rejects(pyval('lambda: 1 / 0').callAsync(), (e) => e.pythonType === 'ZeroDivisionError');
+    await assert.rejects(pyval('lambda: 1 / 0').callAsync(), (e) =>
+      e.pythonType.toString() === "<class 'ZeroDivisionError'>" && e.pythonValue.constr === e.pythonType &&
+      e.pythonTrace.type === 'traceback');
   },
 };
 

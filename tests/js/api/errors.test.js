@@ -10,10 +10,14 @@ module.exports = {
       assert.fail('no exception');
     } catch (e) {
       assert.ok(e instanceof Error);
-      assert.strictEqual(e.pythonType, 'ValueError');
+      // as in pymport: the type, the exception and the traceback, as PyObjects
+      assert.strictEqual(e.pythonType, PyObject.fromJS(pyval('ValueError')));
       assert.match(e.message, /^ValueError: invalid literal/);
       assert.strictEqual(e.pythonValue.type, 'ValueError');
-      assert.match(e.pythonTrace, /Traceback/);
+      assert.strictEqual(e.pythonValue.constr, e.pythonType);
+      assert.strictEqual(e.pythonTrace.type, 'traceback');
+      const text = pyval('"".join(__import__("traceback").format_tb(tb))', { tb: e.pythonTrace }).toJS();
+      assert.match(text, /<string>/);
     }
   },
   'a JS exception thrown through Python comes back as the same value'() {

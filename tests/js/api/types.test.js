@@ -30,7 +30,7 @@ module.exports = {
   'statics build Python values'() {
     assert.strictEqual(PyObject.int(7.9).toJS(), 7);
     assert.strictEqual(PyObject.float(2).type, 'float');
-    assert.strictEqual(PyObject.string(12).toJS(), '12');
+    assert.strictEqual(PyObject.string('12').toJS(), '12');
     assert.deepStrictEqual(PyObject.tuple([1, 2]).toJS(), [1, 2]);
     assert.strictEqual(PyObject.tuple([1, 2]).type, 'tuple');
     assert.strictEqual(PyObject.frozenSet([1, 1, 2]).length, 2);
