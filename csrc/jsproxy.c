@@ -301,7 +301,10 @@ static PyObject *jsp_richcompare(PyObject *self, PyObject *other, int op) {
     if ((op != Py_EQ && op != Py_NE) || !jsp_check(st, other))
         Py_RETURN_NOTIMPLEMENTED;
     jsp_object *p = (jsp_object *)other;
-    if (self == other || p->env != o->env || p->hash != o->hash) {
+    /* One JSObject per JS value (jsp_wrap) but for method proxies: two others
+     * are two values, which dict and set lookups ask about from any thread
+     * (a worker_thread's JSObjects included) when identity hashes collide. */
+    if (self == other || p->env != o->env || p->hash != o->hash || (!o->bound_this && !p->bound_this)) {
         int eq = self == other;
         return PyBool_FromLong(op == Py_EQ ? eq : !eq);
     }
