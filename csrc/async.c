@@ -507,7 +507,9 @@ reject:
     if (!fulfilled) {
         /* The outcome is the current Python exception. */
         PyObject *e = er_take();
-        if (!(out = er_exception_value(env, e))) napi_get_undefined(env->napi, &out);
+        /* PyObject results: require('pymport')'s callAsync, in pymport's words. */
+        if (!(out = er_exception_value_as(env, e, d->kind == PYP_OBJECT)))
+            napi_get_undefined(env->napi, &out);
         Py_XDECREF(e);
         napi_reject_deferred(env->napi, d->deferred, out);
     } else {

@@ -187,6 +187,10 @@ done:
 }
 
 int er_exception_to_js(rt_env *env, PyObject *value, napi_value *out) {
+    return er_exception_to_js_as(env, value, 0, out);
+}
+
+int er_exception_to_js_as(rt_env *env, PyObject *value, int pymport_message, napi_value *out) {
     mod_state *st = rt_state_of(env);
     PyObject *message = NULL, *trace = NULL, *jsvalue = NULL, *str = NULL;
     int rc = -1;
@@ -204,7 +208,9 @@ int er_exception_to_js(rt_env *env, PyObject *value, napi_value *out) {
         str = PyUnicode_FromString("<unprintable exception>");
     }
     const char *tname = Py_TYPE(value)->tp_name;
-    message = str ? PyUnicode_FromFormat("%s: %U", tname, str) : NULL;
+    if (!str) message = NULL;
+    else if (pymport_message) message = PyUnicode_FromFormat("Python exception: %U", str);
+    else message = PyUnicode_FromFormat("%s: %U", tname, str);
     trace = er_format_trace(value);
     napi_value args[4], fn, undefined;
     if (!message || !trace) goto done;
@@ -230,18 +236,22 @@ done:
 PyObject *er_take(void) { return cp_err_take(); }
 
 napi_value er_exception_value(rt_env *env, PyObject *value) {
+    return er_exception_value_as(env, value, 0);
+}
+
+napi_value er_exception_value_as(rt_env *env, PyObject *value, int pymport_message) {
     napi_value out = NULL, ignored, message;
-    if (value && er_exception_to_js(env, value, &out) == 0) return out;
+    if (value && er_exception_to_js_as(env, value, pymport_message, &out) == 0) return out;
     /* Out of stack or memory, most likely (deep recursion through both
-     * languages): an Error that still names the Python type, made without
-     * running Python or JS code. */
+     * languages): a RangeError, as JS's own stack overflow is, that still
+     * names the Python type, made without running Python or JS code. */
     PyErr_Clear();
     napi_get_and_clear_last_exception(env->napi, &ignored);
     char text[256];
     snprintf(text, sizeof text, "%s: a Python exception (it could not be converted)",
              value ? Py_TYPE(value)->tp_name : "Exception");
     if (napi_create_string_utf8(env->napi, text, NAPI_AUTO_LENGTH, &message) != napi_ok ||
-        napi_create_error(env->napi, NULL, message, &out) != napi_ok)
+        napi_create_range_error(env->napi, NULL, message, &out) != napi_ok)
         return NULL;
     return out;
 }

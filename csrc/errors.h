@@ -62,6 +62,11 @@ int er_exception_to_js(rt_env *env, PyObject *value, napi_value *out);
  * value: the current one was lost. Clears any Python exception; returns NULL
  * only when no JS value could be made at all. Node lock and GIL held. */
 napi_value er_exception_value(rt_env *env, PyObject *value);
+/* The two above with the message in pymport's words when `pymport_message`:
+ * "Python exception: <str(value)>" rather than "<type>: <str(value)>" (the
+ * errors of require('pymport')'s calls into Python). */
+int er_exception_to_js_as(rt_env *env, PyObject *value, int pymport_message, napi_value *out);
+napi_value er_exception_value_as(rt_env *env, PyObject *value, int pymport_message);
 
 /* Sends the JS value `err` to sys.unraisablehook as a JSError. Node lock held;
  * takes the GIL itself. */

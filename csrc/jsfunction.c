@@ -68,6 +68,34 @@ error:
     return -1;
 }
 
+/* What a JS function throws reaches Python as pymport has it: an Exception
+ * with the JS error's message (the JSError as its __cause__, for its stack).
+ * A Python exception that went through JS, a RangeError (the stack overflow
+ * among them) and the stops (EnvironmentClosed, interrupts) stay as they are.
+ * GIL held, an exception set. */
+static void jf_as_pymport_exception(mod_state *st) {
+    PyObject *exc = cp_err_take();
+    /* JS's stack overflow keeps its type: a limit reached, not the function's
+     * error, and what the caller may need to recognise. */
+    if (!exc || !PyObject_TypeCheck(exc, (PyTypeObject *)st->JSError) ||
+        PyObject_TypeCheck(exc, (PyTypeObject *)st->JSRangeError)) {
+        cp_err_restore(exc);
+        return;
+    }
+    PyObject *message = PyObject_GetAttrString(exc, "message"); /* None for a thrown non-Error */
+    if (message == Py_None) Py_SETREF(message, PyObject_Str(exc));
+    PyObject *plain = message ? PyObject_CallOneArg(PyExc_Exception, message) : NULL;
+    Py_XDECREF(message);
+    if (!plain) {
+        PyErr_Clear();
+        cp_err_restore(exc);
+        return;
+    }
+    PyException_SetCause(plain, exc); /* steals exc */
+    PyErr_SetObject(PyExc_Exception, plain);
+    Py_DECREF(plain);
+}
+
 static PyObject *jf_call(PyObject *self, PyObject *args, PyObject *kwargs) {
     jsp_object *fn = (jsp_object *)((jf_object *)self)->fn;
     rt_env *env = fn->env;
@@ -87,7 +115,12 @@ static PyObject *jf_call(PyObject *self, PyObject *args, PyObject *kwargs) {
         if (jf_arg(env, PyTuple_GET_ITEM(args, i), &argv[i]) < 0) goto error;
     if (total > n && jf_kwargs(env, kwargs, &argv[n]) < 0) goto error;
     NAPI_OK(env, napi_get_undefined(env->napi, &recv));
-    NAPI_OK(env, cl_call(env, recv, f, (size_t)total, argv, &out));
+    napi_status status = cl_call(env, recv, f, (size_t)total, argv, &out);
+    if (status != napi_ok) {
+        er_from_status(env, status);
+        jf_as_pymport_exception(rt_state_of(env));
+        goto error;
+    }
     res = cv_to_py_pymport(env, out);
 error:
     if (argv != small) PyMem_Free(argv);

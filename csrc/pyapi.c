@@ -23,11 +23,11 @@
 typedef int (*pa_fn)(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out);
 
 /* Throws the current Python exception as er_throw_to_js does, with pymport's
- * pythonType (the exception's type) and pythonTrace (its traceback, or None)
- * as PyObjects beside pythonValue. */
+ * message ("Python exception: ..."), and its pythonType (the exception's type)
+ * and pythonTrace (its traceback, or None) as PyObjects beside pythonValue. */
 static void pa_throw(rt_env *env) {
     PyObject *value = er_take();
-    napi_value err = er_exception_value(env, value), type, trace;
+    napi_value err = er_exception_value_as(env, value, 1), type, trace;
     if (!err) {
         napi_throw_error(env->napi, NULL, "a Python exception (it could not be converted)");
     } else {

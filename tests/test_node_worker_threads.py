@@ -67,7 +67,7 @@ def test_python_errors_reach_the_worker_as_js_errors():
         const { pyval } = require('pymport');
         try { pyval('1 / 0') } catch (e) { parentPort.postMessage([e.pythonValue.type, e.message]) }
     """)
-    assert out.to_py() == ["ZeroDivisionError", "ZeroDivisionError: division by zero"]
+    assert out.to_py() == ["ZeroDivisionError", "Python exception: division by zero"]
 
 
 def test_nested_worker_threads_and_workers_of_a_python_worker():
@@ -245,7 +245,7 @@ def test_call_async_errors_reject_in_a_worker_thread():
         const { pyval } = require('pymport');
         pyval('lambda: 1 / 0').callAsync().catch((e) => parentPort.postMessage([e.pythonValue.type, e.message]));
     """)
-    assert out.to_py() == ["ZeroDivisionError", "ZeroDivisionError: division by zero"]
+    assert out.to_py() == ["ZeroDivisionError", "Python exception: division by zero"]
 
 
 def test_python_coroutines_are_promises_in_a_worker_thread():

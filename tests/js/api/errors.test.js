@@ -12,7 +12,7 @@ module.exports = {
       assert.ok(e instanceof Error);
       // as in pymport: the type, the exception and the traceback, as PyObjects
       assert.strictEqual(e.pythonType, PyObject.fromJS(pyval('ValueError')));
-      assert.match(e.message, /^ValueError: invalid literal/);
+      assert.match(e.message, /^Python exception: invalid literal/); // pymport's wording
       assert.strictEqual(e.pythonValue.type, 'ValueError');
       assert.strictEqual(e.pythonValue.constr, e.pythonType);
       assert.strictEqual(e.pythonTrace.type, 'traceback');
@@ -20,7 +20,7 @@ module.exports = {
       assert.match(text, /<string>/);
     }
   },
-  'a JS exception thrown through Python comes back as the same value'() {
+  'a JS RangeError (a stack overflow) thrown through Python comes back as the same value'() {
     const original = new RangeError('from JS');
     const thrower = PyObject.func(() => { throw original; });
     try {

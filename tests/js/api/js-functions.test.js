@@ -39,13 +39,20 @@ module.exports = {
     assert.strictEqual(call.call(() => 2 ** 60).toJS(), 2n ** 60n);
     assert.strictEqual(call.call(() => undefined).type, 'NoneType');
   },
-  'a JS exception is raised in Python as a JSError'() {
+  'a JS exception is raised in Python as pymport raises it, an Exception with its message'() {
     const ns = PyObject.dict({});
     pyval('exec("def t(f):\\n  try:\\n    f()\\n  except Exception as e:\\n    return e", ns)', { ns });
     const tryIt = ns.item('t');
     const err = tryIt.call(() => { throw new Error('JS exception'); });
-    assert.strictEqual(err.type, 'JSError');
-    assert.match(err.toString(), /JS exception/);
+    assert.strictEqual(err.type, 'Exception');
+    assert.strictEqual(err.toString(), 'JS exception');
+    // the JS error stays at hand, with its stack, as the cause
+    assert.strictEqual(err.get('__cause__').type, 'JSError');
+    assert.match(err.get('__cause__').get('stack').toString(), /js-functions\.test\.js/);
+    // thrown on through Python, it comes back to JS as a Python exception, in pymport's words
+    const rethrow = pyval('lambda f: f()');
+    assert.throws(() => rethrow.call(() => { throw new TypeError('again'); }),
+      (e) => e.message === 'Python exception: again' && e.pythonValue.type === 'Exception');
   },
   'proxified calls give their callbacks proxies of the PyObjects'() {
     const apply = proxify(pyval('lambda f, x: f(x)'));

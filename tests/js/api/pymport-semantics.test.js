@@ -57,7 +57,7 @@ module.exports = {
   },
   'keys() and values() need the mapping protocol'() {
     for (const v of [PyObject.float(1), PyObject.fromJS(true), PyObject.set([1]), pyval('len')]) {
-      assert.throws(() => PyObject.keys(v), /TypeError: Object does not support mapping protocol/);
+      assert.throws(() => PyObject.keys(v), /Object does not support mapping protocol/);
       assert.throws(() => PyObject.values(v), /Object does not support mapping protocol/);
     }
     assert.throws(() => PyObject.keys(PyObject.list([1])), /'list' object has no attribute 'keys'/);
@@ -104,7 +104,7 @@ module.exports = {
     const suppress = pymport('contextlib').get('suppress').call(pyval('ZeroDivisionError'));
     assert.strictEqual(suppress.with(() => pyval('1 / 0')), undefined);
     const none = pymport('contextlib').get('suppress').call(pyval('KeyError'));
-    assert.throws(() => none.with(() => pyval('1 / 0')), /ZeroDivisionError/);
+    assert.throws(() => none.with(() => pyval('1 / 0')), (e) => e.pythonValue.type === 'ZeroDivisionError');
     // so does it for the error of a Python function called as a JS function
     const fails = pyval('lambda: {}["k"]').toJS();
     const keyError = pymport('contextlib').get('suppress').call(pyval('KeyError'));
