@@ -134,7 +134,7 @@ def test_repl_on_a_pipe_evaluates_lines_and_reaches_python():
 def test_repl_reports_errors_and_goes_on():
     proc = cli(input="pyval('1 / 0')\n1 + 1\n")
     assert proc.returncode == 0, report(proc)
-    assert "Uncaught Error: ZeroDivisionError: division by zero" in proc.stdout
+    assert "Uncaught Error: Python exception: division by zero" in proc.stdout
     assert "> 2\n" in proc.stdout
 
 
