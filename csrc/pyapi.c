@@ -157,14 +157,11 @@ error:
     return pa_return(env, res, out);
 }
 
-/* get(o, name): the attribute as a PyObject, or undefined when missing. */
-static int pa_get(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out) {
-    (void)argc;
-    PyObject *name = pa_str_arg(env, argv[1]);
-    if (!name) return -1;
-    PyObject *value = PyObject_GetAttr(self, name);
-    Py_DECREF(name);
-    if (!value && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+/* pa_return, but undefined when `value` is NULL because of an exception of
+ * class `missing` (which is cleared). */
+static int pa_return_or_undefined(rt_env *env, PyObject *value, PyObject *missing,
+                                  napi_value *out) {
+    if (!value && PyErr_ExceptionMatches(missing)) {
         PyErr_Clear();
         NAPI_OK(env, napi_get_undefined(env->napi, out));
         return 0;
@@ -172,6 +169,16 @@ static int pa_get(rt_env *env, PyObject *self, size_t argc, napi_value *argv, na
     return pa_return(env, value, out);
 error:
     return -1;
+}
+
+/* get(o, name): the attribute as a PyObject, or undefined when missing. */
+static int pa_get(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out) {
+    (void)argc;
+    PyObject *name = pa_str_arg(env, argv[1]);
+    if (!name) return -1;
+    PyObject *value = PyObject_GetAttr(self, name);
+    Py_DECREF(name);
+    return pa_return_or_undefined(env, value, PyExc_AttributeError, out);
 }
 
 static int pa_has(rt_env *env, PyObject *self, size_t argc, napi_value *argv, napi_value *out) {
@@ -418,14 +425,7 @@ static int pa_item_or_undefined(rt_env *env, PyObject *self, size_t argc, napi_v
     if (!key) return -1;
     PyObject *value = PyObject_GetItem(self, key);
     Py_DECREF(key);
-    if (!value && PyErr_ExceptionMatches(PyExc_Exception)) {
-        PyErr_Clear();
-        NAPI_OK(env, napi_get_undefined(env->napi, out));
-        return 0;
-    }
-    return pa_return(env, value, out);
-error:
-    return -1;
+    return pa_return_or_undefined(env, value, PyExc_Exception, out);
 }
 
 /* isSet(o): o is a set or frozenset (pymport's has() is a membership test). */
