@@ -244,7 +244,6 @@ PyObject *as_wait(mod_state *st, rt_env *env, PyObject *future, double timeout) 
 PyObject *as_future_result(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                            PyObject *kwnames) {
     mod_state *st = mod_get_state(module);
-    static const char *const names[] = {"self", "timeout"};
     PyObject *future = NULL, *timeout_obj = Py_None;
     if (nargs < 1 || nargs > 2 || (kwnames && PyTuple_GET_SIZE(kwnames) > 2 - nargs)) {
         PyErr_SetString(PyExc_TypeError, "result() takes at most one argument, timeout");
@@ -254,7 +253,7 @@ PyObject *as_future_result(PyObject *module, PyObject *const *args, Py_ssize_t n
     if (nargs == 2) timeout_obj = args[1];
     for (Py_ssize_t i = 0; kwnames && i < PyTuple_GET_SIZE(kwnames); i++) {
         if (!PyUnicode_Check(PyTuple_GET_ITEM(kwnames, i)) ||
-            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i), names[1]) != 0 ||
+            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i), "timeout") != 0 ||
             nargs == 2) {
             PyErr_SetString(PyExc_TypeError, "result() takes at most one argument, timeout");
             return NULL;
