@@ -395,7 +395,10 @@ for r in range(ROUNDS):
     rss.append(rss_mib())
 api.close().result(60)
 growth = rss[-1] - rss[3]
-assert growth < 16, rss
+# AddressSanitizer (scripts/test-sanitized) keeps freed memory in quarantine:
+# there RSS says nothing, and the counts above are the check.
+import os
+assert growth < 16 or "libasan" in os.environ.get("LD_PRELOAD", ""), rss
 print("ok", round(growth, 1))
 """, timeout=400)
     assert proc.returncode == 0, proc.report
