@@ -71,7 +71,8 @@ error:
 /* What a JS function throws reaches Python as pymport has it: an Exception
  * with the JS error's message (the JSError as its __cause__, for its stack).
  * A Python exception that went through JS, a RangeError (the stack overflow
- * among them) and the stops (EnvironmentClosed, interrupts) stay as they are.
+ * among them), a thrown value that is no Error, and the stops
+ * (EnvironmentClosed, interrupts) stay as they are.
  * GIL held, an exception set. */
 static void jf_as_pymport_exception(mod_state *st) {
     PyObject *exc = cp_err_take();
@@ -82,9 +83,13 @@ static void jf_as_pymport_exception(mod_state *st) {
         cp_err_restore(exc);
         return;
     }
-    PyObject *message = PyObject_GetAttrString(exc, "message"); /* None for a thrown non-Error */
-    if (message == Py_None) Py_SETREF(message, PyObject_Str(exc));
-    PyObject *plain = message ? PyObject_CallOneArg(PyExc_Exception, message) : NULL;
+    /* `name` is None for a thrown non-Error, and for one that could not be
+     * described (no stack left): those stay JSErrors, with what they keep. */
+    PyObject *name = PyObject_GetAttrString(exc, "name");
+    PyObject *message = name && name != Py_None ? PyObject_GetAttrString(exc, "message") : NULL;
+    PyObject *plain = message && PyUnicode_Check(message)
+                          ? PyObject_CallOneArg(PyExc_Exception, message) : NULL;
+    Py_XDECREF(name);
     Py_XDECREF(message);
     if (!plain) {
         PyErr_Clear();

@@ -53,6 +53,10 @@ module.exports = {
     const rethrow = pyval('lambda f: f()');
     assert.throws(() => rethrow.call(() => { throw new TypeError('again'); }),
       (e) => e.message === 'Python exception: again' && e.pythonValue.type === 'Exception');
+    // a RangeError (a stack overflow) and a thrown non-Error keep their value both ways
+    for (const thrown of [new RangeError('deep'), 42]) {
+      assert.throws(() => rethrow.call(() => { throw thrown; }), (e) => e === thrown);
+    }
   },
   'proxified calls give their callbacks proxies of the PyObjects'() {
     const apply = proxify(pyval('lambda f, x: f(x)'));
