@@ -428,12 +428,16 @@ def pyobject(r: random.Random, ctx: Context) -> Case:
     if dunder == "__getattr__" and raises and type(exc) is AttributeError:
         # PyObject.get() gives undefined and has() false for an AttributeError.
         raises, value = False, (lambda h: None) if op.startswith("p.get") else (lambda h: False)
+    if op.startswith("p.item") and raises and isinstance(exc, Exception):
+        # As pymport's: item() gives undefined when the element cannot be had.
+        raises, value = False, (lambda h: None)
 
     def run() -> None:
         if caught:
             f = env.eval(f"(p) => {{ try {{ return ['ok', {op}] }} catch (e) {{ "
                          f"return ['error', e.pythonType, e.pythonValue] }} }}")
-            expected = ["error", type(exc).__name__, Same(exc)] if raises else ["ok", value(hostile)]
+            # pythonType is the exception's class, as in pymport
+            expected = ["error", type(exc), Same(exc)] if raises else ["ok", value(hostile)]
             check(expected, f(hostile).to_py(), f"JavaScript {op}")
         else:
             f = env.eval(f"(p) => {op}")

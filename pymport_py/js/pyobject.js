@@ -43,12 +43,31 @@ function itemsOf(arr) {
 
 // A JS Error thrown by a Python exception carries it as pymport's do: the
 // type, the exception and the traceback, as PyObjects.
+// An Error in the Python API's form (message "Type: text", the type's name)
+// gets pymport's message, "Python exception: text", too.
 function pymportError(err) {
   if (err instanceof Error && err.pythonValue instanceof PyObject && typeof err.pythonType === 'string') {
+    const prefix = `${err.pythonType}: `;
+    if (err.message.startsWith(prefix)) {
+      const message = `Python exception: ${err.message.slice(prefix.length)}`;
+      if (typeof err.stack === 'string' && err.stack.startsWith(`Error: ${err.message}`)) {
+        err.stack = `Error: ${message}${err.stack.slice(`Error: ${err.message}`.length)}`;
+      }
+      err.message = message;
+    }
     err.pythonType = err.pythonValue.constr;
     err.pythonTrace = err.pythonValue.get('__traceback__');
   }
   return err;
+}
+
+// Calls binding function fn(...args), with its Python error in pymport's form.
+function pymportCall(fn, ...args) {
+  try {
+    return fn(...args);
+  } catch (err) {
+    throw pymportError(err);
+  }
 }
 
 function* pyItems(it) {
@@ -127,7 +146,7 @@ class PyObject {
     return binding.pyToJS(this, opts?.depth, opts?.buffer, pyFunction);
   }
   valueOf() { return this.toJS(); }
-  toString() { return binding.str(this); }
+  toString() { return pymportCall(binding.str, this); }
   get id() { return binding.pyInfo(this)[0]; }
   get type() { return binding.pyInfo(this)[1]; }
   get callable() { return binding.pyInfo(this)[2]; }
@@ -167,7 +186,7 @@ class PyObject {
     for (const item of this) out.push(callback.call(thisArg, item, i++, this));
     return out;
   }
-  [util.inspect.custom]() { return `[PyObject ${binding.repr(this)}]`; }
+  [util.inspect.custom]() { return `[PyObject ${pymportCall(binding.repr, this)}]`; }
 
   static fromJS(v) {
     if (arguments.length < 1) throw new Error('Missing argument');
