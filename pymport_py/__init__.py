@@ -243,12 +243,13 @@ def _stop(env: _Environment) -> None:
     """Stops ``env`` as a node process ends: its ``process.on('exit')`` listeners run
     first, on its loop thread, for at most 10 s (packages clean up there: puppeteer
     closes its browser); then the environment stops."""
-    if env.running:
-        try:
+    try:
+        if env.running:
             env.eval(_EMIT_EXIT).call_async().result(10)
-        except (EnvironmentClosed, RuntimeError, TimeoutError):
-            pass  # stopped meanwhile, called from its own JS, or a listener hung
-    env.shutdown()
+    except (EnvironmentClosed, RuntimeError, TimeoutError):
+        pass  # stopped meanwhile, called from its own JS, or a listener hung
+    finally:
+        env.shutdown()  # whatever happened, Ctrl-C included
 
 
 def shutdown() -> None:
