@@ -217,22 +217,27 @@ static PyObject *as_outcome(mod_state *st, PyObject *future, PyObject *exc) {
 }
 
 PyObject *as_wait(mod_state *st, rt_env *env, PyObject *future, double timeout) {
-    int done = env ? as_announce_wait(env, future) : as_is_done(future);
-    if (done < 0) return NULL;
-    if (!done && env && as_may_wait(env) < 0) return NULL;
-    /* concurrent.futures waits with the GIL released; in slices, so that
-     * signals (Ctrl-C, _thread.interrupt_main) are seen while waiting. */
+    /* future.exception() returns the outcome of a done future (raising only
+     * TimeoutError, while it is not done): the first ask, with no wait, is
+     * also the check whether this thread blocks at all. Then concurrent.futures
+     * waits with the GIL released, in slices, so that signals (Ctrl-C,
+     * _thread.interrupt_main) are seen while waiting. */
     double left = timeout;
+    int blocking = 0;
     for (;;) {
-        double slice = done ? 0 : left >= 0 && left < 0.05 ? left : 0.05;
+        double slice = !blocking ? 0 : left >= 0 && left < 0.05 ? left : 0.05;
         PyObject *exc = PyObject_CallMethod(future, "exception", "d", slice);
         if (exc) return as_outcome(st, future, exc);
         if (!PyErr_ExceptionMatches(PyExc_TimeoutError)) return NULL; /* cancelled */
         /* No Python code may run with an exception set: from 3.12 on, a `with`
          * block entered that way keeps the future's lock forever. */
         PyErr_Clear();
-        if ((done = as_is_done(future)) < 0) return NULL;
-        if (done) continue; /* settled just now: its own outcome */
+        if (!blocking) {
+            if (env && as_may_wait(env) < 0) return NULL;
+            if (env) nl_python_will_wait(env);
+            blocking = 1;
+            continue;
+        }
         if (PyErr_CheckSignals() < 0) return NULL;
         if (left >= 0 && (left -= slice) <= 0) {
             PyErr_SetString(PyExc_TimeoutError, "the JavaScript Promise did not settle in time");
