@@ -80,19 +80,33 @@ static void fit_stack_limit(v8::Isolate *isolate) {
     if (here - low < kV8DefaultStack + kStackReserve) isolate->SetStackLimit(low + kStackReserve);
 }
 
-struct Scopes {
-    v8::Locker locker;
+struct InnerScopes {
     v8::Isolate::Scope isolate_scope;
     v8::HandleScope handle_scope;
     v8::Context::Scope context_scope;
-    Scopes(v8::Isolate *isolate, node::CommonEnvironmentSetup *setup)
-        : locker(isolate), isolate_scope(isolate), handle_scope(isolate),
-          context_scope(setup->context()) {
+    InnerScopes(v8::Isolate *isolate, node::CommonEnvironmentSetup *setup)
+        : isolate_scope(isolate), handle_scope(isolate), context_scope(setup->context()) {
         fit_stack_limit(isolate);
     }
 };
-static_assert(sizeof(Scopes) <= EM_SCOPE_SIZE, "em_scope too small");
-static_assert(alignof(Scopes) <= 16, "em_scope alignment too small");
+struct Scopes {
+    v8::Locker locker;
+    InnerScopes inner;
+    Scopes(v8::Isolate *isolate, node::CommonEnvironmentSetup *setup)
+        : locker(isolate), inner(isolate, setup) {}
+};
+// The em_scope's first byte says which of the two it holds.
+struct TaggedScopes {
+    unsigned char with_locker;
+    union {
+        Scopes full;
+        InnerScopes inner;
+    };
+    TaggedScopes() {}
+    ~TaggedScopes() {}
+};
+static_assert(sizeof(TaggedScopes) <= EM_SCOPE_SIZE, "em_scope too small");
+static_assert(alignof(TaggedScopes) <= 16, "em_scope alignment too small");
 
 }  // namespace
 
@@ -301,12 +315,66 @@ extern "C" void em_setup_drain_tasks(em_setup *s) {
 extern "C" void em_setup_destroy(em_setup *s) { delete s; }
 
 extern "C" void em_scope_enter(em_setup *s, em_scope *scope) {
-    new (scope->opaque) Scopes(s->setup->isolate(), s->setup.get());
+    auto *t = new (scope->opaque) TaggedScopes;
+    t->with_locker = 1;
+    new (&t->full) Scopes(s->setup->isolate(), s->setup.get());
+}
+
+extern "C" void em_scope_enter_locked(em_setup *s, em_scope *scope) {
+    auto *t = new (scope->opaque) TaggedScopes;
+    t->with_locker = 0;
+    new (&t->inner) InnerScopes(s->setup->isolate(), s->setup.get());
 }
 
 extern "C" void em_scope_exit(em_scope *scope) {
-    reinterpret_cast<Scopes *>(scope->opaque)->~Scopes();
+    auto *t = reinterpret_cast<TaggedScopes *>(scope->opaque);
+    if (t->with_locker) t->full.~Scopes();
+    else t->inner.~InnerScopes();
+    t->~TaggedScopes();
 }
+
+// A parked lock: the thread's top-level Locker, kept while an Unlocker lets
+// other threads in between its calls. V8 archives the thread's state lazily:
+// when no other thread took the lock meanwhile, unlocking and locking again
+// costs a mutex and a comparison, against allocating and freeing the thread's
+// V8 resources (handle blocks, stack guard) with each top-level Locker.
+struct em_park {
+    v8::Isolate *isolate;
+    alignas(v8::Locker) unsigned char locker[sizeof(v8::Locker)];
+    alignas(v8::Unlocker) unsigned char unlocker[sizeof(v8::Unlocker)];
+    bool unlocked;
+};
+
+extern "C" em_park *em_park_new(em_setup *s) {
+    auto *p = new (std::nothrow) em_park;
+    if (!p) return nullptr;
+    p->isolate = s->setup->isolate();
+    new (p->locker) v8::Locker(p->isolate);
+    p->unlocked = false;
+    return p;
+}
+
+extern "C" void em_park_lock(em_park *p) {
+    reinterpret_cast<v8::Unlocker *>(p->unlocker)->~Unlocker();
+    p->unlocked = false;
+    // A termination meant for an earlier call that reached this thread's
+    // state after that call ended must not stop the next one.
+    if (p->isolate->IsExecutionTerminating()) p->isolate->CancelTerminateExecution();
+}
+
+extern "C" void em_park_unlock(em_park *p) {
+    new (p->unlocker) v8::Unlocker(p->isolate);
+    p->unlocked = true;
+}
+
+extern "C" void em_park_free(em_park *p) {
+    if (!p) return;
+    if (p->unlocked) em_park_lock(p);
+    reinterpret_cast<v8::Locker *>(p->locker)->~Locker();
+    delete p;
+}
+
+extern "C" void em_park_forget(em_park *p) { delete p; }
 
 // napi_value is a v8::Local<v8::Value> in Node's implementation
 // (v8impl::V8LocalValueFromJsValue copies it the same way).

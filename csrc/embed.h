@@ -117,6 +117,24 @@ void em_setup_destroy(em_setup *s);
  * thread in reverse order. */
 void em_scope_enter(em_setup *s, em_scope *scope);
 void em_scope_exit(em_scope *scope);
+/* em_scope_enter for a thread whose parked lock (below) is locked: the
+ * isolate, handle and context scopes without a Locker. */
+void em_scope_enter_locked(em_setup *s, em_scope *scope);
+
+/* A thread's V8 lock of one isolate, kept between its calls (v8::Locker,
+ * then a v8::Unlocker while parked): taking it back costs next to nothing
+ * while no other thread took the isolate meanwhile. All on the owning thread,
+ * under the Node lock's mutex. em_park_new returns it locked (NULL when out of
+ * memory); em_park_unlock parks it, em_park_lock takes it back;
+ * em_park_free (parked) destroys it, with the isolate alive.
+ * em_park_forget frees a park whose isolate was disposed (or whose thread
+ * ended), without touching V8: any thread. */
+typedef struct em_park em_park;
+em_park *em_park_new(em_setup *s);
+void em_park_lock(em_park *p);
+void em_park_unlock(em_park *p);
+void em_park_free(em_park *p);
+void em_park_forget(em_park *p);
 
 /* The V8 identity hash of an object value (stable for its lifetime; not
  * unique). Node lock held. Returns 0 for non-objects. */

@@ -277,6 +277,11 @@ static PyObject *env_release_turn(PyObject *self, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+static PyObject *env_parked_locks(PyObject *self, PyObject *unused) {
+    (void)unused;
+    return PyLong_FromLong(nl_count_parks(env_of(self)));
+}
+
 static PyMethodDef env_methods[] = {
     {"require", env_require, METH_VARARGS, "require(id, base=None): CommonJS require as from directory base (default: the "
      "working directory); a list base searches those directories (require.resolve's paths)."},
@@ -296,6 +301,8 @@ static PyMethodDef env_methods[] = {
      "Until release_turn(), the loop thread runs no JavaScript (timers, I/O callbacks, "
      "call_async): this thread's statements are one turn. Nests."},
     {"release_turn", env_release_turn, METH_NOARGS, "Ends the innermost hold_turn() of this thread."},
+    {"_parked_locks", env_parked_locks, METH_NOARGS,
+     "How many threads keep a V8 lock of this environment parked (tests)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -364,6 +364,189 @@ static void nl_wake_loop_if_needed(rt_env *env) {
     if (wake) uv_async_send(&env->wake);
 }
 
+/* ---- parked locks ----
+ *
+ * A thread that calls into an environment keeps its top-level v8::Locker of
+ * the isolate between calls, parked behind a v8::Unlocker (em_park): V8 then
+ * archives the thread's state only when another thread takes the isolate
+ * meanwhile, instead of allocating and freeing the thread's V8 resources at
+ * every call. env->mutex stays what decides who holds the lock; the park only
+ * changes what taking it costs.
+ * A park lives until its thread ends (nl_thread_ends, a pthread key
+ * destructor, which needs env->mutex to destroy it on its thread), until the
+ * thread shuts env down (nl_unpark_with_gil), or until env's teardown, which
+ * forgets it (its V8 state goes with the isolate: `dead`, and the thread frees
+ * the struct). A thread that ends while it cannot get env->mutex leaves its
+ * park `abandoned` for the teardown to free. */
+typedef struct nl_park nl_park;
+struct nl_park {
+    em_park *em;
+    rt_env *env;          /* compared, never dereferenced, once `dead` */
+    uint64_t serial;      /* env->serial: env's address may be reused later */
+    int dead;             /* nl_parks_mutex: env was torn down */
+    int abandoned;        /* nl_parks_mutex: its thread ended without destroying it */
+    struct nl_park *next; /* own thread: the thread's parks */
+    struct nl_park *env_next, **env_prev; /* nl_parks_mutex: env->parks */
+};
+
+/* Guards every environment's `parks` list and every park's dead/abandoned. */
+static pthread_mutex_t nl_parks_mutex = PTHREAD_MUTEX_INITIALIZER;
+/* Runs nl_thread_ends when a thread that made a park ends. */
+static pthread_key_t nl_parks_key;
+static pthread_once_t nl_parks_once = PTHREAD_ONCE_INIT;
+static int nl_parks_key_ok;
+
+/* Past this many environments, a thread takes full locks for the others. */
+#define NL_MAX_PARKS 8
+
+static void nl_thread_ends(void *thread);
+
+static void nl_parks_init(void) {
+    nl_parks_key_ok = pthread_key_create(&nl_parks_key, nl_thread_ends) == 0;
+}
+
+/* The calling thread's park for env (which is running), or NULL. */
+static nl_park *nl_park_of(nl_thread *me, rt_env *env) {
+    for (nl_park *p = me->parks; p; p = p->next)
+        if (p->env == env && p->serial == env->serial) return p;
+    return NULL;
+}
+
+/* Unlinks p from its thread's list. Own thread. */
+static void nl_park_unlink(nl_thread *me, nl_park *p) {
+    for (nl_park **pp = &me->parks; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            me->nparks--;
+            return;
+        }
+    }
+}
+
+/* Unlinks p from its environment's list. nl_parks_mutex held. */
+static void nl_park_unlink_env(nl_park *p) {
+    if (!p->env_prev) return;
+    *p->env_prev = p->env_next;
+    if (p->env_next) p->env_next->env_prev = p->env_prev;
+    p->env_prev = NULL;
+}
+
+/* Frees the calling thread's parks whose environments were torn down. */
+static void nl_sweep_dead_parks(nl_thread *me) {
+    pthread_mutex_lock(&nl_parks_mutex);
+    for (nl_park **pp = &me->parks; *pp;) {
+        nl_park *p = *pp;
+        if (!p->dead) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        me->nparks--;
+        em_park_forget(p->em);
+        free(p);
+    }
+    pthread_mutex_unlock(&nl_parks_mutex);
+}
+
+/* Makes a park for env, locked (env->mutex held, state running, this thread
+ * holds no V8 lock of env). Returns NULL when the thread takes a full lock
+ * instead (too many parks, out of memory). */
+static nl_park *nl_park_new(nl_thread *me, rt_env *env) {
+    pthread_once(&nl_parks_once, nl_parks_init);
+    if (!nl_parks_key_ok) return NULL;
+    if (me->nparks) nl_sweep_dead_parks(me);
+    if (me->nparks >= NL_MAX_PARKS) return NULL;
+    nl_park *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    if (!(p->em = em_park_new(env->setup))) {
+        free(p);
+        return NULL;
+    }
+    p->env = env;
+    p->serial = env->serial;
+    pthread_setspecific(nl_parks_key, me);
+    p->next = me->parks;
+    me->parks = p;
+    me->nparks++;
+    pthread_mutex_lock(&nl_parks_mutex);
+    p->env_next = env->parks;
+    if (env->parks) env->parks->env_prev = &p->env_next;
+    env->parks = p;
+    p->env_prev = &env->parks;
+    pthread_mutex_unlock(&nl_parks_mutex);
+    return p;
+}
+
+/* Destroys p on its thread: env->mutex held (p's environment alive), p
+ * unlinked from the environment. */
+static void nl_park_destroy(nl_thread *me, nl_park *p) {
+    nl_park_unlink(me, p);
+    em_park_free(p->em);
+    free(p);
+}
+
+/* A thread with parks ends (pthread key destructor; no GIL, no Node lock).
+ * Each park is destroyed on this thread under its environment's mutex, which
+ * it waits for a little (trylock: the teardown takes nl_parks_mutex while it
+ * holds env->mutex), and otherwise leaves to the teardown. */
+static void nl_thread_ends(void *thread) {
+    nl_thread *me = thread;
+    while (me->parks) {
+        nl_park *p = me->parks;
+        for (int tries = 0;; tries++) {
+            pthread_mutex_lock(&nl_parks_mutex);
+            if (p->dead) {
+                pthread_mutex_unlock(&nl_parks_mutex);
+                nl_park_unlink(me, p);
+                em_park_forget(p->em);
+                free(p);
+                break;
+            }
+            /* Not dead: env lives while nl_parks_mutex is held. */
+            rt_env *env = p->env;
+            if (pthread_mutex_trylock(&env->mutex) == 0) {
+                nl_park_unlink_env(p);
+                pthread_mutex_unlock(&nl_parks_mutex);
+                nl_park_destroy(me, p);
+                pthread_mutex_unlock(&env->mutex);
+                break;
+            }
+            if (tries == 100) {
+                p->abandoned = 1;
+                nl_park_unlink(me, p);
+                pthread_mutex_unlock(&nl_parks_mutex);
+                break;
+            }
+            pthread_mutex_unlock(&nl_parks_mutex);
+            struct timespec pause = {0, 1000000};
+            nanosleep(&pause, NULL);
+        }
+    }
+}
+
+int nl_count_parks(rt_env *env) {
+    int n = 0;
+    pthread_mutex_lock(&nl_parks_mutex);
+    for (nl_park *p = env->parks; p; p = p->env_next) n += !p->abandoned;
+    pthread_mutex_unlock(&nl_parks_mutex);
+    return n;
+}
+
+void nl_forget_parks(rt_env *env) {
+    pthread_mutex_lock(&nl_parks_mutex);
+    while (env->parks) {
+        nl_park *p = env->parks;
+        nl_park_unlink_env(p);
+        if (p->abandoned) {
+            em_park_forget(p->em);
+            free(p);
+        } else {
+            p->dead = 1;
+        }
+    }
+    pthread_mutex_unlock(&nl_parks_mutex);
+}
+
 /* ---- calls from Python: GIL held ---- */
 
 /* With env->mutex just taken: enters the V8 scopes and becomes the owner,
@@ -374,7 +557,13 @@ static int nl_claim_after_mutex(rt_env *env, nl_frame *frame) {
         pthread_mutex_unlock(&env->mutex);
         return -1;
     }
-    em_scope_enter(env->setup, &frame->scope);
+    nl_thread *me = nl_thread_self();
+    nl_park *park = nl_park_of(me, env);
+    if (park) em_park_lock(park->em);
+    else park = nl_park_new(me, env);
+    frame->park = park;
+    if (park) em_scope_enter_locked(env->setup, &frame->scope);
+    else em_scope_enter(env->setup, &frame->scope);
     nl_mark_mine(env);
     return 0;
 }
@@ -389,6 +578,7 @@ static int nl_open_frame(rt_env *env, nl_frame *frame) {
 }
 
 int nl_enter_with_gil(rt_env *env, nl_frame *frame) {
+    frame->park = NULL;
     if (rt_is_forked_child()) return rt_raise_closed(env);
     if (nl_is_mine(env)) {
         env->depth++;
@@ -419,6 +609,7 @@ int nl_enter_with_gil(rt_env *env, nl_frame *frame) {
 }
 
 int nl_try_enter_with_gil(rt_env *env, nl_frame *frame) {
+    frame->park = NULL;
     if (rt_is_forked_child() ||
         atomic_load(&env->state) != RT_RUNNING)
         return 0;
@@ -436,7 +627,9 @@ int nl_try_enter_with_gil(rt_env *env, nl_frame *frame) {
     return nl_open_frame(env, frame) == 0;
 }
 
-void nl_leave_with_gil(rt_env *env, nl_frame *frame) {
+/* nl_leave_with_gil; with `unpark`, the outermost level destroys the
+ * thread's park instead of parking it again. */
+static void nl_leave(rt_env *env, nl_frame *frame, int unpark) {
     if (frame->hscope) napi_close_handle_scope(env->napi, frame->hscope);
     if (--env->depth > 0) return;
     cl_drop_kept_of(env); /* its call is over: nobody will take it */
@@ -451,6 +644,28 @@ void nl_leave_with_gil(rt_env *env, nl_frame *frame) {
     atomic_fetch_add_explicit(&env->turn_calls, 1, memory_order_relaxed);
     nl_unmark_mine(env);
     em_scope_exit(&frame->scope);
+    if (frame->park && unpark) {
+        pthread_mutex_lock(&nl_parks_mutex);
+        nl_park_unlink_env(frame->park);
+        pthread_mutex_unlock(&nl_parks_mutex);
+        nl_park_destroy(nl_thread_self(), frame->park);
+    } else if (frame->park) {
+        em_park_unlock(frame->park->em);
+    }
     pthread_mutex_unlock(&env->mutex);
     nl_caller_done(env);
+}
+
+void nl_leave_with_gil(rt_env *env, nl_frame *frame) { nl_leave(env, frame, 0); }
+
+void nl_unpark_with_gil(rt_env *env) {
+    nl_thread *me = nl_thread_self();
+    if (nl_is_mine(env) || !me->parks || atomic_load(&env->state) != RT_RUNNING ||
+        !nl_park_of(me, env))
+        return;
+    /* Without waiting: the lock's holder may be JS that only the stop ends
+     * (an 'exit' listener that never returns); the teardown then forgets
+     * the park. */
+    nl_frame frame;
+    if (nl_try_enter_with_gil(env, &frame)) nl_leave(env, &frame, 1);
 }

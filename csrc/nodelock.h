@@ -21,6 +21,8 @@ typedef struct {
     int64_t deadline_ns;           /* own thread: pymport_py.deadline(), 0: none (interrupts.c) */
     int report;                    /* own thread: ir_stop_reason to raise next (interrupts.c) */
     PyObject *report_exc;          /* own thread, GIL: the exception for IR_STOP_SIGNAL */
+    struct nl_park *parks;         /* own thread: its parked V8 locks, one per environment */
+    int nparks;                    /* own thread: how many */
 } nl_thread;
 
 /* The calling thread's record (made on first use). Any thread, no GIL needed. */
@@ -56,6 +58,7 @@ void nl_unlock_without_gil(rt_env *env, em_scope *scope);
 typedef struct {
     em_scope scope;          /* entered when this frame took the lock */
     napi_handle_scope hscope;
+    struct nl_park *park;    /* the thread's parked V8 lock this frame took back, or NULL */
 } nl_frame;
 /* Takes the Node lock (or one more level of it) and opens a handle scope. GIL
  * held on entry and on return, released while blocking on the lock. Returns 0,
@@ -69,6 +72,18 @@ int nl_try_enter_with_gil(rt_env *env, nl_frame *frame);
 /* Closes the handle scope and releases one level of the Node lock, waking the
  * loop thread if the call changed what it waits for. GIL held. */
 void nl_leave_with_gil(rt_env *env, nl_frame *frame);
+
+/* The V8 lock that the calling thread keeps parked for env between its calls
+ * (docs/threading.md#parked-locks) is destroyed: before env stops, so that
+ * the thread's V8 resources go with it, unless another thread holds the
+ * Node lock (the teardown then forgets the park). GIL held; never raises. */
+void nl_unpark_with_gil(rt_env *env);
+/* How many threads keep a lock of env parked. Any thread. */
+int nl_count_parks(rt_env *env);
+/* env's isolate is about to be disposed: the locks other threads keep parked
+ * for it are forgotten (their V8 state goes with the isolate). Loop thread,
+ * Node lock held, in the teardown. */
+void nl_forget_parks(rt_env *env);
 
 /* pymport_py.turn(): while the calling thread holds a turn of env, env's
  * loop thread runs no JS (timers, I/O callbacks, call_async). Nests. GIL held.

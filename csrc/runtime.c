@@ -86,7 +86,9 @@ static int rt_strv_len(char **v) {
 rt_env *rt_env_alloc(PyObject *module, const char *bootstrap) {
     rt_env *env = calloc(1, sizeof *env);
     if (!env) return (rt_env *)PyErr_NoMemory();
+    static _Atomic uint64_t serials;
     env->refcnt = 1;
+    env->serial = atomic_fetch_add(&serials, 1) + 1;
     env->module = Py_NewRef(module);
     pthread_mutex_init(&env->mutex, NULL);
     pthread_mutex_init(&env->smutex, NULL);
@@ -235,6 +237,7 @@ static void rt_teardown(rt_env *env, em_scope *scope, int loaded) {
     pthread_mutex_lock(&env->smutex);
     env->setup = NULL;
     pthread_mutex_unlock(&env->smutex);
+    nl_forget_parks(env); /* their isolate goes now */
     /* Frees environment, isolate and loop; napi finalizers of proxies of Python
      * objects run here and take the GIL (the joining thread released it). */
     em_setup_destroy(setup);
@@ -443,6 +446,7 @@ int rt_env_shutdown(rt_env *env) {
                         "JavaScript; use process.exit() there instead");
         return -1;
     }
+    nl_unpark_with_gil(env); /* this thread's V8 lock of env goes with it, not after */
     if (!rt_can_join(env)) {
         rt_join_later(env);
         return 0;

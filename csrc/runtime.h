@@ -106,6 +106,8 @@ struct rt_env {
     pthread_mutex_t mutex;
     _Atomic uintptr_t owner; /* atomic: nl_self() of the owner, 0 when free; written by the owner */
     unsigned depth;          /* Node lock (the owner only) */
+    uint64_t serial;         /* set once: unique among every environment of the process */
+    struct nl_park *parks;   /* nl_parks_mutex (nodelock.c): the V8 locks threads keep parked */
     int64_t sleep_until;     /* Node lock: loop time at which the loop thread wakes, -1 never */
 
     /* ---- turns (nodelock.c): the loop thread runs JS only between the

@@ -721,3 +721,132 @@ def test_deep_js_recursion_on_a_thread_with_a_small_stack_raises_range_error(run
     assert proc.returncode == 0, proc.report
     line = "RangeError: Maximum call stack size exceeded"
     assert proc.stdout == f"{[line, 21, line, 21]}\n", proc.report
+
+
+# ---- parked locks (docs/threading.md#parked-locks) ----
+# A thread keeps its V8 lock of an environment parked between calls; the park
+# goes when the thread ends, when the thread closes the environment, or with
+# the environment's teardown. These run in a subprocess: a mistake there is a
+# crash or a hang of the whole interpreter.
+
+PARKS_CHECK = """
+import threading, time, pymport_py as node
+env = node._env()
+def wait_for(pred, what):
+    end = time.monotonic() + 30
+    while not pred():
+        if time.monotonic() > end:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.01)
+"""
+
+
+def test_threads_that_end_take_their_parked_locks_with_them(run_python):
+    code = PARKS_CHECK + """
+f = node.eval("x => x + 1")
+assert f(1) == 2
+base = env._parked_locks()          # the main thread's own
+def worker(n):
+    for i in range(200):
+        assert f(i) == i + 1
+for round in range(20):
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    # each ended thread destroys its park on its way out (pthread key destructor)
+    wait_for(lambda: env._parked_locks() == base, "parks of ended threads to go")
+print("parks", base, env._parked_locks())
+"""
+    proc = run_python(code, timeout=180)
+    assert proc.returncode == 0, proc.report
+    assert "parks 1 1" in proc.stdout, proc.report
+
+
+def test_thread_ending_while_js_holds_the_lock_leaves_its_park_to_the_teardown(run_python):
+    # The loop thread runs a 400 ms timer callback when the thread ends: the
+    # park cannot be destroyed then (its thread would wait), and is freed by
+    # the teardown instead. Calls go on afterwards; shutdown and a new start
+    # (whose environment may reuse the freed memory) work.
+    code = PARKS_CHECK + """
+f = node.eval("x => x * 2")
+spin = node.eval("() => setTimeout(() => { const end = Date.now() + 400; while (Date.now() < end); }, 0)")
+def worker():
+    assert f(21) == 42
+    spin()
+t = threading.Thread(target=worker); t.start(); t.join()
+time.sleep(0.5)
+assert f(2) == 4
+node.shutdown()
+node.start()
+g = node.eval("x => x - 1")
+results = []
+def again():
+    results.append(g(10))
+ts = [threading.Thread(target=again) for _ in range(4)]
+for t in ts: t.start()
+for t in ts: t.join()
+assert results == [9] * 4, results
+print("ok")
+"""
+    proc = run_python(code, timeout=120)
+    assert proc.returncode == 0, proc.report
+    assert "ok" in proc.stdout, proc.report
+
+
+def test_workers_closed_and_left_open_by_many_threads(run_python):
+    # Each thread uses more environments than it keeps parks for (8), closes
+    # some (its park goes first) and leaves others to the interpreter's exit
+    # (the teardown forgets the parks of threads still alive or gone).
+    code = PARKS_CHECK + """
+errors = []
+kept = []
+def worker(k):
+    try:
+        ws = [node.Worker() for _ in range(10)]
+        for round in range(30):
+            for i, w in enumerate(ws):
+                assert w.eval(f"{i} + {round}") == i + round
+        for w in ws[:6]:
+            w.close()
+        kept.extend(ws[6:])
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+for t in threads: t.start()
+for t in threads: t.join()
+assert not errors, errors
+assert all(w.eval("1") == 1 for w in kept)
+# the main thread calls the kept ones too, then closes half of them
+for w in kept[::2]:
+    w.close()
+print("ok", len(kept))
+"""
+    proc = run_python(code, timeout=240)
+    assert proc.returncode == 0, proc.report
+    assert "ok 12" in proc.stdout, proc.report
+
+
+def test_parked_lock_survives_contention_and_reentrant_callbacks(run_python):
+    # Threads hand the lock to each other at every call (their parks are
+    # archived and restored by V8), with JS calling back into Python, which
+    # calls JS again, and the loop thread's timers running between.
+    code = PARKS_CHECK + """
+node.eval("globalThis.ticks = 0; setInterval(() => ticks++, 1)")
+nest = node.eval("(cb, n) => cb(n) + 1")
+counter = node.eval("({ n: 0 })")
+bump = node.eval("(c) => ++c.n")
+def cb(n):
+    return bump(counter) and n * 2
+def worker():
+    for i in range(300):
+        assert nest(cb, i) == i * 2 + 1
+threads = [threading.Thread(target=worker) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+assert counter.n == 8 * 300, counter.n
+wait_for(lambda: node.eval("ticks") > 0, "timers to run")
+print("ok", counter.n)
+"""
+    proc = run_python(code, timeout=180)
+    assert proc.returncode == 0, proc.report
+    assert "ok 2400" in proc.stdout, proc.report
