@@ -14,6 +14,13 @@ typedef enum {
  * with a Python exception. */
 int cv_to_js(rt_env *env, PyObject *obj, cv_mode mode, napi_value *out);
 
+/* cv_to_js for a str used as a property name: short Latin-1 names come from
+ * a per-environment cache of internalized JS strings, which property lookups
+ * compare by identity. Returns 0, or -1 with a Python exception. */
+int cv_key_to_js(rt_env *env, PyObject *name, napi_value *out);
+/* Frees env's cache of names. Node lock held, isolate alive (teardown). */
+void cv_keys_free(rt_env *env);
+
 /* pymport's toJS({depth, buffer}) (the JS API, docs/javascript.md): values
  * `depth` levels down (-1: no limit) and, unless `buffers`, buffer objects
  * stay PyObjects; sets become Arrays, modules objects of their attributes,

@@ -445,3 +445,56 @@ extern "C" size_t em_heap_used(em_setup *s) {
     s->setup->isolate()->GetHeapStatistics(&stats);
     return stats.used_heap_size();
 }
+
+struct em_global {
+    v8::Isolate *isolate;
+    v8::Global<v8::Value> value;
+};
+
+extern "C" em_global *em_global_new(napi_value value) {
+    v8::Isolate *isolate = v8::Isolate::GetCurrent();
+    auto *g = new (std::nothrow) em_global;
+    if (!g) return nullptr;
+    g->isolate = isolate;
+    g->value.Reset(isolate, em_local(value));
+    return g;
+}
+
+extern "C" napi_value em_global_get(em_global *g) {
+    return em_napi_value(v8::Local<v8::Value>::New(g->isolate, g->value));
+}
+
+extern "C" void em_global_free(em_global *g) {
+    if (!g) return;
+    g->value.Reset();
+    delete g;
+}
+
+extern "C" int em_internalized_latin1(const char *chars, size_t len, napi_value *out) {
+    v8::Local<v8::String> str;
+    if (!v8::String::NewFromOneByte(v8::Isolate::GetCurrent(),
+                                    reinterpret_cast<const uint8_t *>(chars),
+                                    v8::NewStringType::kInternalized, static_cast<int>(len))
+             .ToLocal(&str))
+        return -1;
+    *out = em_napi_value(str);
+    return 0;
+}
+
+extern "C" napi_valuetype em_typeof(napi_value value) {
+    v8::Local<v8::Value> v = em_local(value);
+    if (v->IsUndefined()) return napi_undefined;
+    if (v->IsNull()) return napi_null;
+    if (v->IsString()) return napi_string;
+    if (v->IsNumber()) return napi_number;
+    if (v->IsFunction()) return napi_function;
+    if (v->IsExternal()) return napi_external;  // an object to V8: ask first
+    if (v->IsObject()) return napi_object;
+    if (v->IsBoolean()) return napi_boolean;
+    if (v->IsBigInt()) return napi_bigint;
+    return napi_symbol;
+}
+
+extern "C" double em_number_value(napi_value value) {
+    return em_local(value).As<v8::Number>()->Value();
+}

@@ -129,6 +129,23 @@ void em_scope_enter_locked(em_setup *s, em_scope *scope);
  * em_park_free (parked) destroys it, with the isolate alive.
  * em_park_forget frees a park whose isolate was disposed (or whose thread
  * ended), without touching V8: any thread. */
+/* A strong handle on a JS value that C keeps (a primitive too, unlike a
+ * napi_ref on Node 18). new and get: Node lock held (get in a handle scope);
+ * free: Node lock held, the isolate alive. */
+typedef struct em_global em_global;
+em_global *em_global_new(napi_value value);
+napi_value em_global_get(em_global *g);
+void em_global_free(em_global *g);
+/* The internalized JS string of `len` Latin-1 characters (what property
+ * lookups compare by identity). Node lock held. Returns 0, or -1. */
+int em_internalized_latin1(const char *chars, size_t len, napi_value *out);
+
+/* napi_typeof, with V8's own checks (no Node-API call): what every value
+ * converted to Python asks first. Any value of the current scope. */
+napi_valuetype em_typeof(napi_value value);
+/* The value of a JS number (em_typeof gave napi_number). */
+double em_number_value(napi_value value);
+
 typedef struct em_park em_park;
 em_park *em_park_new(em_setup *s);
 void em_park_lock(em_park *p);

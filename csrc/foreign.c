@@ -10,6 +10,7 @@
 
 #include "async.h"
 #include "calls.h"
+#include "convert.h"
 #include "nodelock.h"
 #include "queue.h"
 
@@ -44,6 +45,7 @@ static void fe_cleanup(napi_async_cleanup_hook_handle handle, void *data) {
     rt_env *env = data;
     tq_close(env);
     tq_forget_released(env); /* the environment's teardown deletes them all */
+    cv_keys_free(env);
     uv_close((uv_handle_t *)&env->wake, fe_wake_closed);
 }
 

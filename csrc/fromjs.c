@@ -41,13 +41,11 @@ error:
 }
 
 static PyObject *cv_number_to_py(rt_env *env, napi_value v) {
-    double d;
-    NAPI_OK(env, napi_get_value_double(env->napi, v, &d));
+    (void)env;
+    double d = em_number_value(v);
     if (isfinite(d) && d == floor(d) && fabs(d) <= CV_MAX_SAFE) return PyLong_FromLongLong((long long)d);
     if (cv_pymport && isfinite(d) && d == floor(d)) return PyLong_FromDouble(d); /* exactly */
     return PyFloat_FromDouble(d);
-error:
-    return NULL;
 }
 
 static PyObject *cv_bigint_to_py(rt_env *env, napi_value v) {
@@ -80,8 +78,7 @@ static PyObject *cv_js_function(rt_env *env, napi_value v) {
 }
 
 PyObject *cv_to_py(rt_env *env, napi_value v) {
-    napi_valuetype type;
-    NAPI_OK(env, napi_typeof(env->napi, v, &type));
+    napi_valuetype type = em_typeof(v);
     switch (type) {
     case napi_undefined:
     case napi_null:

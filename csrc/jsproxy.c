@@ -94,6 +94,7 @@ error:
 /* Converts a Python key (str, int, or a JSObject such as a symbol) to a JS
  * property key. Returns 0 or -1. */
 static int jsp_key(rt_env *env, PyObject *key, napi_value *out) {
+    if (PyUnicode_CheckExact(key)) return cv_key_to_js(env, key, out);
     if (PyUnicode_Check(key) || PyLong_Check(key) || jsp_check(rt_state_of(env), key))
         return cv_to_js(env, key, CV_ARG, out);
     PyErr_Format(PyExc_TypeError, "JavaScript property keys are str, int or symbols, not %.100s",
@@ -113,7 +114,7 @@ static PyObject *jsp_get(jsp_object *o, PyObject *key, PyObject *missing, int bi
     NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &obj));
     if (jsp_key(env, key, &k) < 0) goto error;
     NAPI_OK(env, napi_get_property(env->napi, obj, k, &v));
-    NAPI_OK(env, napi_typeof(env->napi, v, &type));
+    type = em_typeof(v);
     if (type == napi_undefined) {
         bool has = false;
         NAPI_OK(env, napi_has_property(env->napi, obj, k, &has));
@@ -324,12 +325,10 @@ error:
 }
 
 int jsp_check_function(rt_env *env, napi_value fn, int construct) {
-    napi_valuetype type;
-    NAPI_OK(env, napi_typeof(env->napi, fn, &type));
-    if (type == napi_function) return 0;
+    (void)env;
+    if (em_typeof(fn) == napi_function) return 0;
     PyErr_SetString(PyExc_TypeError, construct ? "this JavaScript object is not a constructor"
                                                : "this JavaScript object is not callable");
-error:
     return -1;
 }
 

@@ -568,10 +568,11 @@ static int nl_claim_after_mutex(rt_env *env, nl_frame *frame) {
     return 0;
 }
 
-/* Opens the frame's handle scope. Returns 0, or -1 with this level of the
- * lock released. */
+/* Opens the frame's handle scope: the V8 scopes' own at depth 1, which close
+ * with the lock. Returns 0, or -1 with this level of the lock released. */
 static int nl_open_frame(rt_env *env, nl_frame *frame) {
-    if (napi_open_handle_scope(env->napi, &frame->hscope) == napi_ok) return 0;
+    frame->hscope = NULL;
+    if (env->depth == 1 || napi_open_handle_scope(env->napi, &frame->hscope) == napi_ok) return 0;
     frame->hscope = NULL;
     nl_leave_with_gil(env, frame);
     return -1;

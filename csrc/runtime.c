@@ -16,6 +16,7 @@
 #include "async.h"
 #include "binding.h"
 #include "calls.h"
+#include "convert.h"
 #include "foreign.h"
 #include "interrupts.h"
 #include "nodelock.h"
@@ -238,6 +239,7 @@ static void rt_teardown(rt_env *env, em_scope *scope, int loaded) {
     env->setup = NULL;
     pthread_mutex_unlock(&env->smutex);
     nl_forget_parks(env); /* their isolate goes now */
+    if (loaded) cv_keys_free(env);
     /* Frees environment, isolate and loop; napi finalizers of proxies of Python
      * objects run here and take the GIL (the joining thread released it). */
     em_setup_destroy(setup);

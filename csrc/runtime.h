@@ -108,6 +108,7 @@ struct rt_env {
     unsigned depth;          /* Node lock (the owner only) */
     uint64_t serial;         /* set once: unique among every environment of the process */
     struct nl_park *parks;   /* nl_parks_mutex (nodelock.c): the V8 locks threads keep parked */
+    struct cv_keys *keys;    /* Node lock: property names as internalized JS strings (tojs.c) */
     int64_t sleep_until;     /* Node lock: loop time at which the loop thread wakes, -1 never */
 
     /* ---- turns (nodelock.c): the loop thread runs JS only between the

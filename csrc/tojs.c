@@ -55,6 +55,52 @@ error:
     return -1;
 }
 
+/* Names looked up by their str hash, one per slot (a later name takes the
+ * slot); a slot is used only when its characters are the name's. */
+#define CV_KEY_SLOTS 256
+#define CV_KEY_MAX 32
+typedef struct {
+    Py_hash_t hash;
+    size_t len;
+    char chars[CV_KEY_MAX];
+    em_global *key;
+} cv_key;
+struct cv_keys {
+    cv_key slots[CV_KEY_SLOTS];
+};
+
+int cv_key_to_js(rt_env *env, PyObject *name, napi_value *out) {
+    Py_ssize_t len = PyUnicode_GET_LENGTH(name);
+    if (PyUnicode_KIND(name) != PyUnicode_1BYTE_KIND || len > CV_KEY_MAX)
+        return cv_str_to_js(env, name, out);
+    Py_hash_t hash = PyObject_Hash(name); /* cached in the str */
+    if (hash == -1) return -1;
+    if (!env->keys && !(env->keys = calloc(1, sizeof *env->keys))) return cv_str_to_js(env, name, out);
+    const char *chars = (const char *)PyUnicode_1BYTE_DATA(name);
+    cv_key *slot = &env->keys->slots[(size_t)hash & (CV_KEY_SLOTS - 1)];
+    if (slot->key && slot->hash == hash && slot->len == (size_t)len && memcmp(slot->chars, chars, (size_t)len) == 0) {
+        *out = em_global_get(slot->key);
+        return 0;
+    }
+    if (em_internalized_latin1(chars, (size_t)len, out) < 0) return cv_str_to_js(env, name, out);
+    em_global *key = em_global_new(*out);
+    if (key) {
+        em_global_free(slot->key);
+        slot->key = key;
+        slot->hash = hash;
+        slot->len = (size_t)len;
+        memcpy(slot->chars, chars, (size_t)len);
+    }
+    return 0;
+}
+
+void cv_keys_free(rt_env *env) {
+    if (!env->keys) return;
+    for (size_t i = 0; i < CV_KEY_SLOTS; i++) em_global_free(env->keys->slots[i].key);
+    free(env->keys);
+    env->keys = NULL;
+}
+
 static int cv_int_to_js(rt_env *env, PyObject *o, napi_value *out) {
     int overflow = 0;
     long long x = PyLong_AsLongLongAndOverflow(o, &overflow);
