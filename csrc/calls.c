@@ -112,9 +112,13 @@ static napi_status cl_invoke(rt_env *env, napi_value fn, size_t argc, const napi
         if (cscope) napi_close_callback_scope(env->napi, cscope);
         return napi_generic_failure;
     }
-    /* JS runs without the GIL; callbacks into Python take it themselves. */
+    /* JS runs without the GIL; callbacks into Python take it themselves.
+     * The call's exception must not be pending while the scope's close runs
+     * microtasks (their Node-API callbacks would see it as theirs): em_call
+     * hands it over, and it is kept aside for cl_take_exception. */
     PyThreadState *ts = PyEval_SaveThread();
-    status = napi_call_function(env->napi, recv, fn, argc, argv, result);
+    napi_value thrown = NULL;
+    status = em_call(recv, fn, argc, argv, result, &thrown) == 0 ? napi_ok : napi_pending_exception;
     bool is_promise = false;
     if (status == napi_ok && napi_is_promise(env->napi, *result, &is_promise) == napi_ok && is_promise) {
         /* A promise handed to Python is Python's to settle (result(), await):
@@ -127,14 +131,6 @@ static napi_status cl_invoke(rt_env *env, napi_value fn, size_t argc, const napi
      * this thread is on the stack now), so the close runs ticks and microtasks
      * as usual and Node's async context stack stays balanced. */
     int reason = call.outer ? ir_end_termination(env) : IR_STOP_NONE;
-    /* The call's exception must not be pending while the scope's close runs
-     * microtasks (their Node-API callbacks would see it as theirs): keep it
-     * aside for cl_take_exception. */
-    bool pending = false;
-    napi_value thrown = NULL;
-    if (status != napi_ok && napi_is_exception_pending(env->napi, &pending) == napi_ok && pending &&
-        napi_get_and_clear_last_exception(env->napi, &thrown) != napi_ok)
-        thrown = NULL;
     if (cscope) napi_close_callback_scope(env->napi, cscope);
     PyEval_RestoreThread(ts);
     if (thrown) cl_keep_exception(env, thrown);

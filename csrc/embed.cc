@@ -498,3 +498,20 @@ extern "C" napi_valuetype em_typeof(napi_value value) {
 extern "C" double em_number_value(napi_value value) {
     return em_local(value).As<v8::Number>()->Value();
 }
+
+extern "C" int em_call(napi_value recv, napi_value fn, size_t argc, const napi_value *argv,
+                       napi_value *result, napi_value *thrown) {
+    v8::Isolate *isolate = v8::Isolate::GetCurrent();
+    v8::TryCatch try_catch(isolate);
+    static_assert(sizeof(v8::Local<v8::Value>) == sizeof(napi_value), "napi_value is not a Local");
+    auto *args = reinterpret_cast<v8::Local<v8::Value> *>(const_cast<napi_value *>(argv));
+    v8::Local<v8::Value> out;
+    if (em_local(fn).As<v8::Function>()
+            ->Call(isolate->GetCurrentContext(), em_local(recv), static_cast<int>(argc), args)
+            .ToLocal(&out)) {
+        *result = em_napi_value(out);
+        return 0;
+    }
+    *thrown = try_catch.HasCaught() ? em_napi_value(try_catch.Exception()) : nullptr;
+    return -1;
+}

@@ -146,6 +146,13 @@ napi_valuetype em_typeof(napi_value value);
 /* The value of a JS number (em_typeof gave napi_number). */
 double em_number_value(napi_value value);
 
+/* fn.call(recv, ...argv) straight through V8 (napi_call_function without
+ * its bookkeeping): returns 0 with *result, or -1 with what it threw in
+ * *thrown (NULL: nothing, or a termination). Node lock held, in a handle and
+ * context scope. */
+int em_call(napi_value recv, napi_value fn, size_t argc, const napi_value *argv,
+            napi_value *result, napi_value *thrown);
+
 typedef struct em_park em_park;
 em_park *em_park_new(em_setup *s);
 void em_park_lock(em_park *p);
