@@ -20,11 +20,15 @@
 
 /* ---- creation and identity ---- */
 
+static PyObject *jsp_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
+                                PyObject *kwnames);
+
 /* Returns a new reference: a new JSObject of v (not registered). */
 static jsp_object *jsp_alloc(rt_env *env, napi_value v, uint32_t hash) {
     mod_state *st = rt_state_of(env);
     jsp_object *o = (jsp_object *)st->JSObjectType->tp_alloc(st->JSObjectType, 0);
     if (!o) return NULL;
+    o->vectorcall = jsp_vectorcall;
     napi_status status = napi_create_reference(env->napi, v, 1, &o->ref);
     if (status != napi_ok) {
         o->ref = NULL;
@@ -334,7 +338,12 @@ int jsp_check_function(rt_env *env, napi_value fn, int construct) {
 
 Py_ssize_t jsp_convert_args(rt_env *env, PyObject *args, PyObject *kwargs, napi_value *small,
                             Py_ssize_t nsmall, napi_value **argv) {
-    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    return jsp_convert_argv(env, &PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args), kwargs, small,
+                            nsmall, argv);
+}
+
+Py_ssize_t jsp_convert_argv(rt_env *env, PyObject *const *items, Py_ssize_t n, PyObject *kwargs,
+                            napi_value *small, Py_ssize_t nsmall, napi_value **argv) {
     Py_ssize_t total = n + (kwargs && PyDict_GET_SIZE(kwargs) ? 1 : 0);
     *argv = total <= nsmall ? small : PyMem_Malloc((size_t)total * sizeof **argv);
     if (!*argv) {
@@ -342,7 +351,7 @@ Py_ssize_t jsp_convert_args(rt_env *env, PyObject *args, PyObject *kwargs, napi_
         return -1;
     }
     for (Py_ssize_t i = 0; i < n; i++)
-        if (cv_to_js(env, PyTuple_GET_ITEM(args, i), CV_ARG, &(*argv)[i]) < 0) goto error;
+        if (cv_to_js(env, items[i], CV_ARG, &(*argv)[i]) < 0) goto error;
     if (total > n && cv_to_js(env, kwargs, CV_ARG, &(*argv)[n]) < 0) goto error;
     return total;
 error:
@@ -353,7 +362,10 @@ error:
 }
 
 /* Calls (construct = 0) or constructs the function `fn`. */
-static PyObject *jsp_invoke(jsp_object *o, PyObject *args, PyObject *kwargs, int construct) {
+/* Calls (or, with `construct`, constructs) o with the n arguments at items
+ * and the keyword arguments, if any, as a last options object. */
+static PyObject *jsp_invoke(jsp_object *o, PyObject *const *items, Py_ssize_t n, PyObject *kwargs,
+                            int construct) {
     rt_env *env = o->env;
     nl_frame frame;
     PyObject *res = NULL;
@@ -362,7 +374,7 @@ static PyObject *jsp_invoke(jsp_object *o, PyObject *args, PyObject *kwargs, int
     JSP_ENTER(o, frame, NULL);
     NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &fn));
     if (jsp_check_function(env, fn, construct) < 0) goto error;
-    if ((argc = jsp_convert_args(env, args, kwargs, small, 8, &argv)) < 0) goto error;
+    if ((argc = jsp_convert_argv(env, items, n, kwargs, small, 8, &argv)) < 0) goto error;
     if (construct) {
         NAPI_OK(env, cl_construct(env, fn, (size_t)argc, argv, &out));
     } else {
@@ -381,11 +393,29 @@ error:
 }
 
 static PyObject *jsp_call(PyObject *self, PyObject *args, PyObject *kwargs) {
-    return jsp_invoke((jsp_object *)self, args, kwargs, 0);
+    return jsp_invoke((jsp_object *)self, &PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args), kwargs, 0);
+}
+
+/* The same call without the argument tuple that tp_call needs. */
+static PyObject *jsp_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
+                                PyObject *kwnames) {
+    Py_ssize_t n = PyVectorcall_NARGS(nargsf);
+    if (!kwnames || !PyTuple_GET_SIZE(kwnames)) return jsp_invoke((jsp_object *)self, args, n, NULL, 0);
+    PyObject *kwargs = PyDict_New();
+    if (!kwargs) return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
+        if (PyDict_SetItem(kwargs, PyTuple_GET_ITEM(kwnames, i), args[n + i]) < 0) {
+            Py_DECREF(kwargs);
+            return NULL;
+        }
+    }
+    PyObject *res = jsp_invoke((jsp_object *)self, args, n, kwargs, 0);
+    Py_DECREF(kwargs);
+    return res;
 }
 
 static PyObject *jsp_new_method(PyObject *self, PyObject *args, PyObject *kwargs) {
-    return jsp_invoke((jsp_object *)self, args, kwargs, 1);
+    return jsp_invoke((jsp_object *)self, &PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args), kwargs, 1);
 }
 
 static PyObject *jsp_call_async(PyObject *self, PyObject *args, PyObject *kwargs) {
@@ -727,6 +757,7 @@ static PyMethodDef jsp_methods[] = {
 
 static PyMemberDef jsp_members[] = {
     {"__weaklistoffset__", T_PYSSIZET, offsetof(jsp_object, weakreflist), READONLY, NULL},
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(jsp_object, vectorcall), READONLY, NULL},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -763,7 +794,8 @@ static PyType_Slot jsp_slots[] = {
 static PyType_Spec jsp_spec = {
     .name = "pymport_py.JSObject",
     .basicsize = sizeof(jsp_object),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
+             Py_TPFLAGS_HAVE_VECTORCALL,
     .slots = jsp_slots,
 };
 

@@ -16,6 +16,7 @@ typedef struct jsp_object {
     /* GIL: a promise that Python neither awaited nor handed back to JS (yet):
      * its dealloc tells JS, which reports it if it rejected (jsp_dealloc) */
     unsigned char unobserved;
+    vectorcallfunc vectorcall; /* set once: calls without an argument tuple */
 } jsp_object;
 
 /* Returns a new reference: the JSObject for JS object v, the same one while it
@@ -36,6 +37,9 @@ int jsp_check_function(rt_env *env, napi_value fn, int construct);
  * object. Returns the number of values in *argv (PyMem-allocated when larger
  * than `small`: the caller frees it), or -1 with *argv == small. Node lock
  * and GIL held. */
+/* jsp_convert_args for the n arguments at items. */
+Py_ssize_t jsp_convert_argv(rt_env *env, PyObject *const *items, Py_ssize_t n, PyObject *kwargs,
+                            napi_value *small, Py_ssize_t nsmall, napi_value **argv);
 Py_ssize_t jsp_convert_args(rt_env *env, PyObject *args, PyObject *kwargs, napi_value *small,
                             Py_ssize_t nsmall, napi_value **argv);
 
