@@ -6,13 +6,15 @@
  * that thread (foreign.c). The functions here are JS-facing callbacks: they
  * run on the thread that runs the environment's JS, with its Node lock held,
  * and take the GIL themselves. The binding also carries pyproxy.c's,
- * pyapi.c's and share.c's functions. Console output (write, isatty, terminal)
- * goes to Python's sys.stdout/sys.stderr as they are at each call. */
+ * pyapi.c's, share.c's and live.c's functions. Console output (write,
+ * isatty, terminal) goes to Python's sys.stdout/sys.stderr as they are at each
+ * call. */
 #include "binding.h"
 
 #include "convert.h"
 #include "errors.h"
 #include "foreign.h"
+#include "live.h"
 #include "pyapi.h"
 #include "pyproxy.h"
 #include "share.h"
@@ -85,6 +87,7 @@ static napi_value bd_js_init(napi_env napi, napi_callback_info info) {
         "require", "importModule", "evalScript", "inspect", "keys", "iter", "next",
         "settle", "describeError", "pyError", "entries", "Set", "Map", "PyObject",
         "done", "length", "markHandled", "str", "drain", "call", "construct", "dropped",
+        "live",
     };
     rt_env *env = bd_env_of(napi);
     size_t argc = 1;
@@ -277,6 +280,7 @@ napi_value bd_register(napi_env napi, napi_value exports) {
     JS_TRY(napi, pyp_define_binding(napi, exports));
     JS_TRY(napi, pa_define_binding(napi, exports));
     JS_TRY(napi, sh_define_binding(napi, exports));
+    JS_TRY(napi, lv_define_binding(napi, exports));
     return exports;
 js_error:
     return NULL;

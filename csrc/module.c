@@ -10,6 +10,7 @@
 #include "interrupts.h"
 #include "jsfunction.h"
 #include "jsproxy.h"
+#include "live.h"
 #include "nodelock.h"
 #include "runtime.h"
 
@@ -356,6 +357,7 @@ static int mod_exec(PyObject *module) {
     if (PyModule_AddObjectRef(module, "null", st->null) < 0) goto error;
     if (!(st->RefType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ref_spec, NULL))) goto error;
     if (PyModule_AddObjectRef(module, "ref", (PyObject *)st->RefType) < 0) goto error;
+    if (lv_setup_type(module) < 0) goto error;
     PyObject *fwd_type = PyType_FromModuleAndSpec(module, &fwd_spec, NULL);
     if (!fwd_type || PyModule_AddObject(module, "_forwarding", fwd_type) < 0) {
         Py_XDECREF(fwd_type);
@@ -467,6 +469,7 @@ static int mod_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->EnvironmentType);
     Py_VISIT(st->NullType);
     Py_VISIT(st->RefType);
+    Py_VISIT(st->LiveType);
     Py_VISIT(st->JSFunctionType);
     Py_VISIT(st->js_functions);
     Py_VISIT(st->JSError);
@@ -497,6 +500,7 @@ static int mod_clear(PyObject *module) {
     Py_CLEAR(st->EnvironmentType);
     Py_CLEAR(st->NullType);
     Py_CLEAR(st->RefType);
+    Py_CLEAR(st->LiveType);
     Py_CLEAR(st->JSFunctionType);
     Py_CLEAR(st->js_functions);
     Py_CLEAR(st->JSError);

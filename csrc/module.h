@@ -18,6 +18,7 @@ typedef struct {
     PyTypeObject *EnvironmentType;
     PyTypeObject *NullType;
     PyTypeObject *RefType;
+    PyTypeObject *LiveType;       /* pymport_py.live (live.c) */
     PyTypeObject *JSFunctionType; /* pymport.js_function (jsfunction.c) */
     PyObject *js_functions;       /* weakref.WeakValueDictionary: JSObject -> its js_function */
     PyObject *jsobject_type_names; /* frozenset: the attribute names of JSObjectType */

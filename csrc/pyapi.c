@@ -12,6 +12,7 @@
 #include "convert.h"
 #include "errors.h"
 #include "jsproxy.h"
+#include "live.h"
 #include "nodelock.h"
 #include "pyproxy.h"
 
@@ -78,14 +79,19 @@ js_error:
     return NULL;
 }
 
-/* Steals a reference to obj: sets *out to its PyObject proxy, or to a
- * Promise (resolving with a PyObject) when obj is a coroutine or future. */
+/* Steals a reference to obj: sets *out to its PyObject proxy, to a Promise
+ * (resolving with a PyObject) when obj is a coroutine or future, or to a live
+ * container for a pymport_py.live(). */
 static int pa_return(rt_env *env, PyObject *obj, napi_value *out) {
     if (!obj) return -1;
     mod_state *st = rt_state_of(env);
-    int rc = !jsp_check(st, obj) && as_is_awaitable(st, obj)
-                 ? as_awaitable_to_js_as(env, obj, PYP_OBJECT, out)
-                 : pyp_wrap_as(env, obj, PYP_OBJECT, out);
+    int rc;
+    if (lv_check(st, obj))
+        rc = lv_to_js(env, obj, out);
+    else if (!jsp_check(st, obj) && as_is_awaitable(st, obj))
+        rc = as_awaitable_to_js_as(env, obj, PYP_OBJECT, out);
+    else
+        rc = pyp_wrap_as(env, obj, PYP_OBJECT, out);
     Py_DECREF(obj);
     return rc;
 }

@@ -1,9 +1,10 @@
 /* pyproxy.c - the JS side: JS objects that stand for Python objects.
  *
  * A Python callable becomes a JS function that calls it; any other object a
- * PyObject instance (the class comes from js/bootstrap.js). Each proxy is
- * tagged (napi_type_tag) and wrapped with a record holding a strong reference
- * to the Python object, released by the proxy's finalizer with the GIL. The
+ * PyObject instance (the class comes from js/bootstrap.js), and the container
+ * of a pymport_py.live() a JS Proxy (live.c). Each proxy is tagged
+ * (napi_type_tag) and wrapped with a record holding a strong reference to the
+ * Python object, released by the proxy's finalizer with the GIL. The
  * same Python object gives the same JS proxy while it is alive
  * (env->pyobjects, protected by the GIL). */
 #include "pyproxy.h"
@@ -12,6 +13,7 @@
 #include "calls.h"
 #include "convert.h"
 #include "errors.h"
+#include "live.h"
 #include "nodelock.h"
 
 typedef struct {
@@ -119,10 +121,11 @@ static int pyp_arity(PyObject *obj) {
 }
 
 int pyp_wrap_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out) {
-    /* Only callables have two kinds of proxy; anything else has its PyObject. */
+    /* Callables have a function and a PyObject; anything else its PyObject,
+     * and lists and dicts a live Proxy too. */
     int as_function = kind == PYP_AUTO && PyCallable_Check(obj) && !PyExceptionInstance_Check(obj);
-    if (!as_function) kind = PYP_OBJECT;
-    /* Addresses are aligned, so the low bit tells the two kinds of proxy apart. */
+    if (kind == PYP_AUTO && !as_function) kind = PYP_OBJECT;
+    /* Addresses are aligned, so the low bits tell the kinds of proxy apart. */
     uintptr_t key = (uintptr_t)obj | (uintptr_t)kind;
     for (tb_entry *e = tb_first(&env->pyobjects, key); e; e = tb_next(e)) {
         pyp_record *r = e->value;
@@ -156,6 +159,8 @@ int pyp_wrap_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value *out) {
             NAPI_OK(env, napi_create_int32(env->napi, arity, &length.value));
             NAPI_OK(env, napi_define_properties(env->napi, v, 1, &length));
         }
+    } else if (kind == PYP_LIVE_LIST || kind == PYP_LIVE_DICT) {
+        if (lv_new_proxy(env, obj, kind == PYP_LIVE_DICT, &v) < 0) goto error;
     } else {
         NAPI_OK(env, napi_new_instance(env->napi, cl_helper_value(env, RT_H_PYOBJECT), 0, NULL, &v));
     }

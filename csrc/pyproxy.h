@@ -4,10 +4,13 @@
 
 #include "runtime.h"
 
-/* The two kinds of JS proxy of a Python object. */
+/* The kinds of JS proxy of a Python object (the low bits of its key in
+ * env->pyobjects: object addresses are aligned). */
 typedef enum {
-    PYP_AUTO = 0,   /* a function for callables, else a PyObject (DESIGN.md section 5) */
-    PYP_OBJECT = 1, /* always a PyObject (pymport's API: pyval, PyObject.get ...) */
+    PYP_AUTO = 0,      /* a function for callables, else a PyObject (DESIGN.md section 5) */
+    PYP_OBJECT = 1,    /* always a PyObject (pymport's API: pyval, PyObject.get ...) */
+    PYP_LIVE_LIST = 2, /* pymport_py.live() of a list or MutableSequence: a Proxy over an Array (live.c) */
+    PYP_LIVE_DICT = 3, /* pymport_py.live() of a dict or MutableMapping: a Proxy over an object (live.c) */
 } pyp_kind;
 
 /* Gets the JS proxy of a Python object, the same JS object while it is alive.

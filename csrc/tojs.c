@@ -7,6 +7,7 @@
 #include "errors.h"
 #include "jsfunction.h"
 #include "jsproxy.h"
+#include "live.h"
 #include "pyproxy.h"
 #include "table.h"
 
@@ -512,6 +513,7 @@ static int cv_convert(rt_env *env, PyObject *obj, cv_mode mode, cv_opts opts, na
     if (PyUnicode_Check(obj)) return cv_str_to_js(env, obj, out);
     if (jsp_check(st, obj)) return jsp_value(env, obj, out);
     if (jf_check(st, obj)) return jf_value(env, obj, out);
+    if (lv_check(st, obj)) return lv_to_js(env, obj, out);
     if (PyObject_TypeCheck(obj, st->RefType)) {
         PyObject *target = PyObject_GetAttrString(obj, "value");
         if (!target) return -1;

@@ -47,6 +47,7 @@ from ._pymport import (  # noqa: E402
     JSSyntaxError,
     JSTypeError,
     ProcessExit,
+    live,
     null,
     ref,
 )
@@ -57,7 +58,7 @@ from ._futures import JSFuture  # noqa: E402
 
 __all__ = [
     "EnvironmentClosed", "JSComparisonWarning", "JSError", "JSObject", "JSRangeError", "JSReferenceError",
-    "JSSyntaxError", "JSTypeError", "ProcessExit", "null", "ref", "require", "import_module",
+    "JSSyntaxError", "JSTypeError", "ProcessExit", "live", "null", "ref", "require", "import_module",
     "eval", "globalThis", "new", "to_js", "adopt", "start", "shutdown", "running", "Worker", "JSFuture", "deadline", "set_lock_wait_limit", "turn",
     "__version__",
 ]

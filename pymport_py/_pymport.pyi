@@ -4,7 +4,7 @@ pymport_py re-exports the public names; Environment is internal (pymport_py keep
 one, and every pymport_py.Worker has one). tests/test_typing.py checks that the names here
 and in the module are the same.
 """
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, MutableMapping, MutableSequence, Sequence
 from typing import Any, Callable, Final, Literal, NoReturn, Self, final, type_check_only
 
 from ._futures import JSFuture
@@ -86,6 +86,16 @@ class ref:
     def __new__(cls, value: Any, /) -> Self: ...
     @property
     def value(self) -> Any: ...
+
+@final
+class live:
+    """live(container): pass a list or dict (or another MutableSequence or MutableMapping) to
+    JavaScript as a live Array or object: a Proxy that reads and writes the Python object at
+    every access, never a copy."""
+
+    def __new__(cls, container: MutableSequence[Any] | MutableMapping[str, Any], /) -> Self: ...
+    @property
+    def value(self) -> MutableSequence[Any] | MutableMapping[str, Any]: ...
 
 class JSError(Exception):
     """An exception thrown by JavaScript."""

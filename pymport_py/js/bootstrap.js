@@ -249,6 +249,8 @@ function initHelpers(binding) {
   }
 
   const { PyObject } = require('./pyobject.js');
+  const done = Object.freeze({ done: true }); // the end of an iteration, for C
+  const live = require('./live.js')(binding, done);
 
   // Calls and constructions from Python enter JS through these two functions,
   // compiled as the script `[python]` (as `node -e` code is `[eval]`): so the
@@ -333,13 +335,14 @@ function initHelpers(binding) {
     Set,
     Map,
     PyObject,
-    done: Object.freeze({ done: true }),
+    done,
     length,
     markHandled,
     dropped,
     drain: () => {},
     call,
     construct,
+    live,
     str: (o) => {
       const convertible = typeof o === 'function' || typeof o[Symbol.toPrimitive] === 'function' ||
         typeof o.toString === 'function' || typeof o.valueOf === 'function';
