@@ -21,6 +21,7 @@ typedef struct {
     napi_ref weak;  /* Node lock: weak reference to the JS proxy; NULL once finalized */
     rt_env *env;    /* set once: the proxy's environment (finalizes its proxies before it dies) */
     uintptr_t key;  /* set once: its key in env->pyobjects (the object's address | kind), 0: none */
+    uint32_t hash;  /* set once: the proxy's V8 identity hash, its key in env->pyhashes */
 } pyp_record;
 
 static const napi_type_tag pyp_tag = {0x70796d706f72745fULL, 0x70795f70726f7879ULL};
@@ -28,6 +29,9 @@ static const napi_type_tag pyp_tag = {0x70796d706f72745fULL, 0x70795f70726f7879U
 PyObject *pyp_unwrap(rt_env *env, napi_value v) {
     bool tagged = false;
     void *record = NULL;
+    /* No proxy has v's identity hash: v is none (most objects, at the cost of
+     * a hash instead of two private-property lookups). */
+    if (!tb_first(&env->pyhashes, em_identity_hash(v))) return NULL;
     if (napi_check_object_type_tag(env->napi, v, &pyp_tag, &tagged) != napi_ok || !tagged) return NULL;
     if (napi_unwrap(env->napi, v, &record) != napi_ok || !record) return NULL;
     return ((pyp_record *)record)->obj;
@@ -47,6 +51,7 @@ static void pyp_finalize(napi_env napi, void *data, void *hint) {
         return;
     }
     tb_remove(&r->env->pyobjects, r->key, r);
+    tb_remove(&r->env->pyhashes, r->hash, r);
     Py_DECREF(r->obj);
     PyGILState_Release(gil);
     PyMem_RawFree(r);
@@ -177,9 +182,12 @@ error:
  * freed). */
 static int pyp_attach(rt_env *env, napi_value v, PyObject *obj, pyp_record *r) {
     r->env = env;
+    r->hash = em_identity_hash(v);
     NAPI_OK(env, napi_type_tag_object(env->napi, v, &pyp_tag));
     NAPI_OK(env, napi_create_reference(env->napi, v, 0, &r->weak));
-    if (r->key && tb_insert(&env->pyobjects, r->key, r) < 0) {
+    if ((r->key && tb_insert(&env->pyobjects, r->key, r) < 0) ||
+        tb_insert(&env->pyhashes, r->hash, r) < 0) {
+        if (r->key) tb_remove(&env->pyobjects, r->key, r);
         napi_delete_reference(env->napi, r->weak);
         PyErr_NoMemory();
         goto error;
@@ -188,6 +196,7 @@ static int pyp_attach(rt_env *env, napi_value v, PyObject *obj, pyp_record *r) {
     /* From here the finalizer owns the record. */
     if (napi_wrap(env->napi, v, r, pyp_finalize, NULL, NULL) != napi_ok) {
         if (r->key) tb_remove(&env->pyobjects, r->key, r);
+        tb_remove(&env->pyhashes, r->hash, r);
         Py_DECREF(obj);
         napi_delete_reference(env->napi, r->weak);
         er_from_status(env, napi_generic_failure);

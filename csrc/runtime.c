@@ -149,6 +149,7 @@ void rt_env_decref(rt_env *env) {
     /* The loop thread, which holds a reference until it is joined, was joined. */
     tb_free(&env->objects);
     tb_free(&env->pyobjects);
+    tb_free(&env->pyhashes);
     free(env->released);
     free(env->bootstrap_path);
     free(env->base_dir);

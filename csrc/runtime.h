@@ -145,6 +145,10 @@ struct rt_env {
     /* ---- proxies and futures: GIL ---- */
     tb_table objects;      /* GIL: V8 identity hash -> JSObject (jsproxy.c) */
     tb_table pyobjects;    /* GIL: PyObject* -> pyp_record (pyproxy.c) */
+    /* Node lock and GIL to change, Node lock to read: the proxies' V8
+     * identity hashes (pyproxy.c), which tell most JS objects from a proxy
+     * without looking up their private properties */
+    tb_table pyhashes;
     struct as_pending *pending; /* GIL: futures waiting for a JS promise (async.c) */
     struct as_link *links;      /* GIL: promises waiting for a Python future (async.c) */
 
