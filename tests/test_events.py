@@ -4,6 +4,7 @@ points are one turn, as a synchronous run of JavaScript is under node
 that made an emitter catches every event of later ticks, and background
 JavaScript still runs while Python sleeps, waits or computes."""
 
+import sys
 import threading
 import time
 
@@ -13,6 +14,7 @@ import pymport_py
 
 TRIALS = 200
 WAIT = 10  # seconds: a lost event shows as this wait running out
+SWITCH_INTERVAL = sys.getswitchinterval()  # restored after each trial (threads run trials at once)
 
 MAKE_EMITTER = """() => {
   const { EventEmitter } = require('events');
@@ -23,11 +25,20 @@ MAKE_EMITTER = """() => {
 
 
 def _missed(make_and_listen, trials=TRIALS):
-    """Runs make_and_listen(event) `trials` times; returns how many events never came."""
+    """Runs make_and_listen(event) `trials` times; returns how many events never came.
+
+    A turn lasts until the thread blocks or a switch interval ends
+    (docs/threading.md#turns): on a loaded machine 5 ms can pass between two
+    statements, so the trial's statements run with a 1 s interval. What is
+    checked is that nothing else lets the event loop in between them."""
     missed = 0
     for _ in range(trials):
         got = threading.Event()
-        make_and_listen(got)
+        sys.setswitchinterval(1.0)
+        try:
+            make_and_listen(got)
+        finally:
+            sys.setswitchinterval(SWITCH_INTERVAL)
         if not got.wait(WAIT):
             missed += 1
     return missed
