@@ -334,24 +334,31 @@ def _env() -> _Environment:
 # process 'exit', emitted as node emits it when its process ends: once (node's own
 # `process._exiting` guard, which process.exit() sets too), with the exit code so far. A
 # listener that throws is an uncaught exception (sys.unraisablehook), as under node.
-_EMIT_EXIT = """() => {
-  if (process._exiting) return;
+# Called with `here` true, it emits only where that runs nothing (no listener, and
+# process.emit not replaced, as signal-exit replaces it) and returns whether it did.
+_EMIT_EXIT = """(here) => {
+  if (process._exiting) return true;
+  if (here && (process.listenerCount('exit') > 0 || Object.hasOwn(process, 'emit'))) return false;
   process._exiting = true;
   try {
     process.emit('exit', process.exitCode ?? 0);
   } catch (err) {
     process.emit('uncaughtException', err, 'uncaughtException');
   }
+  return true;
 }"""
 
 
 def _stop(env: _Environment) -> None:
     """Stops ``env`` as a node process ends: its ``process.on('exit')`` listeners run
     first, on its loop thread, for at most 10 s (packages clean up there: puppeteer
-    closes its browser); then the environment stops."""
+    closes its browser); then the environment stops. Without listeners there is
+    nothing to wait for, and the event is emitted from this thread."""
     try:
         if env.running:
-            env.eval(_EMIT_EXIT).call_async().result(10)
+            emit = env.eval(_EMIT_EXIT)
+            if not emit(True):
+                emit.call_async(False).result(10)
     except (EnvironmentClosed, RuntimeError, TimeoutError):
         pass  # stopped meanwhile, called from its own JS, or a listener hung
     finally:
