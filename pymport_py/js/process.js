@@ -24,7 +24,10 @@ function setup(execPath, execArgv, evalSource) {
   process.execArgv = execArgv;
   // Embedded, Node cannot set the process title (it was not given the
   // process's argv); node's title is the program name it was run as.
+  // Deleted first: redefining it would read the native one, which (without
+  // the argv) grows a buffer to a megabyte in vain before it gives up.
   let title = process.argv0;
+  delete process.title;
   Object.defineProperty(process, 'title', {
     configurable: true,
     enumerable: true,
