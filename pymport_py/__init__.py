@@ -19,6 +19,7 @@ import os
 import time
 import types
 import weakref
+
 from ._version import __version__
 
 # typing is not imported at run time (it costs more than the rest of this module).
