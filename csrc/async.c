@@ -209,6 +209,7 @@ int as_parse_timeout(PyObject *obj, double *out) {
 static PyObject *as_outcome(mod_state *st, PyObject *future, PyObject *exc) {
     if (exc == Py_None) {
         Py_DECREF(exc);
+        if (mod_load_futures(st) < 0) return NULL; /* loaded: the future is a JSFuture */
         return PyObject_CallMethod(st->ConcurrentFuture, "result", "O", future);
     }
     PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
@@ -404,6 +405,7 @@ static void as_call_task_cancel(rt_env *env, tq_task *task) {
 static PyObject *as_queue(PyObject *target, PyObject *args, PyObject *kwargs) {
     rt_env *env = ((jsp_object *)target)->env;
     mod_state *st = rt_state_of(env);
+    if (mod_load_futures(st) < 0) return NULL;
     PyObject *future = PyObject_CallNoArgs(st->JSFuture);
     if (!future) return NULL;
     if (as_set_source(future, target) < 0) {
@@ -442,6 +444,7 @@ PyObject *as_to_future(PyObject *obj) {
      * the future before this returns, without a round trip through the loop
      * thread. Never wait for the lock: the caller may be an asyncio loop. */
     o->unobserved = 0; /* Python waits for it: its outcome is Python's */
+    if (mod_load_futures(rt_state_of(env)) < 0) return NULL; /* before taking the Node lock */
     if (!nl_try_enter_with_gil(env, &frame)) return as_queue(obj, NULL, NULL);
     PyObject *future = PyObject_CallNoArgs(rt_state_of(env)->JSFuture);
     napi_value v;
@@ -606,10 +609,27 @@ static PyObject *as_on_future_done(PyObject *capsule, PyObject *future) {
 
 static PyMethodDef as_done_def = {"_settle_promise", as_on_future_done, METH_O, NULL};
 
+/* Borrowed: concurrent.futures.Future, or NULL (no exception) while nothing
+ * imported concurrent.futures, when no object can be one. GIL held. */
+static PyTypeObject *as_concurrent_future_type(mod_state *st) {
+    if (st->ConcurrentFuture) return (PyTypeObject *)st->ConcurrentFuture;
+    PyObject *module = PyDict_GetItemWithError(PyImport_GetModuleDict(), st->concurrent_futures_name);
+    PyObject *type = module ? PyObject_GetAttrString(module, "Future") : NULL;
+    if (!type || !PyType_Check(type)) { /* not imported, or not yet */
+        Py_XDECREF(type);
+        PyErr_Clear();
+        return NULL;
+    }
+    if (!st->ConcurrentFuture) st->ConcurrentFuture = type;
+    else Py_DECREF(type);
+    return (PyTypeObject *)st->ConcurrentFuture;
+}
+
 int as_is_awaitable(mod_state *st, PyObject *obj) {
     PyAsyncMethods *am = Py_TYPE(obj)->tp_as_async;
     if (am && am->am_await) return 1;
-    return PyObject_TypeCheck(obj, (PyTypeObject *)st->ConcurrentFuture);
+    PyTypeObject *future = as_concurrent_future_type(st);
+    return future && PyObject_TypeCheck(obj, future);
 }
 
 int as_awaitable_to_js(rt_env *env, PyObject *obj, napi_value *out) {
@@ -621,6 +641,7 @@ int as_awaitable_to_js_as(rt_env *env, PyObject *obj, pyp_kind kind, napi_value 
     PyObject *cf = NULL, *capsule = NULL, *cb = NULL, *r = NULL;
     as_deferred *d = NULL;
     int rc = -1;
+    if (mod_load_futures(st) < 0) return -1;
     if (!(cf = PyObject_CallOneArg(st->to_concurrent_future, obj))) goto error;
     if (!(d = PyMem_RawCalloc(1, sizeof *d))) {
         PyErr_NoMemory();

@@ -87,6 +87,7 @@ static PyObject *env_helper_call(PyObject *self, rt_helper h, PyObject *arg, PyO
     as_pending *pending = NULL;
     PyObject *res = NULL, *future = NULL;
     napi_value argv[4], out;
+    if (await_it && mod_load_futures(rt_state_of(env)) < 0) return NULL;
     if (nl_enter_with_gil(env, &frame) < 0) return NULL;
     if (cv_to_js(env, arg, CV_ARG, &argv[0]) < 0) goto error;
     if (cv_to_js(env, base, CV_ARG, &argv[1]) < 0) goto error;

@@ -426,7 +426,7 @@ static PyObject *jsp_call_async(PyObject *self, PyObject *args, PyObject *kwargs
 static PyObject *jsp_await(PyObject *self) {
     rt_env *env = ((jsp_object *)self)->env;
     mod_state *st = rt_state_of(env);
-    PyObject *future = as_to_future(self);
+    PyObject *future = as_to_future(self); /* loads the _futures fields */
     if (!future) return NULL;
     int done = as_announce_wait(env, future);
     PyObject *it = NULL;

@@ -316,6 +316,60 @@ static PyMethodDef mod_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* ---- the asyncio glue, on first use ---- */
+
+/* pymport_py/_futures.py is imported when first needed (a call_async, an
+ * await, a result(), a Python awaitable handed to JavaScript), not with the
+ * extension: it imports concurrent.futures, and with it logging, a large part
+ * of the Python that a cold start would import otherwise. GIL held; importing
+ * may let another thread in, so the fields are set after it, by the first
+ * thread to get there. */
+int mod_load_futures(mod_state *st) {
+    if (st->JSFuture) return 0;
+    PyObject *futures = PyImport_ImportModule("pymport_py._futures");
+    PyObject *cf = futures ? PyImport_ImportModule("concurrent.futures") : NULL;
+    PyObject *got[6] = {NULL};
+    static const char *const names[5] = {"JSFuture", "to_concurrent_future", "await_future",
+                                         "settled", "call_in_thread"};
+    int rc = -1;
+    if (!cf) goto done;
+    for (int i = 0; i < 5; i++)
+        if (!(got[i] = PyObject_GetAttrString(futures, names[i]))) goto done;
+    if (!(got[5] = PyObject_GetAttrString(cf, "Future"))) goto done;
+    /* JSFuture.result in C: its exception is raised from the waiting frame,
+     * with no pymport_py or concurrent.futures frames in the traceback. */
+    static PyMethodDef result_def = {
+        "result", (PyCFunction)(void (*)(void))as_future_result, METH_FASTCALL | METH_KEYWORDS,
+        "result(timeout=None)\n--\n\nAs concurrent.futures.Future.result; raises RuntimeError "
+        "instead of waiting forever inside a call from the JavaScript of the environment that "
+        "settles it (a Python callback, timer or done-callback of that environment)."};
+    PyObject *module = PyType_GetModule(st->NullType); /* borrowed */
+    PyObject *fn = module ? PyCFunction_NewEx(&result_def, module, NULL) : NULL;
+    PyObject *method = fn ? PyInstanceMethod_New(fn) : NULL;
+    Py_XDECREF(fn);
+    int set = method ? PyObject_SetAttrString(got[0], "result", method) : -1;
+    Py_XDECREF(method);
+    if (set < 0) goto done;
+    if (!st->JSFuture) { /* no other thread was first */
+        st->JSFuture = got[0];
+        st->to_concurrent_future = got[1];
+        st->await_future = got[2];
+        st->settled = got[3];
+        st->call_in_thread = got[4];
+        for (int i = 0; i < 5; i++) got[i] = NULL;
+        if (!st->ConcurrentFuture) {
+            st->ConcurrentFuture = got[5];
+            got[5] = NULL;
+        }
+    }
+    rc = 0;
+done:
+    for (int i = 0; i < 6; i++) Py_XDECREF(got[i]);
+    Py_XDECREF(futures);
+    Py_XDECREF(cf);
+    return rc;
+}
+
 /* ---- module ---- */
 
 /* Adds a new exception class `name` with the given bases to the module and
@@ -424,35 +478,8 @@ static int mod_exec(PyObject *module) {
     Py_DECREF(ident);
     if (PyErr_Occurred()) goto error;
 
-    PyObject *futures = PyImport_ImportModule("pymport_py._futures");
-    if (!futures) goto error;
-    st->JSFuture = PyObject_GetAttrString(futures, "JSFuture");
-    st->to_concurrent_future = PyObject_GetAttrString(futures, "to_concurrent_future");
-    st->await_future = PyObject_GetAttrString(futures, "await_future");
-    st->settled = PyObject_GetAttrString(futures, "settled");
-    st->call_in_thread = PyObject_GetAttrString(futures, "call_in_thread");
-    Py_DECREF(futures);
-    if (!st->JSFuture || !st->to_concurrent_future || !st->await_future || !st->settled ||
-        !st->call_in_thread)
+    if (!(st->concurrent_futures_name = PyUnicode_InternFromString("concurrent.futures")))
         goto error;
-    /* JSFuture.result in C: its exception is raised from the waiting frame,
-     * with no pymport_py or concurrent.futures frames in the traceback. */
-    static PyMethodDef result_def = {
-        "result", (PyCFunction)(void (*)(void))as_future_result, METH_FASTCALL | METH_KEYWORDS,
-        "result(timeout=None)\n--\n\nAs concurrent.futures.Future.result; raises RuntimeError "
-        "instead of waiting forever inside a call from the JavaScript of the environment that "
-        "settles it (a Python callback, timer or done-callback of that environment)."};
-    PyObject *fn = PyCFunction_NewEx(&result_def, module, NULL);
-    PyObject *method = fn ? PyInstanceMethod_New(fn) : NULL;
-    Py_XDECREF(fn);
-    int set = method ? PyObject_SetAttrString(st->JSFuture, "result", method) : -1;
-    Py_XDECREF(method);
-    if (set < 0) goto error;
-    PyObject *cf = PyImport_ImportModule("concurrent.futures");
-    if (!cf) goto error;
-    st->ConcurrentFuture = PyObject_GetAttrString(cf, "Future");
-    Py_DECREF(cf);
-    if (!st->ConcurrentFuture) goto error;
     return 0;
 error:
     Py_XDECREF(bases);
@@ -489,6 +516,7 @@ static int mod_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->await_future);
     Py_VISIT(st->settled);
     Py_VISIT(st->call_in_thread);
+    Py_VISIT(st->concurrent_futures_name);
     return 0;
 }
 
@@ -520,6 +548,7 @@ static int mod_clear(PyObject *module) {
     Py_CLEAR(st->await_future);
     Py_CLEAR(st->settled);
     Py_CLEAR(st->call_in_thread);
+    Py_CLEAR(st->concurrent_futures_name);
     return 0;
 }
 

@@ -35,13 +35,19 @@ typedef struct {
     PyObject *null;            /* the pymport_py.null singleton */
     PyObject *epoch;           /* datetime(1970, 1, 1, tzinfo=utc) */
     PyObject *timedelta;       /* datetime.timedelta */
+    /* set at first use (mod_load_futures), NULL until then */
     PyObject *JSFuture;        /* pymport_py._futures.JSFuture */
-    PyObject *ConcurrentFuture; /* concurrent.futures.Future */
+    PyObject *ConcurrentFuture; /* concurrent.futures.Future (also set by as_is_awaitable) */
     PyObject *to_concurrent_future; /* pymport_py._futures.to_concurrent_future */
     PyObject *await_future;    /* pymport_py._futures.await_future */
     PyObject *settled;         /* pymport_py._futures.settled */
     PyObject *call_in_thread;  /* pymport_py._futures.call_in_thread */
+    PyObject *concurrent_futures_name; /* the str "concurrent.futures" */
 } mod_state;
+
+/* Sets the _futures fields of `st` on first use. GIL held. Returns 0, or -1
+ * with an exception. */
+int mod_load_futures(mod_state *st);
 
 /* The module definition (for PyType_GetModuleByDef). */
 extern PyModuleDef mod_def;

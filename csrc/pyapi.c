@@ -284,6 +284,7 @@ static int pa_call_async(rt_env *env, PyObject *self, size_t argc, napi_value *a
     (void)argc;
     mod_state *st = rt_state_of(env);
     int failed;
+    if (mod_load_futures(st) < 0) return -1;
     PyObject *args = pa_args(env, argv[1]);
     if (!args) return -1;
     PyObject *kwargs = pa_kwargs(env, argv[2], &failed);

@@ -9,52 +9,41 @@ use (or with :func:`start`) and runs its event loop on its own thread::
 """
 from __future__ import annotations
 
+import _thread
 import atexit
 import contextlib
 import functools
 import math
 import operator
 import os
-import signal
-import threading
 import time
 import types
 import weakref
-from typing import Any, Callable, Iterable, Iterator, ParamSpec
 
 from ._version import __version__
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
+# typing is not imported at run time (it costs more than the rest of this module).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable, Iterator, ParamSpec
 
-
-# Importing the extension loads the libnode it was built against (next to it,
-# or the system's) and makes it global, as native addons need.
-try:
-    from . import _pymport  # noqa: E402,F401
-except ImportError as _error:  # a checkout not built yet, or its libnode gone
-    raise ImportError(
-        f"pymport_py's extension could not be loaded ({_error}). In a checkout, build it "
-        "first: scripts/install-deps && python3 -m pip install --no-build-isolation -e . "
-        "(README.md); an installed pymport_py needs the libnode it was built with "
-        "(docs/platforms.md).", name=__name__) from _error
-from ._pymport import (  # noqa: E402
-    EnvironmentClosed,
-    JSComparisonWarning,
-    JSError,
-    JSObject,
-    JSRangeError,
-    JSReferenceError,
-    JSSyntaxError,
-    JSTypeError,
-    ProcessExit,
-    live,
-    null,
-    ref,
-)
-from ._pymport import Environment as _Environment  # noqa: E402
-from ._pymport import _forwarding, _get_deadline, _python_exiting, _set_deadline, _signal_fd  # noqa: E402
-from ._pymport import set_lock_wait_limit  # noqa: E402
-from ._futures import JSFuture  # noqa: E402
+    from ._futures import JSFuture as JSFuture
+    from ._pymport import (
+        EnvironmentClosed as EnvironmentClosed,
+        JSComparisonWarning as JSComparisonWarning,
+        JSError as JSError,
+        JSObject as JSObject,
+        JSRangeError as JSRangeError,
+        JSReferenceError as JSReferenceError,
+        JSSyntaxError as JSSyntaxError,
+        JSTypeError as JSTypeError,
+        ProcessExit as ProcessExit,
+        live as live,
+        null as null,
+        ref as ref,
+        set_lock_wait_limit as set_lock_wait_limit,
+    )
+    from ._pymport import Environment as _Environment
 
 __all__ = [
     "EnvironmentClosed", "JSComparisonWarning", "JSError", "JSObject", "JSRangeError", "JSReferenceError",
@@ -62,6 +51,134 @@ __all__ = [
     "eval", "globalThis", "new", "to_js", "adopt", "start", "shutdown", "running", "Worker", "JSFuture", "deadline", "set_lock_wait_limit", "turn",
     "__version__",
 ]
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# The extension, pymport_py._pymport, is linked to libnode: importing it loads
+# libnode (about 50 MB of code, with ICU, OpenSSL and libuv) and makes it global,
+# as native addons need. `import pymport_py` does not: what needs the extension
+# (its types and exceptions, and every function that calls into JavaScript) is
+# looked up on first use by the module's __getattr__ (below), which loads it then
+# (_load) and binds these names in the module. Until then no Node is in the process
+# (docs/scaling.md#cold-start).
+#
+# The names that come from the extension are every name of __all__ that this
+# module does not define, plus these private ones (name here: name there). A new
+# public name of the extension only needs its place in __all__ (and, for type
+# checkers, in the TYPE_CHECKING import above).
+_PRIVATE = {"_Environment": "Environment", "_forwarding": "_forwarding",
+            "_get_deadline": "_get_deadline", "_set_deadline": "_set_deadline",
+            "_python_exiting": "_python_exiting", "_signal_fd": "_signal_fd"}
+
+_native: types.ModuleType | None = None  # the extension, once _load() set it up
+_load_lock = _thread.allocate_lock()
+
+
+def _load() -> types.ModuleType:
+    """The extension, imported on first need, with what depends on it set up once.
+
+    Any thread; two at once get the same module, set up once: Python's import
+    lock makes the import happen once, and _load_lock the setup."""
+    native = _native
+    if native is not None:
+        return native
+    try:
+        from . import _pymport
+    except ImportError as error:  # a checkout not built yet, or its libnode gone
+        raise ImportError(
+            f"pymport_py's extension could not be loaded ({error}). In a checkout, build it "
+            "first: scripts/install-deps && python3 -m pip install --no-build-isolation -e . "
+            "(README.md); an installed pymport_py needs the libnode it was built with "
+            "(docs/platforms.md).", name=__name__) from error
+    with _load_lock:
+        if _native is None:
+            _loaded(_pymport)
+    return _pymport
+
+
+def _loaded(native: types.ModuleType) -> None:
+    """What happens once, when the extension is first loaded: its names and the
+    forwarding functions are bound in this module, JSError learns to pickle, and
+    Ctrl-C on the main thread is made to reach JavaScript. _load_lock held."""
+    global _native, _JSOBJECT_NAMES, _main_ident
+    import threading
+
+    namespace = globals()
+    _main_ident = threading.main_thread().ident
+    _JSOBJECT_NAMES = frozenset(dir(native.JSObject))
+    native.JSError.__reduce__ = _js_error_reduce
+    native.JSError.__copy__ = _js_error_copy
+    for name, there in _PRIVATE.items():
+        namespace[name] = getattr(native, there)
+    for name, prep in _forwarded.items():
+        namespace[name] = _make_forwarding(native, prep)
+    for cls, name, prep in _forwarded_methods:
+        setattr(cls, name, _make_forwarding(native, prep))
+    for name in __all__:
+        if name not in namespace and name not in _NOT_NATIVE:
+            namespace[name] = getattr(native, name)
+    _native = native  # last: _load's first line now skips the lock
+    _install_signal_fd()
+
+
+_NOT_NATIVE = frozenset({"globalThis", "JSFuture"})  # __all__ names made in __getattr__
+
+
+def __getattr__(name: str) -> Any:
+    if name == "globalThis":
+        return _env().globalThis  # of the main environment running now: never kept
+    if name == "JSFuture":  # pure Python; its module imports concurrent.futures
+        from ._futures import JSFuture
+
+        globals()[name] = JSFuture
+        return JSFuture
+    if name in __all__ or name in _forwarded or name in _PRIVATE:
+        _load()
+        namespace = globals()
+        if name in namespace:
+            return namespace[name]
+    raise AttributeError(f"module 'pymport_py' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # Not globalThis, as before: looking it up starts Node (help() would).
+    return sorted((set(globals()) | set(__all__) | set(_PRIVATE)) - {"globalThis"})
+
+
+_signal_pending = False  # the wakeup fd is still to be tried, on the main thread
+_main_ident: int | None = None  # the main thread's, once the extension loaded
+
+
+def _install_signal_fd() -> None:
+    # Ctrl-C while the main thread runs JS: Python's signal handler writes to
+    # the wakeup fd, and pymport_py's watcher interrupts the JS (docs/threading.md).
+    # Only when no wakeup fd is set (asyncio sets its own while its loop runs).
+    # Tried once, on the main thread: when the extension loads there, else at the
+    # main thread's next use of an environment (_signal_from_main_thread).
+    global _signal_pending
+    if _thread.get_ident() != _main_ident:
+        _signal_pending = True
+        return
+    _signal_pending = False
+    import signal
+
+    fd = _native._signal_fd() if _native is not None else -1
+    if fd < 0:
+        return
+    old = signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+    if old != -1 and old != fd:
+        signal.set_wakeup_fd(old)
+
+
+def _signal_from_main_thread() -> None:
+    """Called at each use of an environment while the wakeup fd is still to be
+    tried (the extension loaded on another thread): tries it on the main thread."""
+    if _thread.get_ident() == _main_ident:
+        with _load_lock:
+            if _signal_pending:
+                _install_signal_fd()
+
 
 _BOOTSTRAP = os.path.join(_HERE, "js", "bootstrap.js")
 _PROCESS_JS = os.path.join(_HERE, "js", "process.js")
@@ -73,9 +190,12 @@ def _new_environment(rest: list[str], exec_argv: list[str], base: str | None) ->
     options given (without the one _node_options adds)."""
     from . import _launcher
 
+    native = _load()
+    if _signal_pending:
+        _signal_from_main_thread()
     exec_path = _launcher.path()
-    env = _Environment(_BOOTSTRAP, rest, exec_argv, base,
-                       program=_launcher.argv0 or exec_path or "pymport_py")
+    env: _Environment = native.Environment(_BOOTSTRAP, rest, exec_argv, base,
+                                           program=_launcher.argv0 or exec_path or "pymport_py")
     shown = exec_argv
     if shown[:1] == ["--max-old-space-size=0"] and not any(
             o.startswith("--max-old-space-size") for o in shown[1:]):
@@ -86,22 +206,6 @@ def _new_environment(rest: list[str], exec_argv: list[str], base: str | None) ->
         env.shutdown()
         raise
     return env
-
-def _install_signal_fd() -> None:
-    # Ctrl-C while the main thread runs JS: Python's signal handler writes to
-    # the wakeup fd, and pymport_py's watcher interrupts the JS (docs/threading.md).
-    # Only when no wakeup fd is set (asyncio sets its own while its loop runs).
-    if threading.current_thread() is not threading.main_thread():
-        return
-    fd = _signal_fd()
-    if fd < 0:
-        return
-    old = signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
-    if old != -1 and old != fd:
-        signal.set_wakeup_fd(old)
-
-
-_install_signal_fd()
 
 
 def _node_options(exec_argv: list[str], max_heap_mb: int | None) -> list[str]:
@@ -131,15 +235,16 @@ def deadline(seconds: float) -> Iterator[None]:
     """
     if math.isnan(seconds):  # TypeError for what is not a real number
         raise ValueError("deadline() takes a number of seconds, not nan")
-    previous = _get_deadline()
+    native = _load()
+    previous = native._get_deadline()
     until = time.monotonic() + seconds  # inf, or a time past int64 nanoseconds: no deadline
     if previous is not None:
         until = min(until, previous)
-    _set_deadline(until)
+    native._set_deadline(until)
     try:
         yield
     finally:
-        _set_deadline(previous)
+        native._set_deadline(previous)
 
 
 @contextlib.contextmanager
@@ -171,7 +276,7 @@ def turn() -> contextlib.AbstractContextManager[None]:
     return _holding_turn(_env())
 
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _main: _Environment | None = None
 _main_base: str | None = None
 
@@ -215,6 +320,8 @@ def _env() -> _Environment:
     global _main, _main_base
     env = _main
     if env is not None and env.running:
+        if _signal_pending:
+            _signal_from_main_thread()
         return env
     with _lock:
         if _main is None or not _main.running:
@@ -229,24 +336,31 @@ def _env() -> _Environment:
 # process 'exit', emitted as node emits it when its process ends: once (node's own
 # `process._exiting` guard, which process.exit() sets too), with the exit code so far. A
 # listener that throws is an uncaught exception (sys.unraisablehook), as under node.
-_EMIT_EXIT = """() => {
-  if (process._exiting) return;
+# Called with `here` true, it emits only where that runs nothing (no listener, and
+# process.emit not replaced, as signal-exit replaces it) and returns whether it did.
+_EMIT_EXIT = """(here) => {
+  if (process._exiting) return true;
+  if (here && (process.listenerCount('exit') > 0 || Object.hasOwn(process, 'emit'))) return false;
   process._exiting = true;
   try {
     process.emit('exit', process.exitCode ?? 0);
   } catch (err) {
     process.emit('uncaughtException', err, 'uncaughtException');
   }
+  return true;
 }"""
 
 
 def _stop(env: _Environment) -> None:
     """Stops ``env`` as a node process ends: its ``process.on('exit')`` listeners run
     first, on its loop thread, for at most 10 s (packages clean up there: puppeteer
-    closes its browser); then the environment stops."""
+    closes its browser); then the environment stops. Without listeners there is
+    nothing to wait for, and the event is emitted from this thread."""
     try:
         if env.running:
-            env.eval(_EMIT_EXIT).call_async().result(10)
+            emit = env.eval(_EMIT_EXIT)
+            if not emit(True):
+                emit.call_async(False).result(10)
     except (EnvironmentClosed, RuntimeError, TimeoutError):
         pass  # stopped meanwhile, called from its own JS, or a listener hung
     finally:
@@ -272,16 +386,57 @@ def running() -> bool:
     return env is not None and env.running
 
 
-_P = ParamSpec("_P")
+if TYPE_CHECKING:
+    _P = ParamSpec("_P")
+
+# The module's forwarding functions, by name, until the extension loads (_loaded).
+_forwarded: dict[str, Callable[..., Any]] = {}
+
+
+def _make_forwarding(native: types.ModuleType, prep: Callable[..., Any]) -> Any:
+    """``prep``, which returns ``(fn, args)`` or ``(fn, args, kwargs)``, made a function
+    that calls ``fn(*args, **kwargs)`` once ``prep`` has returned (from C): an exception of
+    that call, such as a JSError, then has no frame of pymport_py in its traceback, only
+    the caller's."""
+    forwarding = native._forwarding(prep)
+    functools.update_wrapper(forwarding, prep)
+    return forwarding
 
 
 def _forwards(prep: Callable[_P, Any]) -> Callable[_P, Any]:
-    """Makes ``prep``, which returns ``(fn, args)`` or ``(fn, args, kwargs)``, a function
-    that calls ``fn(*args, **kwargs)`` once ``prep`` has returned (from C): an exception of that call, such as a JSError,
-    then has no frame of pymport_py in its traceback, only the caller's."""
-    forwarding: Callable[_P, Any] = _forwarding(prep)
-    functools.update_wrapper(forwarding, prep)
-    return forwarding
+    """A module-level function of pymport_py made with _make_forwarding. The forwarding
+    type is the extension's: until the extension loads, the name is not bound (the end
+    of this module unbinds it), and __getattr__ loads the extension, which binds it."""
+    _forwarded[prep.__name__] = prep
+    return prep
+
+
+# The classes' forwarding methods (class, name, prep), until the extension loads.
+_forwarded_methods: list[tuple[type, str, Callable[..., Any]]] = []
+
+
+class _ForwardingMethod:
+    """A method to be made with _make_forwarding: when the extension loads (_loaded),
+    the class attribute is replaced by the forwarding function; an access before
+    that (a Worker's method looked up on the class) loads the extension."""
+
+    def __init__(self, prep: Callable[..., Any]):
+        self._prep = prep
+        functools.update_wrapper(self, prep)  # type: ignore[arg-type]
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._owner = owner
+        _forwarded_methods.append((owner, name, self._prep))
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        _load()
+        return self._owner.__dict__[self._prep.__name__].__get__(obj, owner)
+
+
+def _forwards_method(prep: Callable[_P, Any]) -> Callable[_P, Any]:
+    """A method of pymport_py made with _make_forwarding (_ForwardingMethod)."""
+    method: Callable[_P, Any] = _ForwardingMethod(prep)  # type: ignore[assignment]
+    return method
 
 
 def _base() -> str:
@@ -394,19 +549,19 @@ class Worker:
     def _where(self) -> str:
         return self._base if self._base is not None else os.getcwd()
 
-    @_forwards
+    @_forwards_method
     def require(self, id: str, base: str | os.PathLike[str] | None = None, *,
                 paths: Iterable[str | os.PathLike[str]] | None = None) -> Any:
         """CommonJS ``require(id)`` in this worker (see :func:`pymport_py.require`);
         resolved from ``base``, else the worker's ``cwd``."""
         return self._env.require, (id, _require_target(self._where(), base, paths))
 
-    @_forwards
+    @_forwards_method
     def import_module(self, specifier: str, base: str | os.PathLike[str] | None = None) -> Any:
         """ES module ``import(specifier)`` in this worker (see :func:`pymport_py.import_module`)."""
         return self._env.import_module, (specifier, _resolve_from(self._where(), base))
 
-    @_forwards
+    @_forwards_method
     def eval(self, source: str) -> Any:  # noqa: A003 - the JS name
         """Run a script in this worker's global scope."""
         return self._env.eval, (source, self._base)
@@ -416,12 +571,12 @@ class Worker:
         """The worker's global object."""
         return self._env.globalThis
 
-    @_forwards
+    @_forwards_method
     def new(self, constructor: JSObject, *args: Any, **kwargs: Any) -> Any:
         """``new constructor(*args)``."""
         return constructor.new, args, kwargs
 
-    @_forwards
+    @_forwards_method
     def to_js(self, value: Any) -> Any:
         """Convert ``value`` deeply to a JavaScript value of this worker."""
         return self._env.to_js, (value,)
@@ -458,9 +613,10 @@ class Worker:
 # A JSError pickles (process pools send it from the process that raised it to
 # the caller, which may run no Node): its args, name, message, stack, code and
 # notes as they are, and .value, a live JS object that cannot leave its
-# process, as a snapshot of its plain data (docs/errors.md#pickling).
+# process, as a snapshot of its plain data (docs/errors.md#pickling). These are
+# JSError's methods once the extension loads (_loaded).
 _PLAIN_DATA = (str, int, float, bool, type(None))
-_JSOBJECT_NAMES = frozenset(dir(JSObject))
+_JSOBJECT_NAMES: frozenset[str] = frozenset()  # set by _loaded
 
 
 def _cause_text(cause: Any) -> Any:
@@ -516,30 +672,30 @@ def _js_error_copy(self: JSError) -> JSError:
     return copied
 
 
-JSError.__reduce__ = _js_error_reduce  # type: ignore[assignment,method-assign]
-JSError.__copy__ = _js_error_copy  # type: ignore[attr-defined]
-
-
 # For type checkers; at runtime __getattr__ looks it up in the running main environment.
 globalThis: JSObject
 
 
-def __getattr__(name: str) -> Any:
-    if name == "globalThis":
-        return _env().globalThis
-    raise AttributeError(f"module 'pymport_py' has no attribute {name!r}")
-
-
 # Environments still open at interpreter exit are stopped while threads can
 # still take the GIL (their teardown releases Python objects JS held).
-_open_environments: "weakref.WeakSet[_Environment]" = weakref.WeakSet()
+_open_environments: weakref.WeakSet[_Environment] = weakref.WeakSet()
 
 
 def _shutdown_all() -> None:
+    if _native is None:
+        return  # the extension never loaded: no Node ran
     shutdown()
     for env in list(_open_environments):
         _stop(env)
-    _python_exiting()
+    _native._python_exiting()
 
 
+# Registered at import, not when the extension loads: exit handlers run last
+# registered first, so the environments stop after the handlers that the program
+# registered after importing pymport_py (which may still use JavaScript), as they
+# always did.
 atexit.register(_shutdown_all)
+
+for _name in _forwarded:  # bound when the extension loads (_forwards)
+    del globals()[_name]
+del _name

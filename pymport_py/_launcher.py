@@ -17,15 +17,16 @@ and rewritten (atomically) when it differs (docs/decisions.md).
 """
 from __future__ import annotations
 
+import _thread
 import atexit
-import hashlib
 import os
 import shlex
-import shutil
 import stat
 import sys
-import tempfile
-import threading
+import zlib
+
+# tempfile and shutil are imported where a file is written: they cost more than
+# the rest of a cold start's Python imports, and the launcher is written once.
 
 # The runner that the launcher runs: sys.argv is ['-c', $0, ARGS...]. The
 # directory holding this pymport_py comes first on sys.path just long enough to
@@ -33,7 +34,7 @@ import threading
 _ENTRY = ("import sys; sys.path.insert(0, {where!r}); "
           "import pymport_py.__main__ as m; del sys.path[0]; sys.exit(m.launched())")
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _path: str | None = None
 _tried = False
 
@@ -89,6 +90,8 @@ def _write(directory: str, text: str) -> str | None:
             return target
     except (OSError, UnicodeDecodeError):
         pass
+    import tempfile
+
     try:
         fd, temporary = tempfile.mkstemp(prefix=".node-", dir=directory)
         try:
@@ -127,7 +130,9 @@ def path() -> str | None:
         if not sys.executable:
             return None
         text = script()
-        key = hashlib.sha256(text.encode()).hexdigest()[:16]
+        # The directory's name tells launchers of different Pythons and pymport_py
+        # locations apart (a checksum: the text is checked before each use anyway).
+        key = f"{zlib.crc32(text.encode()):08x}"
         cache = _cache_dir()
         found = None
         # The cache's parent must not let others move our directory away.
@@ -139,6 +144,9 @@ def path() -> str | None:
             if _private_dir(cache):
                 found = _write(os.path.join(cache, f"node-{key}"), text)
         if found is None:
+            import shutil
+            import tempfile
+
             try:
                 directory = tempfile.mkdtemp(prefix="pymport_py-node-")
             except OSError:

@@ -48,7 +48,8 @@ def test_package_copied_elsewhere_runs_with_its_own_libnode(tmp_path):
 
 def test_an_unbuilt_checkout_says_to_build(tmp_path):
     # The Python layer without its extension (a fresh checkout), then with the
-    # extension but without the libnode it was built against.
+    # extension but without the libnode it was built against. `import pymport_py`
+    # loads no extension (docs/scaling.md#cold-start): the first use says it.
     package = os.path.dirname(pymport_py.__file__)
     target = tmp_path / "checkout" / "pymport_py"
     shutil.copytree(package, target, ignore=shutil.ignore_patterns(
@@ -57,12 +58,14 @@ def test_an_unbuilt_checkout_says_to_build(tmp_path):
     env["PYTHONPATH"] = str(target.parent)
 
     def import_it():
-        return subprocess.run([sys.executable, "-S", "-c", "import pymport_py"], cwd=tmp_path,
+        code = "import pymport_py; print('imported', flush=True); pymport_py.eval('1')"
+        return subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path,
                               env=env, capture_output=True, text=True, timeout=60,
                               stdin=subprocess.DEVNULL)
 
     proc = import_it()
     assert proc.returncode != 0
+    assert proc.stdout == "imported\n", proc.stdout
     assert "ImportError: pymport_py's extension could not be loaded" in proc.stderr, proc.stderr
     assert "pip install --no-build-isolation -e ." in proc.stderr, proc.stderr
     if os.path.exists(f"/usr/lib/x86_64-linux-gnu/{_pymport._libnode_soname}"):

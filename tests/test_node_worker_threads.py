@@ -387,3 +387,49 @@ def test_deep_recursion_through_both_languages_in_a_worker_names_its_error():
         try { f(0) } catch (e) { parentPort.postMessage(String(e)) }
     """)
     assert "RecursionError" in out or "RangeError" in out, out
+
+
+# worker_threads is made to pass pymport_py on to its workers when user code first
+# reaches it (preload.js), not at every start: by an ES module that imports it, or by
+# process.getBuiltinModule, before any require(). Fresh processes, where nothing did yet.
+
+WORKER_REPORT = ("const { parentPort } = require('worker_threads');"
+                 "parentPort.postMessage([require('pymport').pyval('6 * 7').toJS(), process.execPath]);")
+
+
+def test_a_worker_made_by_an_es_module_first_reaches_python(run_python, tmp_path):
+    module = tmp_path / "start.mjs"
+    module.write_text(f"""
+        import {{ Worker }} from 'node:worker_threads';
+        export const run = () => new Promise((resolve, reject) => {{
+          const w = new Worker({WORKER_REPORT!r}, {{ eval: true }});
+          w.on('message', resolve);
+          w.on('error', reject);
+        }});
+    """)
+    proc = run_python(f"""
+        import json, pymport_py
+        answer, exec_path = pymport_py.import_module({str(module)!r}).run().result(60).to_py()
+        print(json.dumps([answer, exec_path == pymport_py.eval("process.execPath")]))
+    """)
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "[42, true]\n", proc.report
+
+
+def test_a_worker_made_through_get_builtin_module_first_reaches_python(run_python):
+    proc = run_python(f"""
+        import json, pymport_py
+        if pymport_py.eval("typeof process.getBuiltinModule") == "undefined":  # Node 18
+            get = "require('worker_threads')"
+        else:
+            get = "process.getBuiltinModule('node:worker_threads')"
+        start = pymport_py.eval(f'''(source) => new Promise((resolve, reject) => {{{{
+          const w = new ({{get}}.Worker)(source, {{{{ eval: true }}}});
+          w.on('message', resolve);
+          w.on('error', reject);
+        }}}})''')
+        answer, exec_path = start({WORKER_REPORT!r}).result(60).to_py()
+        print(json.dumps([answer, exec_path == pymport_py.eval("process.execPath")]))
+    """)
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "[42, true]\n", proc.report

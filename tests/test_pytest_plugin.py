@@ -264,6 +264,41 @@ def test_js_exception_shows_the_javascript_stack(project):
     result.stdout.fnmatch_lines(["*_pytest/runner.py:*", "test_js_error.py:5: JSTypeError"])
 
 
+def test_a_run_that_never_touches_js_loads_no_libnode(project):
+    # The plugin costs nothing where no test uses JavaScript: libnode is not loaded,
+    # neither while the tests run nor when the session ends (docs/pytest-plugin.md).
+    write(project, "conftest.py", """\
+        import json, os, sys
+
+        def state():
+            with open("/proc/self/maps") as f:
+                mapped = any("libnode" in line for line in f)
+            return {"libnode": mapped, "extension": "pymport_py._pymport" in sys.modules}
+
+        def pytest_unconfigure(config):
+            with open(os.path.join(str(config.rootpath), "end.json"), "w") as f:
+                json.dump(state(), f)
+    """)
+    write(project, "test_plain.py", """\
+        import sys
+        from conftest import state
+
+        def test_plugin_is_there(request):
+            assert request.config.pluginmanager.has_plugin("pymport_py.jstests")
+            assert "pymport_py.pytest_plugin" in sys.modules
+
+        def test_no_libnode():
+            assert state() == {"libnode": False, "extension": False}
+
+        def test_failure_report():
+            assert [1] == {"a": 1}   # pytest_assertrepr_compare of the plugin runs
+    """)
+    result = run(project, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+    with open(project.path / "end.json") as f:
+        assert json.load(f) == {"libnode": False, "extension": False}
+
+
 def test_plugin_is_active_through_the_entry_point(project):
     with open(os.path.join(REPO_ROOT, "pyproject.toml"), "rb") as f:
         declared = tomllib.load(f)["project"]["entry-points"]["pytest11"]

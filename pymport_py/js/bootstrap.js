@@ -8,9 +8,9 @@ const path = require('path');
 const util = require('util');
 const url = require('url');
 const vm = require('vm');
-const { Writable } = require('stream');
 
 module.exports = function bootstrap(binding, { worker = false } = {}) {
+  if (!worker) Module[Symbol.for('pymport_py.host')] = true; // read by preload.js
   require('./preload.js');
   if (!worker) hostOnly(binding);
   initHelpers(binding);
@@ -25,37 +25,50 @@ function hostOnly(binding) {
   // When Python's stream is a terminal, the stream looks like a tty.WriteStream
   // (isTTY, columns, colour depth, cursor moves), so that libraries colour and
   // lay out their output as under `node`; under pytest's capture or a pipe it
-  // does not.
-  const tty = require('tty');
-  const borrowed = ['getColorDepth', 'hasColors', 'clearLine', 'clearScreenDown', 'cursorTo',
-                    'moveCursor'];
-  class PythonStream extends Writable {
-    constructor(fd) {
-      super({ decodeStrings: false });
-      this.fd = fd;
-    }
-    get isTTY() { return binding.isatty(this.fd); }
-    get columns() { return binding.terminal(this.fd)?.[0]; }
-    get rows() { return binding.terminal(this.fd)?.[1]; }
-    getWindowSize() { return binding.terminal(this.fd) ?? [80, 24]; }
-    _write(chunk, encoding, callback) {
-      try {
-        binding.write(this.fd, typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
-        callback();
-      } catch (err) {
-        callback(err);
+  // does not. Made at first use, as node makes its own: `stream` and `tty` (with
+  // `net`) are a large part of what a start would load otherwise.
+  let PythonStream;
+  function pythonStreamClass() {
+    const { Writable } = require('stream');
+    const tty = require('tty');
+    const borrowed = ['getColorDepth', 'hasColors', 'clearLine', 'clearScreenDown', 'cursorTo',
+                      'moveCursor'];
+    class PythonStream extends Writable {
+      constructor(fd) {
+        super({ decodeStrings: false });
+        this.fd = fd;
+      }
+      get isTTY() { return binding.isatty(this.fd); }
+      get columns() { return binding.terminal(this.fd)?.[0]; }
+      get rows() { return binding.terminal(this.fd)?.[1]; }
+      getWindowSize() { return binding.terminal(this.fd) ?? [80, 24]; }
+      _write(chunk, encoding, callback) {
+        try {
+          binding.write(this.fd, typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+          callback();
+        } catch (err) {
+          callback(err);
+        }
       }
     }
-  }
-  for (const name of borrowed) {
-    Object.defineProperty(PythonStream.prototype, name, {
-      configurable: true, writable: true, value: tty.WriteStream.prototype[name],
-    });
+    for (const name of borrowed) {
+      Object.defineProperty(PythonStream.prototype, name, {
+        configurable: true, writable: true, value: tty.WriteStream.prototype[name],
+      });
+    }
+    return PythonStream;
   }
   for (const [name, fd] of [['stdout', 1], ['stderr', 2]]) {
-    const stream = new PythonStream(fd);
+    let stream;
     Object.defineProperty(process, name, {
-      configurable: true, enumerable: true, get: () => stream,
+      configurable: true, enumerable: true,
+      get: () => {
+        if (stream === undefined) {
+          PythonStream ??= pythonStreamClass();
+          stream = new PythonStream(fd);
+        }
+        return stream;
+      },
     });
   }
 
@@ -74,11 +87,21 @@ function initHelpers(binding) {
     let loader = loaders.get(dir);
     if (loader === undefined) {
       const filename = path.join(dir, '[pymport_py]');
-      const m = new Module(filename, null);
-      m.filename = filename;
-      m.paths = Module._nodeModulePaths(dir);
-      m._compile('module.exports = (specifier) => import(specifier);', filename);
-      loader = { require: Module.createRequire(filename), import: m.exports };
+      let importer;
+      loader = {
+        require: Module.createRequire(filename),
+        // Compiled at the first import: code with import() loads the ESM loader.
+        get import() {
+          if (importer === undefined) {
+            const m = new Module(filename, null);
+            m.filename = filename;
+            m.paths = Module._nodeModulePaths(dir);
+            m._compile('module.exports = (specifier) => import(specifier);', filename);
+            importer = m.exports;
+          }
+          return importer;
+        },
+      };
       loaders.set(dir, loader);
     }
     return loader;

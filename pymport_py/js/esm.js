@@ -11,10 +11,16 @@ const path = require('path');
 const url = require('url');
 
 const registered = Symbol.for('pymport_py.esmHooks');
+let before = () => {}; // what must happen before any ES module loads (preload.js)
+
+function beforeHooks(fn) {
+  before = fn;
+}
 
 function ensureHooks() {
   if (globalThis[registered]) return;
   globalThis[registered] = true;
+  before();
   Module.register?.(url.pathToFileURL(path.join(__dirname, 'esm-hooks.mjs')).href);
 }
 
@@ -50,4 +56,4 @@ function isModuleEntry(filename, options) {
   }
 }
 
-module.exports = { ensureHooks, hooksRegistered, isModuleEntry };
+module.exports = { ensureHooks, beforeHooks, hooksRegistered, isModuleEntry };

@@ -5,12 +5,14 @@
 
 const Module = require('module');
 const path = require('path');
-const workerThreads = require('worker_threads');
 
 const marker = Symbol.for('pymport_py.preload');
 if (!Module[marker]) {
   Module[marker] = true;
-  require('./process.js').inherit();
+  // An environment that pymport_py started (bootstrap.js says so before it loads
+  // this file), or a Node worker_thread (this file is its --require).
+  const host = Module[Symbol.for('pymport_py.host')] === true;
+  if (!host) require('./process.js').inherit();
 
   const api = {
     pymport: path.join(__dirname, 'pymport.js'),
@@ -58,18 +60,55 @@ if (!Module[marker]) {
     }
   };
 
-  const { Worker } = workerThreads;
-  class PymportWorker extends Worker {
-    constructor(filename, options = {}) {
-      // Not process.execArgv: pymport_py's are V8 flags, which workers refuse.
-      const execArgv = [...(options.execArgv ?? []), '--require', __filename];
-      if (esm.hooksRegistered() || esm.isModuleEntry(filename, options)) {
-        execArgv.push('--require', path.join(__dirname, 'esm-preload.js'));
+  // worker_threads' Worker passes this file on. In an environment that pymport_py
+  // started, worker_threads (and the stream modules it loads) is patched when
+  // first needed: at the first require() of user code (of any module: it may be
+  // worker_threads, or load an ES module that imports it), when the ESM hooks are
+  // registered (esm.js: before any ES module loads), or at the first
+  // process.getBuiltinModule. A start that only evaluates code loads none of it.
+  let patched = false;
+  function patchWorkerThreads() {
+    if (patched) return;
+    patched = true;
+    const workerThreads = require('worker_threads');
+    const { Worker } = workerThreads;
+    class PymportWorker extends Worker {
+      constructor(filename, options = {}) {
+        // Not process.execArgv: pymport_py's are V8 flags, which workers refuse.
+        const execArgv = [...(options.execArgv ?? []), '--require', __filename];
+        if (esm.hooksRegistered() || esm.isModuleEntry(filename, options)) {
+          execArgv.push('--require', path.join(__dirname, 'esm-preload.js'));
+        }
+        super(filename, { ...options, execArgv });
       }
-      super(filename, { ...options, execArgv });
+    }
+    workerThreads.Worker = PymportWorker;
+    require('./process.js').workerThreadsLoaded(workerThreads);
+  }
+  esm.beforeHooks(patchWorkerThreads);
+  if (!host) {
+    patchWorkerThreads();
+  } else {
+    // pymport_py's own requires (the bootstrap's, process.js from Python) do not count.
+    const own = __dirname + path.sep;
+    const load = Module._load;
+    Module._load = function _load(request, parent, ...rest) {
+      if (!patched && !(typeof request === 'string' && request.startsWith(own)) &&
+          !parent?.filename?.startsWith(own)) {
+        patchWorkerThreads();
+      }
+      if (patched && Module._load === _load) Module._load = load; // no more to do
+      return load.call(this, request, parent, ...rest);
+    };
+    const getBuiltinModule = process.getBuiltinModule; // Node 20.16 and 22.3 on
+    if (typeof getBuiltinModule === 'function') {
+      process.getBuiltinModule = function (id) {
+        patchWorkerThreads();
+        process.getBuiltinModule = getBuiltinModule;
+        return getBuiltinModule.call(this, id);
+      };
     }
   }
-  workerThreads.Worker = PymportWorker;
 }
 
 // Appends to err's message (and stack) how to rebuild the addon at filename,
