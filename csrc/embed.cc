@@ -345,6 +345,11 @@ struct em_park {
     bool unlocked;
 };
 
+// Node 24's V8 (13.6) aborts in the Unlocker's restore of a thread whose
+// state another thread archived ("Cannot create a handle without a
+// HandleScope"): parks are for the V8 versions they were tested with.
+extern "C" int em_parks_supported(void) { return NODE_MAJOR_VERSION < 24; }
+
 extern "C" em_park *em_park_new(em_setup *s) {
     auto *p = new (std::nothrow) em_park;
     if (!p) return nullptr;
