@@ -372,6 +372,10 @@ static void nl_wake_loop_if_needed(rt_env *env) {
  * meanwhile, instead of allocating and freeing the thread's V8 resources at
  * every call. env->mutex stays what decides who holds the lock; the park only
  * changes what taking it costs.
+ * Only the thread that started the environment parks (usually the one that
+ * calls it most, and the one that closes it): a park of another thread that
+ * outlives the environment would keep V8's memory for that thread (a handle
+ * block) until the process ends.
  * A park lives until its thread ends (nl_thread_ends, a pthread key
  * destructor, which needs env->mutex to destroy it on its thread), until the
  * thread shuts env down (nl_unpark_with_gil), or until env's teardown, which
@@ -558,9 +562,12 @@ static int nl_claim_after_mutex(rt_env *env, nl_frame *frame) {
         return -1;
     }
     nl_thread *me = nl_thread_self();
-    nl_park *park = nl_park_of(me, env);
-    if (park) em_park_lock(park->em);
-    else park = nl_park_new(me, env);
+    nl_park *park = NULL;
+    if (env->starter == (uintptr_t)me) {
+        park = nl_park_of(me, env);
+        if (park) em_park_lock(park->em);
+        else park = nl_park_new(me, env);
+    }
     frame->park = park;
     if (park) em_scope_enter_locked(env->setup, &frame->scope);
     else em_scope_enter(env->setup, &frame->scope);

@@ -353,6 +353,7 @@ int rt_env_start(rt_env *env) {
     }
     rt_join_stopped(0);
     if (rt_set_turn_limit(env) < 0) return -1;
+    env->starter = nl_self();
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     /* V8 wants a deep stack; Python's own threads use the same default. */

@@ -109,6 +109,7 @@ struct rt_env {
     unsigned depth;          /* Node lock (the owner only) */
     uint64_t serial;         /* set once: unique among every environment of the process */
     struct nl_park *parks;   /* nl_parks_mutex (nodelock.c): the V8 locks threads keep parked */
+    uintptr_t starter;       /* set once: nl_self() of the thread that started it, the one that parks its lock */
     struct cv_keys *keys;    /* Node lock: property names as internalized JS strings (tojs.c) */
     int64_t sleep_until;     /* Node lock: loop time at which the loop thread wakes, -1 never */
 

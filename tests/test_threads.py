@@ -742,41 +742,55 @@ def wait_for(pred, what):
 
 
 def test_threads_that_end_take_their_parked_locks_with_them(run_python):
+    # The thread that makes a Worker parks its lock; each thread here ends
+    # with its Worker still open, and its park goes on its way out.
     code = PARKS_CHECK + """
-f = node.eval("x => x + 1")
-assert f(1) == 2
-base = env._parked_locks()          # the main thread's own
-def worker(n):
+if env._parked_locks() == 0 and node.eval("1") == 1 and env._parked_locks() == 0:
+    print("parks off")
+    raise SystemExit(0)
+during, workers = [], []
+def worker():
+    w = node.Worker()
     for i in range(200):
-        assert f(i) == i + 1
-for round in range(20):
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
+        assert w.eval(f"{i} + 1") == i + 1
+    during.append(w._env._parked_locks())
+    workers.append(w)
+for round in range(10):
+    threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads: t.start()
     for t in threads: t.join()
-    # each ended thread destroys its park on its way out (pthread key destructor)
-    wait_for(lambda: env._parked_locks() == base, "parks of ended threads to go")
-print("parks", base, env._parked_locks())
+for w in workers:
+    wait_for(lambda: w._env._parked_locks() == 0, "the park of an ended thread to go")
+    assert w.eval("2") == 2  # other threads take full locks
+    w.close()
+print("during", set(during), "main", env._parked_locks())
 """
     proc = run_python(code, timeout=180)
     assert proc.returncode == 0, proc.report
-    if "parks 0 0" in proc.stdout:
+    if "parks off" in proc.stdout:
         pytest.skip("this V8 takes a full Locker for every call: no parks (docs/threading.md)")
-    assert "parks 1 1" in proc.stdout, proc.report
+    assert "during {1} main 1" in proc.stdout, proc.report
 
 
 def test_thread_ending_while_js_holds_the_lock_leaves_its_park_to_the_teardown(run_python):
-    # The loop thread runs a 400 ms timer callback when the thread ends: the
-    # park cannot be destroyed then (its thread would wait), and is freed by
-    # the teardown instead. Calls go on afterwards; shutdown and a new start
-    # (whose environment may reuse the freed memory) work.
+    # The Worker's loop thread runs a 400 ms timer callback when the thread
+    # that made it ends: the park cannot be destroyed then (the thread would
+    # wait), and is freed by the teardown instead. Calls go on afterwards;
+    # close, shutdown and a new start (whose environments may reuse the freed
+    # memory) work.
     code = PARKS_CHECK + """
-f = node.eval("x => x * 2")
-spin = node.eval("() => setTimeout(() => { const end = Date.now() + 400; while (Date.now() < end); }, 0)")
+made = []
 def worker():
-    assert f(21) == 42
-    spin()
+    w = node.Worker()
+    assert w.eval("21 * 2") == 42
+    w.eval("setTimeout(() => { const end = Date.now() + 400; while (Date.now() < end); }, 0)")
+    made.append(w)
 t = threading.Thread(target=worker); t.start(); t.join()
+w = made[0]
 time.sleep(0.5)
+assert w.eval("2 * 2") == 4
+w.close()
+f = node.eval("x => x * 2")
 assert f(2) == 4
 node.shutdown()
 node.start()
@@ -842,8 +856,10 @@ def cb(n):
 def worker():
     for i in range(300):
         assert nest(cb, i) == i * 2 + 1
-threads = [threading.Thread(target=worker) for _ in range(8)]
+# the main thread (which parks) calls along with seven threads that do not
+threads = [threading.Thread(target=worker) for _ in range(7)]
 for t in threads: t.start()
+worker()
 for t in threads: t.join()
 assert counter.n == 8 * 300, counter.n
 wait_for(lambda: node.eval("ticks") > 0, "timers to run")
