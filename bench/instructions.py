@@ -31,7 +31,7 @@ N_LOW, N_HIGH = 10_000, 110_000
 
 # case: (what one operation is, the C function it enters: csrc/jsproxy.c, csrc/pyproxy.c)
 CASES = {
-    "sync": ("sync call f(i) of `x => x + 1`", "jsp_call"),           # JSObject's tp_call
+    "sync": ("sync call f(i) of `x => x + 1`", "jsp_vectorcall"),     # JSObject's vectorcall
     "attr": ("attribute get o.x of `({x: 1})`", "jsp_getattro"),      # JSObject's tp_getattro
     "callback": ("JS->Python callback: one f(i) of a JS loop", "pyp_call"),  # a Python function's JS proxy
 }
