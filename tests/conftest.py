@@ -10,6 +10,11 @@ import pytest
 
 import pymport_py
 
+# CI passes `-n 2` in PYTEST_ADDOPTS (.ci/run); pytest has read it by now. The
+# pytest runs that tests start themselves (documented sessions, the plugin's)
+# must run as a user's would, without it.
+os.environ.pop("PYTEST_ADDOPTS", None)
+
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(TESTS_DIR)
 JS_DIR = os.path.join(TESTS_DIR, "js")
