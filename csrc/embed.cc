@@ -342,13 +342,20 @@ struct em_park {
     v8::Isolate *isolate;
     alignas(v8::Locker) unsigned char locker[sizeof(v8::Locker)];
     alignas(v8::Unlocker) unsigned char unlocker[sizeof(v8::Unlocker)];
+    alignas(v8::HandleScope) unsigned char scope[sizeof(v8::HandleScope)];
     bool unlocked;
 };
 
-// Node 24's V8 (13.6) aborts in the Unlocker's restore of a thread whose
-// state another thread archived ("Cannot create a handle without a
-// HandleScope"): parks are for the V8 versions they were tested with.
-extern "C" int em_parks_supported(void) { return NODE_MAJOR_VERSION < 24; }
+// Node 24's V8 (13.6) makes handles while the Unlocker restores a thread's
+// state that another thread archived, and aborts when the restored state has
+// no HandleScope ("Cannot create a handle without a HandleScope"): there a
+// HandleScope is open across the park, and closed (with those handles) as
+// soon as the lock is back.
+#if NODE_MAJOR_VERSION >= 24
+constexpr bool kParkScope = true;
+#else
+constexpr bool kParkScope = false;
+#endif
 
 extern "C" em_park *em_park_new(em_setup *s) {
     auto *p = new (std::nothrow) em_park;
@@ -361,6 +368,7 @@ extern "C" em_park *em_park_new(em_setup *s) {
 
 extern "C" void em_park_lock(em_park *p) {
     reinterpret_cast<v8::Unlocker *>(p->unlocker)->~Unlocker();
+    if (kParkScope) reinterpret_cast<v8::HandleScope *>(p->scope)->~HandleScope();
     p->unlocked = false;
     // A termination meant for an earlier call that reached this thread's
     // state after that call ended must not stop the next one.
@@ -368,6 +376,7 @@ extern "C" void em_park_lock(em_park *p) {
 }
 
 extern "C" void em_park_unlock(em_park *p) {
+    if (kParkScope) ::new (p->scope) v8::HandleScope(p->isolate);
     new (p->unlocker) v8::Unlocker(p->isolate);
     p->unlocked = true;
 }

@@ -154,9 +154,6 @@ int em_call(napi_value recv, napi_value fn, size_t argc, const napi_value *argv,
             napi_value *result, napi_value *thrown);
 
 typedef struct em_park em_park;
-/* 1 when this libnode's V8 supports parks; otherwise em_park_new must not be
- * called (every call takes a full Locker). */
-int em_parks_supported(void);
 em_park *em_park_new(em_setup *s);
 void em_park_lock(em_park *p);
 void em_park_unlock(em_park *p);

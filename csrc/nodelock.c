@@ -406,7 +406,7 @@ static int nl_parks_key_ok;
 static void nl_thread_ends(void *thread);
 
 static void nl_parks_init(void) {
-    nl_parks_key_ok = em_parks_supported() && pthread_key_create(&nl_parks_key, nl_thread_ends) == 0;
+    nl_parks_key_ok = pthread_key_create(&nl_parks_key, nl_thread_ends) == 0;
 }
 
 /* The calling thread's park for env (which is running), or NULL. */
