@@ -637,15 +637,45 @@ static int as_is_thenable(rt_env *env, napi_value v) {
     return napi_typeof(env->napi, then, &type) == napi_ok && type == napi_function;
 }
 
-/* Settles the future with v: its outcome if a thenable, else its value. */
+/* The outcome of v when `await` has it at once: v itself if it is no
+ * thenable, or (if `promises`) the value of a fulfilled promise whose
+ * constructor is Promise (one that JS's own `await` also takes as it is,
+ * without calling its `then`). Node lock and GIL held. Returns 1 with *out (a
+ * new reference), 0 when the outcome must be waited for (attach to v), or -1
+ * with an exception. */
+static int as_outcome_now(rt_env *env, napi_value v, int promises, PyObject **out) {
+    napi_value result, ctor, promise;
+    bool same = false;
+    switch (em_promise_settled(v, &result)) {
+    case EM_PROMISE_NONE:
+        if (as_is_thenable(env, v)) return 0;
+        return (*out = cv_to_py(env, v)) ? 1 : -1;
+    case EM_PROMISE_FULFILLED:
+        if (!promises) return 0;
+        if (!(promise = cl_helper_value(env, RT_H_PROMISE)) ||
+            napi_get_named_property(env->napi, v, "constructor", &ctor) != napi_ok) {
+            napi_value ignored; /* a throwing getter: attaching throws it again */
+            napi_get_and_clear_last_exception(env->napi, &ignored);
+            return 0;
+        }
+        if (napi_strict_equals(env->napi, ctor, promise, &same) != napi_ok || !same) return 0;
+        return (*out = cv_to_py(env, result)) ? 1 : -1;
+    default: /* pending, or rejected: attaching marks the rejection handled */
+        return 0;
+    }
+}
+
+/* Settles the future with v: its outcome if a thenable (at once if it is
+ * there), else its value. Node lock and GIL held. */
 static void as_settle_with(rt_env *env, napi_value v, PyObject *future) {
-    if (as_is_thenable(env, v)) {
+    mod_state *st = rt_state_of(env);
+    PyObject *value = NULL;
+    int now = as_outcome_now(env, v, 1, &value);
+    if (now == 0) {
         as_attach(env, v, future);
         return;
     }
-    mod_state *st = rt_state_of(env);
-    PyObject *value = cv_to_py(env, v);
-    if (!value) {
+    if (now < 0) {
         as_future_fail(st, future);
         return;
     }
@@ -766,62 +796,82 @@ PyObject *as_call_async(PyObject *fn, PyObject *args, PyObject *kwargs) {
     return as_queue(fn, args, kwargs);
 }
 
-/* Returns a new reference: a JSFuture settled with the value of the JSObject
- * `obj` as `await` sees it (a promise's outcome, else the value). GIL held;
- * never waits for the Node lock (the caller may be an asyncio loop). */
-static PyObject *as_to_future(PyObject *obj) {
+/* What `await obj` and obj.result() wait for: *value (a new reference) when
+ * the outcome is there at once, else *future (a new reference), which is
+ * settled by the loop thread, or already. GIL held; never waits for the Node
+ * lock (the caller may be an asyncio loop). Returns 0, or -1 with an
+ * exception. */
+static int as_start_wait(PyObject *obj, PyObject **value, PyObject **future) {
     jsp_object *o = (jsp_object *)obj;
     rt_env *env = o->env;
     mod_state *st = rt_state_of(env);
     nl_frame frame;
     napi_value v;
-    PyObject *future = NULL;
+    int rc = -1;
+    *value = *future = NULL;
     o->unobserved = 0; /* Python waits for it: its outcome is Python's */
-    /* When the Node lock is free, attach here: a settled promise then settles
-     * the future before this returns, without a round trip through the loop
-     * thread. */
-    if (mod_load_futures(st) < 0) return NULL; /* before taking the Node lock */
-    if (!nl_try_enter_with_gil(env, &frame)) return as_queue(obj, NULL, NULL);
-    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &v));
-    if (!(future = as_future_new(st, obj))) goto error;
-    if (as_future_set_running(st, future) < 0) {
-        Py_CLEAR(future);
-        goto error;
+    /* When the Node lock is free, look or attach here: a settled promise
+     * then gives its outcome before this returns, without a round trip
+     * through the loop thread. */
+    if (mod_load_futures(st) < 0) return -1; /* before taking the Node lock */
+    if (!nl_try_enter_with_gil(env, &frame)) {
+        *future = as_queue(obj, NULL, NULL);
+        return *future ? 0 : -1;
     }
-    as_settle_with(env, v, future);
+    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &v));
+    /* Inside a call from JS (depth > 1) a promise, settled or not, goes to a
+     * future as before, whose wait there refuses (as_may_wait): one rule for
+     * result() inside callbacks. */
+    int outermost = env->depth == 1;
+    int now = as_outcome_now(env, v, outermost, value);
+    if (now < 0) goto error;
+    if (!now) {
+        if (!(*future = as_future_new(st, obj))) goto error;
+        if (as_future_set_running(st, *future) < 0) goto error;
+        as_attach(env, v, *future);
+    }
     /* The caller is about to wait for the outcome: its turn ends, so what its
      * calls deferred runs now, here, rather than at the loop thread's next
-     * turn, which is a round trip away (an already settled promise then
-     * settles the future before this returns). */
-    if (env->depth == 1 && !nl_holds_turn(env)) cl_run_deferred(env, 1);
+     * turn, which is a round trip away (a promise that only waited for them
+     * then settles the future before this returns). */
+    if (outermost && !nl_holds_turn(env)) cl_run_deferred(env, 1);
+    rc = 0;
 error:
+    if (rc < 0) {
+        Py_CLEAR(*value);
+        Py_CLEAR(*future);
+    }
     nl_leave_with_gil(env, &frame);
-    return future;
+    return rc;
 }
 
 PyObject *as_await(PyObject *obj) {
     rt_env *env = ((jsp_object *)obj)->env;
     mod_state *st = rt_state_of(env);
-    PyObject *future = as_to_future(obj), *it = NULL;
-    if (!future) return NULL;
-    int done = as_announce_wait(env, future);
-    if (done == 1) {
-        /* Settled already: a failure is raised by the `await` itself, with
-         * no pymport_py frames in its traceback. */
-        PyObject *value = as_outcome(st, future);
-        it = value ? PyObject_CallOneArg(st->settled, value) : NULL;
-        Py_XDECREF(value);
-    } else if (done == 0) {
-        it = PyObject_CallOneArg(st->await_future, future);
+    PyObject *value, *future, *it = NULL;
+    if (as_start_wait(obj, &value, &future) < 0) return NULL;
+    if (future) {
+        int done = as_announce_wait(env, future);
+        if (done == 1) {
+            /* Settled already: a failure is raised by the `await` itself, with
+             * no pymport_py frames in its traceback. */
+            value = as_outcome(st, future);
+        } else if (done == 0) {
+            it = PyObject_CallOneArg(st->await_future, future);
+        }
+        Py_DECREF(future);
+        if (!value) return it;
     }
-    Py_DECREF(future);
+    it = PyObject_CallOneArg(st->settled, value);
+    Py_DECREF(value);
     return it;
 }
 
 PyObject *as_result(PyObject *obj, double timeout) {
+    PyObject *value, *future;
+    if (as_start_wait(obj, &value, &future) < 0) return NULL;
+    if (!future) return value;
     rt_env *env = ((jsp_object *)obj)->env;
-    PyObject *future = as_to_future(obj);
-    if (!future) return NULL;
     PyObject *res = as_wait(rt_state_of(env), env, future, timeout);
     Py_DECREF(future);
     return res;

@@ -23,8 +23,8 @@ PyObject *as_call_async(PyObject *fn, PyObject *args, PyObject *kwargs);
 
 /* Returns a new reference: the iterator of `await obj` (JSObject.__await__)
  * for the JSObject obj: the outcome of a promise or thenable, else the value
- * itself, through a JSFuture (at once when it is settled already). GIL held;
- * never waits for the Node lock. */
+ * itself; at once when it is there, else through a JSFuture that the loop
+ * thread settles. GIL held; never waits for the Node lock. */
 PyObject *as_await(PyObject *obj);
 /* Returns a new reference: obj.result(timeout), the same outcome, waited for
  * as as_wait does. GIL held. */

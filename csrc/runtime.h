@@ -57,6 +57,7 @@ typedef enum {
     RT_H_CONSTRUCT,   /* (fn, ...args) => new fn(...args): constructions from Python */
     RT_H_DROPPED,     /* (p): Python dropped a promise it never observed (jsp_dealloc) */
     RT_H_LIVE,        /* (target) => the live container's Proxy over target (js/live.js) */
+    RT_H_PROMISE,     /* Promise, the constructor (await of a settled promise: async.c) */
     RT_H_COUNT
 } rt_helper;
 

@@ -342,6 +342,32 @@ def test_thenable_is_awaitable():
 
 
 
+def test_a_fulfilled_promise_gives_its_value_at_once_and_a_subclass_its_then():
+    # An await of a fulfilled Promise finishes without yielding to the asyncio
+    # loop; a Promise subclass's `then` decides its outcome, as under JS's await.
+    ready = node.eval("(x) => Promise.resolve(x)")
+    sub = node.eval("""(x) => {
+        class Doubling extends Promise { then(f, r) { return super.then(f && ((v) => f(v * 2)), r) } }
+        return Doubling.resolve(x)
+    }""")
+    log = []
+
+    async def other():
+        log.append("other ran")
+
+    async def main():
+        asyncio.get_running_loop().call_soon(log.append, "loop turned")
+        task = asyncio.ensure_future(other())
+        got = [await ready(i) for i in range(5)]
+        log.append("awaits done")
+        await task
+        return got, await sub(21)
+
+    assert asyncio.run(main()) == ([0, 1, 2, 3, 4], 42)
+    assert log == ["awaits done", "loop turned", "other ran"]
+    assert (ready(7).result(WAIT), sub(5).result(WAIT)) == (7, 10)
+
+
 def test_promise_awaited_from_a_loop_in_another_thread():
     promise, resolve, _ = _resolvable()
     awaiting = threading.Event()
