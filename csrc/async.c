@@ -95,35 +95,48 @@ static int as_invoke_callbacks(mod_state *st, PyObject *future, PyObject *d) {
     return r ? 0 : -1;
 }
 
+/* The future whose dict is d just became done: wakes the threads that wait
+ * for it in C (as_wait_done marks it). */
+static void as_note_done(mod_state *st, PyObject *d) {
+    if (as_get(d, st->key_waited)) tq_note_settled();
+}
+
 /* Settles `future` with value, or with the exception exc when value is NULL
  * (both borrowed), and runs its done callbacks. Returns 1, 0 when it was done
  * already (cancelled meanwhile: the outcome is dropped), or -1 with an
  * exception. Any future; GIL held. */
 static int as_future_settle(mod_state *st, PyObject *future, PyObject *value, PyObject *exc) {
-    PyObject *d = as_is_jsfuture(st, future) ? as_dict_of(future) : NULL;
-    int rc = -1;
-    if (d && !as_get(d, st->key_condition)) {
-        if (as_state_done(as_state_in(st, d))) {
-            rc = 0;
-        } else if (PyDict_SetItem(d, value ? st->key_result : st->key_exception,
-                                  value ? value : exc) == 0 &&
-                   PyDict_SetItem(d, st->key_state, st->future_states[AS_FINISHED]) == 0) {
-            rc = as_invoke_callbacks(st, future, d) < 0 ? -1 : 1;
+    const char *name = value ? "set_result" : "set_exception";
+    PyObject *outcome = value ? value : exc, *r;
+    if (!as_is_jsfuture(st, future)) {
+        r = PyObject_CallMethod(future, name, "(O)", outcome);
+    } else {
+        PyObject *d = as_dict_of(future);
+        if (!d) return -1;
+        int rc = -1;
+        if (!as_get(d, st->key_condition)) {
+            if (as_state_done(as_state_in(st, d))) {
+                rc = 0;
+            } else if (PyDict_SetItem(d, value ? st->key_result : st->key_exception, outcome) == 0 &&
+                       PyDict_SetItem(d, st->key_state, st->future_states[AS_FINISHED]) == 0) {
+                as_note_done(st, d);
+                rc = as_invoke_callbacks(st, future, d) < 0 ? -1 : 1;
+            }
+            Py_DECREF(d);
+            return rc;
         }
+        /* With its lock made: the base class's method, which takes it. */
+        r = PyObject_CallMethod(st->ConcurrentFuture, name, "OO", future, outcome);
+        if (r) as_note_done(st, d);
         Py_DECREF(d);
-        return rc;
     }
-    Py_XDECREF(d);
-    PyErr_Clear(); /* no dict: the base class's methods may still work */
-    PyObject *r = PyObject_CallMethod(future, value ? "set_result" : "set_exception", "(O)",
-                                      value ? value : exc);
     if (r) {
         Py_DECREF(r);
         return 1;
     }
     /* InvalidStateError: done already */
     PyObject *done = PyObject_CallMethod(future, "done", NULL);
-    rc = done == Py_True ? 0 : -1;
+    int rc = done == Py_True ? 0 : -1;
     if (done) {
         Py_DECREF(done);
         if (rc == 0) PyErr_Clear();
@@ -366,33 +379,61 @@ int as_parse_timeout(PyObject *obj, double *out) {
 static int as_wait_done(mod_state *st, rt_env *env, PyObject *future, double timeout) {
     int done = as_is_done(st, future);
     if (done != 0) return done < 0 ? -1 : 0;
-    if (env && as_may_wait(env) < 0) return -1;
-    if (env) nl_python_will_wait(env);
-    /* The base class waits on the future's lock (made now) with the GIL
-     * released, in slices, so that signals (Ctrl-C, _thread.interrupt_main)
-     * are seen while waiting. */
-    double left = timeout;
-    for (;;) {
-        double slice = left >= 0 && left < 0.05 ? left : 0.05;
-        PyObject *exc = PyObject_CallMethod(st->ConcurrentFuture, "exception", "Od", future, slice);
-        if (exc) {
-            Py_DECREF(exc);
-            return 0;
-        }
-        if (PyErr_ExceptionMatches(st->CancelledError)) {
+    /* The wait goes in slices, so that signals (Ctrl-C,
+     * _thread.interrupt_main) are seen while waiting. */
+    if (!env) {
+        /* No environment known: the base class waits on the future's lock
+         * (made now) with the GIL released. */
+        double left = timeout;
+        for (;;) {
+            double slice = left >= 0 && left < 0.05 ? left : 0.05;
+            PyObject *exc = PyObject_CallMethod(st->ConcurrentFuture, "exception", "Od", future, slice);
+            if (exc) {
+                Py_DECREF(exc);
+                return 0;
+            }
+            if (PyErr_ExceptionMatches(st->CancelledError)) {
+                PyErr_Clear();
+                return 0;
+            }
+            if (!PyErr_ExceptionMatches(PyExc_TimeoutError)) return -1;
+            /* No Python code may run with an exception set: from 3.12 on, a
+             * `with` block entered that way keeps the future's lock forever. */
             PyErr_Clear();
-            return 0;
+            if (PyErr_CheckSignals() < 0) return -1;
+            if (left >= 0 && (left -= slice) <= 0) break;
         }
-        if (!PyErr_ExceptionMatches(PyExc_TimeoutError)) return -1;
-        /* No Python code may run with an exception set: from 3.12 on, a `with`
-         * block entered that way keeps the future's lock forever. */
-        PyErr_Clear();
-        if (PyErr_CheckSignals() < 0) return -1;
-        if (left >= 0 && (left -= slice) <= 0) {
+        PyErr_SetString(PyExc_TimeoutError, "the JavaScript Promise did not settle in time");
+        return -1;
+    }
+    if (as_may_wait(env) < 0) return -1;
+    nl_python_will_wait(env);
+    PyObject *d = as_dict_of(future);
+    if (!d) return -1;
+    /* Marked, the future wakes this thread when it is done (as_note_done),
+     * and the wait takes the GIL back once per batch of env's tasks
+     * (tq_wait_settled), without making the future's lock. */
+    int rc = PyDict_SetItem(d, st->key_waited, Py_True);
+    /* More than 30 years: no limit (the clock would overflow). */
+    int64_t end = timeout < 0 || timeout > 1e9 ? -1 : rt_now_ns() + (int64_t)(timeout * 1e9);
+    while (rc == 0) {
+        unsigned seen = tq_settled_count();
+        if (as_state_done(as_state_in(st, d))) break;
+        int64_t now = rt_now_ns(), until = now + 50000000;
+        if (PyErr_CheckSignals() < 0) {
+            rc = -1;
+        } else if (end >= 0 && now >= end) {
             PyErr_SetString(PyExc_TimeoutError, "the JavaScript Promise did not settle in time");
-            return -1;
+            rc = -1;
+        } else {
+            if (end >= 0 && until > end) until = end;
+            Py_BEGIN_ALLOW_THREADS
+            tq_wait_settled(env, seen, until);
+            Py_END_ALLOW_THREADS
         }
     }
+    Py_DECREF(d);
+    return rc;
 }
 
 PyObject *as_wait(mod_state *st, rt_env *env, PyObject *future, double timeout) {
@@ -459,78 +500,94 @@ static PyObject *as_future_exception(PyObject *module, PyObject *const *args, Py
 }
 
 /* The JSFuture methods that only read or change its state: done(),
- * cancelled(), running(), cancel(), add_done_callback(fn). With no lock made
- * they work on the dict directly; else they are the base class's. */
+ * cancelled(), running(), cancel(), add_done_callback(fn), set_result(value)
+ * and set_exception(exc). With no lock made they work on the dict directly;
+ * else they are the base class's. */
 typedef enum {
     AS_M_DONE,
     AS_M_CANCELLED,
     AS_M_RUNNING,
     AS_M_CANCEL,
     AS_M_ADD_DONE_CALLBACK,
+    AS_M_SET_RESULT,
+    AS_M_SET_EXCEPTION,
 } as_method;
+
+/* Returns a new reference: what method m (one of the first five) gives for
+ * the future whose dict is d, read or done on the dict; or NULL with no
+ * exception when the base class's method must do it (the lock is made, or
+ * fn is for a done future, which the base class calls at once), or NULL
+ * with an exception. `arg`: add_done_callback's fn. */
+static PyObject *as_future_state_method(mod_state *st, as_method m, PyObject *future,
+                                        PyObject *d, PyObject *arg) {
+    PyObject *res = NULL, *made = NULL;
+    /* A new list for the first done callback is made before the state is
+     * read: an allocation may collect garbage, whose finalizers may let
+     * another thread settle the future. */
+    if (m == AS_M_ADD_DONE_CALLBACK && !as_get(d, st->key_callbacks) && !(made = PyList_New(0)))
+        return NULL;
+    as_state state = as_state_in(st, d);
+    int lock = as_get(d, st->key_condition) != NULL;
+    int cancelled = state == AS_CANCELLED || state == AS_CANCELLED_AND_NOTIFIED;
+    switch (m) {
+    case AS_M_DONE:
+        return PyBool_FromLong(as_state_done(state));
+    case AS_M_CANCELLED:
+        return PyBool_FromLong(cancelled);
+    case AS_M_RUNNING:
+        return PyBool_FromLong(state == AS_RUNNING);
+    case AS_M_CANCEL:
+        if (lock) return NULL;
+        if (state != AS_PENDING) return PyBool_FromLong(cancelled);
+        if (PyDict_SetItem(d, st->key_state, st->future_states[AS_CANCELLED]) < 0) return NULL;
+        as_note_done(st, d);
+        return as_invoke_callbacks(st, future, d) < 0 ? NULL : Py_NewRef(Py_True);
+    case AS_M_ADD_DONE_CALLBACK: {
+        PyObject *callbacks = made ? made : as_get(d, st->key_callbacks);
+        if (!lock && !as_state_done(state) && PyList_Check(callbacks)) {
+            /* A list holds its items in memory of its own (no garbage
+             * collection): nothing runs between the check and the append. */
+            if (PyList_Append(callbacks, arg) == 0 &&
+                (!made || PyDict_SetItem(d, st->key_callbacks, made) == 0))
+                res = Py_NewRef(Py_None);
+        }
+        Py_XDECREF(made);
+        return res;
+    }
+    default:
+        return NULL;
+    }
+}
 
 static PyObject *as_future_method(mod_state *st, as_method m, PyObject *const *args,
                                   Py_ssize_t nargs) {
     static const char *const names[] = {"done", "cancelled", "running", "cancel",
-                                        "add_done_callback"};
-    Py_ssize_t want = m == AS_M_ADD_DONE_CALLBACK ? 2 : 1;
+                                        "add_done_callback", "set_result", "set_exception"};
+    Py_ssize_t want = m >= AS_M_ADD_DONE_CALLBACK ? 2 : 1;
     if (nargs != want || !as_is_jsfuture(st, args[0])) {
         PyErr_Format(PyExc_TypeError, "%s() takes %s", names[m],
-                     want == 2 ? "exactly one argument (fn)" : "no arguments");
+                     want == 2 ? "exactly one argument" : "no arguments");
         return NULL;
     }
-    PyObject *future = args[0], *d = as_dict_of(future), *res = NULL, *made = NULL;
-    if (!d) return NULL;
-    /* A new list for the first done callback is made before the state is
-     * read: an allocation may collect garbage, whose finalizers may let
-     * another thread settle the future. */
-    if (m == AS_M_ADD_DONE_CALLBACK && !as_get(d, st->key_callbacks) && !(made = PyList_New(0))) {
+    PyObject *future = args[0], *res, *d;
+    if (m == AS_M_SET_RESULT || m == AS_M_SET_EXCEPTION) {
+        int rc = m == AS_M_SET_RESULT ? as_future_settle(st, future, args[1], NULL)
+                                      : as_future_settle(st, future, NULL, args[1]);
+        if (rc != 0) return rc < 0 ? NULL : Py_NewRef(Py_None);
+        /* Done already: the base class's method raises InvalidStateError. */
+    } else {
+        if (!(d = as_dict_of(future))) return NULL;
+        res = as_future_state_method(st, m, future, d, nargs > 1 ? args[1] : NULL);
         Py_DECREF(d);
-        return NULL;
+        if (res || PyErr_Occurred()) return res;
     }
-    as_state state = as_state_in(st, d);
-    int lock = as_get(d, st->key_condition) != NULL;
-    switch (m) {
-    case AS_M_DONE:
-        res = PyBool_FromLong(as_state_done(state));
-        break;
-    case AS_M_CANCELLED:
-        res = PyBool_FromLong(state == AS_CANCELLED || state == AS_CANCELLED_AND_NOTIFIED);
-        break;
-    case AS_M_RUNNING:
-        res = PyBool_FromLong(state == AS_RUNNING);
-        break;
-    case AS_M_CANCEL:
-        if (lock) break;
-        if (state != AS_PENDING) {
-            res = PyBool_FromLong(state == AS_CANCELLED || state == AS_CANCELLED_AND_NOTIFIED);
-            break;
-        }
-        if (PyDict_SetItem(d, st->key_state, st->future_states[AS_CANCELLED]) == 0 &&
-            as_invoke_callbacks(st, future, d) == 0)
-            res = Py_NewRef(Py_True);
-        Py_DECREF(d);
-        return res;
-    case AS_M_ADD_DONE_CALLBACK: {
-        if (lock || as_state_done(state)) break; /* the base class calls fn now */
-        PyObject *callbacks = made ? made : as_get(d, st->key_callbacks);
-        if (!PyList_Check(callbacks)) break;
-        /* A list holds its items in memory of its own (no garbage collection). */
-        if (PyList_Append(callbacks, args[1]) == 0 &&
-            (!made || PyDict_SetItem(d, st->key_callbacks, made) == 0))
-            res = Py_NewRef(Py_None);
-        Py_XDECREF(made);
-        Py_DECREF(d);
-        return res;
-    }
-    }
-    Py_XDECREF(made);
-    Py_DECREF(d);
-    if (res) return res;
     PyObject *base = PyObject_GetAttrString(st->ConcurrentFuture, names[m]);
-    if (!base) return NULL;
-    res = PyObject_Vectorcall(base, args, (size_t)nargs, NULL);
-    Py_DECREF(base);
+    res = base ? PyObject_Vectorcall(base, args, (size_t)nargs, NULL) : NULL;
+    Py_XDECREF(base);
+    if (m == AS_M_CANCEL && res == Py_True && (d = as_dict_of(future))) {
+        as_note_done(st, d);
+        Py_DECREF(d);
+    }
     return res;
 }
 
@@ -543,6 +600,8 @@ AS_METHOD(as_future_cancelled, AS_M_CANCELLED)
 AS_METHOD(as_future_running, AS_M_RUNNING)
 AS_METHOD(as_future_cancel, AS_M_CANCEL)
 AS_METHOD(as_future_add_done_callback, AS_M_ADD_DONE_CALLBACK)
+AS_METHOD(as_future_set_result, AS_M_SET_RESULT)
+AS_METHOD(as_future_set_exception, AS_M_SET_EXCEPTION)
 
 /* The JSFuture methods in C. */
 static PyMethodDef as_future_methods[] = {
@@ -566,6 +625,10 @@ static PyMethodDef as_future_methods[] = {
     {"add_done_callback", (PyCFunction)(void (*)(void))as_future_add_done_callback, METH_FASTCALL,
      "add_done_callback(self, fn, /)\n--\n\nAs concurrent.futures.Future.add_done_callback; "
      "fn runs on the thread that settles the future."},
+    {"set_result", (PyCFunction)(void (*)(void))as_future_set_result, METH_FASTCALL,
+     "set_result(self, result, /)\n--\n\nAs concurrent.futures.Future.set_result."},
+    {"set_exception", (PyCFunction)(void (*)(void))as_future_set_exception, METH_FASTCALL,
+     "set_exception(self, exception, /)\n--\n\nAs concurrent.futures.Future.set_exception."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -597,7 +660,8 @@ int as_setup_futures(mod_state *st, PyObject *module, PyObject *jsfuture) {
                 {&st->key_exception, "_exception"},
                 {&st->key_source, "_source"},
                 {&st->key_condition, "_lazy_condition"},
-                {&st->key_callbacks, "_lazy_callbacks"}};
+                {&st->key_callbacks, "_lazy_callbacks"},
+                {&st->key_waited, "_waited"}};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (as_set_once(keys[i].slot, PyUnicode_InternFromString(keys[i].name)) < 0) goto error;
     for (PyMethodDef *def = as_future_methods; def->ml_name; def++) {

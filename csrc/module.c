@@ -502,6 +502,7 @@ static int mod_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->key_source);
     Py_VISIT(st->key_condition);
     Py_VISIT(st->key_callbacks);
+    Py_VISIT(st->key_waited);
     return 0;
 }
 
@@ -542,6 +543,7 @@ static int mod_clear(PyObject *module) {
     Py_CLEAR(st->key_source);
     Py_CLEAR(st->key_condition);
     Py_CLEAR(st->key_callbacks);
+    Py_CLEAR(st->key_waited);
     return 0;
 }
 

@@ -50,6 +50,7 @@ typedef struct {
     PyObject *CancelledError;
     PyObject *key_state, *key_result, *key_exception, *key_source;
     PyObject *key_condition, *key_callbacks; /* made on first use by _futures.JSFuture */
+    PyObject *key_waited;      /* set by a thread that waits for the future in C (async.c) */
 } mod_state;
 
 /* Sets the _futures fields of `st` on first use. GIL held. Returns 0, or -1

@@ -35,7 +35,7 @@ class JSFuture(concurrent.futures.Future[Any]):
     # call_async whose result() finds it done) never makes its lock or lists. _state,
     # _result and _exception are the class attributes below until set; _condition,
     # _waiters and _done_callbacks are made on first use (concurrent.futures.wait(),
-    # as_completed(), a blocking result(), repr()). While a future has no lock, no
+    # as_completed(), repr(), the base class's methods). While a future has no lock, no
     # thread can be inside one of the base class's ``with self._condition:`` blocks,
     # so the extension reads and settles it under the GIL alone; once it has one, the
     # extension goes through the base class's methods, which take it.
@@ -47,12 +47,15 @@ class JSFuture(concurrent.futures.Future[Any]):
     _source: Any = None
 
     # The extension replaces result(), exception(), done(), cancelled(), running(),
-    # cancel() and add_done_callback() with C functions that read the state above
-    # directly (and that raise an exception from the frame that waited, with no
+    # cancel(), add_done_callback(), set_result() and set_exception() with C
+    # functions that read and change the state above directly (result() and
+    # exception() raise the future's exception from the frame that waited, with no
     # frames of pymport_py or concurrent.futures in its traceback). result() and
-    # exception() raise RuntimeError instead of waiting forever inside a call from
-    # the JavaScript of the environment that settles the future (a Python callback,
-    # timer or done-callback of that environment).
+    # exception() wait without the lock, marked in the dict (_waited), so that
+    # whoever settles the future wakes them; they raise RuntimeError instead of
+    # waiting forever inside a call from the JavaScript of the environment that
+    # settles the future (a Python callback, timer or done-callback of that
+    # environment).
 
     def __init__(self) -> None:
         """A pending future (made by the extension); the base class's lock and lists

@@ -6,6 +6,7 @@ import concurrent.futures
 import gc
 import sys
 import threading
+import time
 
 import pytest
 
@@ -193,6 +194,68 @@ def test_cancelled_call_async_does_not_run():
     assert read.call_async().result(10) == 0
     assert node.eval("globalThis.__cancelCalls") == 0
     assert bump() == 1
+
+
+
+def _once_in_call(thread_id, line):
+    """Waits until the thread's innermost Python frame is at `line` (it is
+    inside the call made there), for at most WAIT seconds."""
+    end = time.monotonic() + WAIT
+    while time.monotonic() < end:
+        frame = sys._current_frames().get(thread_id)
+        if frame is not None and frame.f_lineno == line:
+            return True
+        time.sleep(0.001)
+    return False
+
+
+def test_cancel_from_another_thread_ends_a_wait_for_a_queued_call():
+    entered, release = threading.Event(), threading.Event()
+    hold, add = node.eval("(f) => f()"), node.eval("(a, b) => a + b")
+    holder = threading.Thread(target=lambda: hold(lambda: (entered.set(), release.wait(WAIT))))
+    holder.start()
+    try:
+        assert entered.wait(WAIT)  # the holder has the Node lock: nothing queued can run
+        fut = add.call_async(1, 2)
+        outcome = []
+
+        def waiter():
+            try:
+                outcome.append(fut.result(WAIT))
+            except concurrent.futures.CancelledError:
+                outcome.append("cancelled")
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        assert _once_in_call(t.ident, waiter.__code__.co_firstlineno + 2)
+        assert fut.cancel()
+        t.join(JOIN_TIMEOUT)
+        assert outcome == ["cancelled"]
+    finally:
+        release.set()
+        holder.join(JOIN_TIMEOUT)
+
+
+def test_a_result_returns_while_a_later_call_of_its_batch_still_runs():
+    # The loop thread runs what was queued during the turn() block as one
+    # batch: the call after the awaited one spins, and the wait still ends.
+    spin = node.eval("(flag) => { while (Atomics.load(flag, 0) === 0) {} return 'spun' }")
+    add = node.eval("(a, b) => a + b")
+    first, last = bytearray(1), bytearray(1)
+    with node.turn():
+        opened = spin.call_async(first)
+        summed = add.call_async(2, 3)
+        spun = spin.call_async(last)
+    main, waiting = threading.get_ident(), []
+    line = sys._getframe().f_lineno + 3  # the result() below: opens the first spin once there
+    opener = threading.Thread(target=lambda: (waiting.append(_once_in_call(main, line)), first.__setitem__(0, 1)))
+    opener.start()
+    assert summed.result(WAIT) == 5
+    assert not spun.done()
+    last[0] = 1
+    assert (opened.result(WAIT), spun.result(WAIT)) == ("spun", "spun")
+    opener.join(JOIN_TIMEOUT)
+    assert waiting == [True]
 
 
 def test_cancelling_right_away_is_safe():
