@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Instructions per call of pymport_py's hot paths, counted by callgrind.
 
-    python3 bench/instructions.py                 # sync call, attribute get, JS->Python callback
-    python3 bench/instructions.py callback        # one case (sync, attr, callback)
+    python3 bench/instructions.py                 # every case
+    python3 bench/instructions.py callback        # one case (sync, attr, callback, call_async, await)
     python3 bench/instructions.py --toggle sync=jsp_call   # another C entry point for a case
 
 Instruction counts repeat whatever the load, so they show changes too small for the timings of
@@ -11,7 +11,10 @@ real interpreter (sys.executable, not a shim script): 2,000 warm-up operations, 
 and the same with N = 110,000. Only what runs inside FUNC, the C function that Python or JS
 enters for the operation, is counted (with everything it calls, on the calling thread), so the
 process's start and exit cancel out: (total at 110,000 - total at 10,000) / 100,000 is one
-operation. Needs valgrind (scripts/install-deps installs it); about a minute per case here.
+operation. call_async and await count N = 2,000 and 12,000, and call_async counts inside the
+three functions where its work happens, on both threads (the caller's call_async and result(),
+the loop thread's run of the queued tasks). Needs valgrind (scripts/install-deps installs it);
+about a minute per case here.
 """
 
 import argparse
@@ -34,7 +37,14 @@ CASES = {
     "sync": ("sync call f(i) of `x => x + 1`", "jsp_vectorcall"),     # JSObject's vectorcall
     "attr": ("attribute get o.x of `({x: 1})`", "jsp_getattro"),      # JSObject's tp_getattro
     "callback": ("JS->Python callback: one f(i) of a JS loop", "pyp_call"),  # a Python function's JS proxy
+    # Both threads: the caller's call_async and result(), the loop thread's run of the tasks.
+    "call_async": ("call_async f.call_async(i) in batches of 500, then result() of each",
+                   "as_call_async,tq_on_wake,as_future_result"),
+    "await": ("await of a resolved Promise, `await ready()` (the await; not the call making it)",
+              "jsp_await"),
 }
+# Cases that cost more per operation run fewer (low, high).
+COUNTS = {"call_async": (2_000, 12_000), "await": (2_000, 12_000)}
 LOOP_JS = "(f, n) => { let s = 0; for (let i = 0; i < n; i++) s += f(i); return s }"
 
 
@@ -67,6 +77,21 @@ def child(case, n):
         py_f = lambda x: x + 1
         assert jsloop(py_f, WARMUP) == WARMUP * (WARMUP + 1) // 2
         assert jsloop(py_f, n) == n * (n + 1) // 2
+    elif case == "call_async":
+        f = node.eval("x => x + 1")
+        for k in (WARMUP, n):
+            for start in range(0, k, 500):
+                futures = [f.call_async(i) for i in range(start, min(start + 500, k))]
+                assert [fu.result() for fu in futures] == list(range(start + 1, min(start + 500, k) + 1))
+    elif case == "await":
+        import asyncio
+        ready = node.eval("() => Promise.resolve(1)")
+
+        async def awaits(k):
+            for _ in range(k):
+                assert await ready() == 1
+        asyncio.run(awaits(WARMUP))
+        asyncio.run(awaits(n))
     else:
         raise SystemExit(f"unknown case {case}")
     print(node.__file__, flush=True)
@@ -75,7 +100,8 @@ def child(case, n):
 def collected(case, func, n, tmp):
     """Instructions callgrind counted inside func in one run of the child with n operations."""
     out = os.path.join(tmp, f"callgrind.{case}.{n}.out")
-    argv = ["valgrind", "--tool=callgrind", f"--toggle-collect={func}",
+    toggles = [f"--toggle-collect={f}" for f in func.split(",")]
+    argv = ["valgrind", "--tool=callgrind", *toggles,
             f"--callgrind-out-file={out}", sys.executable, os.path.abspath(__file__),
             "--child", case, str(n)]
     p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=1800)
@@ -94,7 +120,8 @@ def main():
     ap.add_argument("cases", nargs="*", metavar="case",
                     help=f"some of {', '.join(CASES)} (default: all)")
     ap.add_argument("--toggle", action="append", default=[], metavar="CASE=FUNC",
-                    help="count inside FUNC for CASE instead (the C entry point was renamed)")
+                    help="count inside FUNC for CASE instead (the C entry point was renamed); "
+                         "FUNC,FUNC... counts inside any of them")
     args = ap.parse_args()
     for case in args.cases:
         if case not in CASES:
@@ -117,8 +144,9 @@ def main():
         for case in args.cases or list(CASES):
             what, func = CASES[case][0], funcs[case]
             try:
-                low, _ = collected(case, func, N_LOW, tmp)
-                high, where = collected(case, func, N_HIGH, tmp)
+                n_low, n_high = COUNTS.get(case, (N_LOW, N_HIGH))
+                low, _ = collected(case, func, n_low, tmp)
+                high, where = collected(case, func, n_high, tmp)
             except (RuntimeError, subprocess.TimeoutExpired) as e:
                 print(f"{what}: failed: {e}")
                 rc = 1
@@ -127,8 +155,9 @@ def main():
                 print(f"{what}: nothing counted inside {func} (renamed or inlined? see --toggle)")
                 rc = 1
                 continue
-            per_op = (high - low) / (N_HIGH - N_LOW)
-            print(f"{what}: {per_op:,.0f} instructions (inside {func}; "
+            per_op = (high - low) / (n_high - n_low)
+            ns = f"N = {n_low:,} and {n_high:,}; " if case in COUNTS else ""
+            print(f"{what}: {per_op:,.0f} instructions ({ns}inside {func}; "
                   f"{low:,} and {high:,} in all; pymport_py from {os.path.dirname(where[0]) if where else '?'})")
     return rc
 

@@ -6,7 +6,14 @@
  * then-callbacks of a returned promise. Futures still waiting when the
  * environment closes fail with EnvironmentClosed (as_fail_pending).
  * Python -> JS: an awaitable becomes a Promise whose deferred is settled on the
- * loop thread when the awaitable's concurrent future is done. */
+ * loop thread when the awaitable's concurrent future is done.
+ *
+ * A JSFuture keeps concurrent.futures.Future's state in its instance dict and
+ * makes the base class's lock and lists only when something needs them
+ * (_futures.JSFuture). While it has no lock, the functions here read and
+ * settle it with the GIL alone, running no Python code between a check and
+ * the change it decides (so no other thread sees half of it); once it has
+ * one, they call the base class's methods, which take it. */
 #include "async.h"
 
 #include "calls.h"
@@ -18,6 +25,181 @@
 #include "queue.h"
 
 #include <math.h>
+
+/* ---- JSFuture: concurrent.futures.Future's state, read and set here ---- */
+
+/* The states of concurrent.futures, in mod_state.future_states. */
+typedef enum {
+    AS_PENDING,
+    AS_RUNNING,
+    AS_CANCELLED,
+    AS_CANCELLED_AND_NOTIFIED,
+    AS_FINISHED,
+} as_state;
+
+static int as_is_jsfuture(mod_state *st, PyObject *obj) {
+    return st->JSFuture && PyObject_TypeCheck(obj, (PyTypeObject *)st->JSFuture);
+}
+
+/* Borrowed: the value of `key` in the future's dict d, or NULL. GIL held;
+ * runs no Python code (the keys are exact str). */
+static PyObject *as_get(PyObject *d, PyObject *key) {
+    PyObject *v = PyDict_GetItemWithError(d, key);
+    if (!v) PyErr_Clear();
+    return v;
+}
+
+static as_state as_state_in(mod_state *st, PyObject *d) {
+    PyObject *state = as_get(d, st->key_state);
+    if (!state) return AS_PENDING; /* the class attribute */
+    for (int i = 0; i < 5; i++)
+        if (state == st->future_states[i]) return (as_state)i;
+    for (int i = 0; i < 5; i++) /* an equal str set by other code */
+        if (PyUnicode_Check(state) && PyUnicode_Compare(state, st->future_states[i]) == 0)
+            return (as_state)i;
+    return AS_PENDING;
+}
+
+static int as_state_done(as_state state) { return state >= AS_CANCELLED; }
+
+/* Returns a new reference: the future's instance dict, or NULL with an
+ * exception. */
+static PyObject *as_dict_of(PyObject *future) { return PyObject_GenericGetDict(future, NULL); }
+
+/* Returns a new reference: a pending JSFuture that `source` (a JSObject, or
+ * NULL) settles. Runs no __init__: the future has only a dict. GIL held. */
+static PyObject *as_future_new(mod_state *st, PyObject *source) {
+    PyTypeObject *type = (PyTypeObject *)st->JSFuture;
+    PyObject *noargs = PyTuple_New(0), *future = NULL, *d = NULL;
+    if (!noargs || !(future = type->tp_new(type, noargs, NULL))) goto error;
+    if (source && (!(d = as_dict_of(future)) || PyDict_SetItem(d, st->key_source, source) < 0))
+        goto error;
+    Py_XDECREF(d);
+    Py_DECREF(noargs);
+    return future;
+error:
+    Py_XDECREF(d);
+    Py_XDECREF(noargs);
+    Py_XDECREF(future);
+    return NULL;
+}
+
+/* Runs the done callbacks of a future that just became done (the base
+ * class's _invoke_callbacks, which logs what they raise), if it has any.
+ * Returns 0, or -1 with an exception (one a callback let through). */
+static int as_invoke_callbacks(mod_state *st, PyObject *future, PyObject *d) {
+    PyObject *callbacks = as_get(d, st->key_callbacks);
+    if (!callbacks || (PyList_Check(callbacks) && PyList_GET_SIZE(callbacks) == 0)) return 0;
+    PyObject *r = PyObject_CallMethod(future, "_invoke_callbacks", NULL);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* The future whose dict is d just became done: wakes the threads that wait
+ * for it in C (as_wait_done marks it). */
+static void as_note_done(mod_state *st, PyObject *d) {
+    if (as_get(d, st->key_waited)) tq_note_settled();
+}
+
+/* Settles `future` with value, or with the exception exc when value is NULL
+ * (both borrowed), and runs its done callbacks. Returns 1, 0 when it was done
+ * already (cancelled meanwhile: the outcome is dropped), or -1 with an
+ * exception. Any future; GIL held. */
+static int as_future_settle(mod_state *st, PyObject *future, PyObject *value, PyObject *exc) {
+    const char *name = value ? "set_result" : "set_exception";
+    PyObject *outcome = value ? value : exc, *r;
+    if (!as_is_jsfuture(st, future)) {
+        r = PyObject_CallMethod(future, name, "(O)", outcome);
+    } else {
+        PyObject *d = as_dict_of(future);
+        if (!d) return -1;
+        int rc = -1;
+        if (!as_get(d, st->key_condition)) {
+            if (as_state_done(as_state_in(st, d))) {
+                rc = 0;
+            } else if (PyDict_SetItem(d, value ? st->key_result : st->key_exception, outcome) == 0 &&
+                       PyDict_SetItem(d, st->key_state, st->future_states[AS_FINISHED]) == 0) {
+                as_note_done(st, d);
+                rc = as_invoke_callbacks(st, future, d) < 0 ? -1 : 1;
+            }
+            Py_DECREF(d);
+            return rc;
+        }
+        /* With its lock made: the base class's method, which takes it. */
+        r = PyObject_CallMethod(st->ConcurrentFuture, name, "OO", future, outcome);
+        if (r) as_note_done(st, d);
+        Py_DECREF(d);
+    }
+    if (r) {
+        Py_DECREF(r);
+        return 1;
+    }
+    /* InvalidStateError: done already */
+    PyObject *done = PyObject_CallMethod(future, "done", NULL);
+    int rc = done == Py_True ? 0 : -1;
+    if (done) {
+        Py_DECREF(done);
+        if (rc == 0) PyErr_Clear();
+    }
+    return rc;
+}
+
+/* The base class's set_running_or_notify_cancel: 1 when the future was
+ * pending (now running), 0 when it was cancelled, -1 with an exception. */
+static int as_future_set_running(mod_state *st, PyObject *future) {
+    PyObject *d = as_dict_of(future);
+    if (!d) return -1;
+    int rc = -1;
+    if (!as_get(d, st->key_condition)) {
+        /* With no lock, no waiter (wait(), as_completed()) was installed. */
+        as_state state = as_state_in(st, d);
+        if (state == AS_PENDING || state == AS_CANCELLED) {
+            int running = state == AS_PENDING;
+            PyObject *next = st->future_states[running ? AS_RUNNING : AS_CANCELLED_AND_NOTIFIED];
+            rc = PyDict_SetItem(d, st->key_state, next) < 0 ? -1 : running;
+            Py_DECREF(d);
+            return rc;
+        }
+    }
+    Py_DECREF(d);
+    PyObject *r =
+        PyObject_CallMethod(st->ConcurrentFuture, "set_running_or_notify_cancel", "O", future);
+    if (r) rc = r == Py_True;
+    Py_XDECREF(r);
+    return rc;
+}
+
+/* Returns a new reference: the done future's result, or NULL with its
+ * exception raised from here, so that its traceback starts at the frame
+ * that waited rather than in concurrent.futures; CancelledError when it was
+ * cancelled. */
+static PyObject *as_outcome(mod_state *st, PyObject *future) {
+    PyObject *d = as_dict_of(future);
+    if (!d) return NULL;
+    PyObject *res = NULL;
+    if (as_state_in(st, d) == AS_FINISHED) {
+        PyObject *exc = as_get(d, st->key_exception);
+        if (exc && exc != Py_None) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        } else {
+            res = as_get(d, st->key_result);
+            res = Py_NewRef(res ? res : Py_None);
+        }
+    } else {
+        PyErr_SetNone(st->CancelledError);
+    }
+    Py_DECREF(d);
+    return res;
+}
+
+/* 1 if the JSFuture is done, 0 if not, -1 with an exception. */
+static int as_is_done(mod_state *st, PyObject *future) {
+    PyObject *d = as_dict_of(future);
+    if (!d) return -1;
+    int done = as_state_done(as_state_in(st, d));
+    Py_DECREF(d);
+    return done;
+}
 
 /* ---- futures waiting for a promise ---- */
 
@@ -46,10 +228,8 @@ static void as_pending_settle(as_pending *p, PyObject *value, PyObject *exc);
  * free it). A cancelled future ignores the outcome. GIL held. */
 static void as_pending_settle(as_pending *p, PyObject *value, PyObject *exc) {
     if (!p->future) return;
-    PyObject *r = value ? PyObject_CallMethod(p->future, "set_result", "(O)", value)
-                        : PyObject_CallMethod(p->future, "set_exception", "O", exc);
-    if (!r) PyErr_Clear(); /* InvalidStateError: cancelled meanwhile */
-    Py_XDECREF(r);
+    if (as_future_settle(rt_state_of(p->env), p->future, value, exc) < 0)
+        PyErr_Clear(); /* raised by a done callback, which nobody can report to */
     Py_CLEAR(p->future);
     if (p->prev) p->prev->next = p->next;
     else if (p->env->pending == p) p->env->pending = p->next;
@@ -164,30 +344,20 @@ static int as_may_wait(rt_env *env) {
     return -1;
 }
 
-int as_check_wait(PyObject *source) {
-    rt_env *env = ((jsp_object *)source)->env;
-    if (as_may_wait(env) < 0) return -1;
-    nl_python_will_wait(env);
-    return 0;
-}
-
-/* The future remembers the JSObject whose environment settles it, for
- * JSFuture.result() to call as_check_wait. Returns 0 or -1. */
-static int as_set_source(PyObject *future, PyObject *source) {
-    return PyObject_SetAttrString(future, "_source", source);
-}
-
-/* 1 if the future is done, 0 if not, -1 with an exception. */
-static int as_is_done(PyObject *future) {
-    PyObject *done = PyObject_CallMethod(future, "done", NULL);
-    if (!done) return -1;
-    int is_done = done == Py_True;
-    Py_DECREF(done);
-    return is_done;
+/* Borrowed: the JSObject whose environment settles the JSFuture, or NULL. */
+static PyObject *as_source_of(mod_state *st, PyObject *future) {
+    PyObject *d = as_dict_of(future);
+    if (!d) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *source = as_get(d, st->key_source);
+    Py_DECREF(d);
+    return source && jsp_check(st, source) ? source : NULL; /* the dict holds it */
 }
 
 int as_announce_wait(rt_env *env, PyObject *future) {
-    int done = as_is_done(future);
+    int done = as_is_done(rt_state_of(env), future);
     if (done == 0) nl_python_will_wait(env);
     return done;
 }
@@ -203,85 +373,315 @@ int as_parse_timeout(PyObject *obj, double *out) {
     return 0;
 }
 
-/* Returns a new reference: the done future's result; or raises its exception
- * from here, so that its traceback starts at the frame that waited rather
- * than in concurrent.futures. `exc` is future.exception() (stolen). */
-static PyObject *as_outcome(mod_state *st, PyObject *future, PyObject *exc) {
-    if (exc == Py_None) {
-        Py_DECREF(exc);
-        if (mod_load_futures(st) < 0) return NULL; /* loaded: the future is a JSFuture */
-        return PyObject_CallMethod(st->ConcurrentFuture, "result", "O", future);
+/* Waits until the JSFuture is done (timeout < 0: no limit). Returns 0, or -1
+ * with TimeoutError, RuntimeError (as_may_wait) or what a signal handler
+ * raised. GIL held. */
+static int as_wait_done(mod_state *st, rt_env *env, PyObject *future, double timeout) {
+    int done = as_is_done(st, future);
+    if (done != 0) return done < 0 ? -1 : 0;
+    /* The wait goes in slices, so that signals (Ctrl-C,
+     * _thread.interrupt_main) are seen while waiting. */
+    if (!env) {
+        /* No environment known: the base class waits on the future's lock
+         * (made now) with the GIL released. */
+        double left = timeout;
+        for (;;) {
+            double slice = left >= 0 && left < 0.05 ? left : 0.05;
+            PyObject *exc = PyObject_CallMethod(st->ConcurrentFuture, "exception", "Od", future, slice);
+            if (exc) {
+                Py_DECREF(exc);
+                return 0;
+            }
+            if (PyErr_ExceptionMatches(st->CancelledError)) {
+                PyErr_Clear();
+                return 0;
+            }
+            if (!PyErr_ExceptionMatches(PyExc_TimeoutError)) return -1;
+            /* No Python code may run with an exception set: from 3.12 on, a
+             * `with` block entered that way keeps the future's lock forever. */
+            PyErr_Clear();
+            if (PyErr_CheckSignals() < 0) return -1;
+            if (left >= 0 && (left -= slice) <= 0) break;
+        }
+        PyErr_SetString(PyExc_TimeoutError, "the JavaScript Promise did not settle in time");
+        return -1;
     }
-    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-    Py_DECREF(exc);
-    return NULL;
+    if (as_may_wait(env) < 0) return -1;
+    nl_python_will_wait(env);
+    PyObject *d = as_dict_of(future);
+    if (!d) return -1;
+    /* Marked, the future wakes this thread when it is done (as_note_done),
+     * and the wait takes the GIL back once per batch of env's tasks
+     * (tq_wait_settled), without making the future's lock. */
+    int rc = PyDict_SetItem(d, st->key_waited, Py_True);
+    /* More than 30 years: no limit (the clock would overflow). */
+    int64_t end = timeout < 0 || timeout > 1e9 ? -1 : rt_now_ns() + (int64_t)(timeout * 1e9);
+    while (rc == 0) {
+        unsigned seen = tq_settled_count();
+        if (as_state_done(as_state_in(st, d))) break;
+        int64_t now = rt_now_ns(), until = now + 50000000;
+        if (PyErr_CheckSignals() < 0) {
+            rc = -1;
+        } else if (end >= 0 && now >= end) {
+            PyErr_SetString(PyExc_TimeoutError, "the JavaScript Promise did not settle in time");
+            rc = -1;
+        } else {
+            if (end >= 0 && until > end) until = end;
+            Py_BEGIN_ALLOW_THREADS
+            tq_wait_settled(env, seen, until);
+            Py_END_ALLOW_THREADS
+        }
+    }
+    Py_DECREF(d);
+    return rc;
 }
 
 PyObject *as_wait(mod_state *st, rt_env *env, PyObject *future, double timeout) {
-    /* future.exception() returns the outcome of a done future (raising only
-     * TimeoutError, while it is not done): the first ask, with no wait, is
-     * also the check whether this thread blocks at all. Then concurrent.futures
-     * waits with the GIL released, in slices, so that signals (Ctrl-C,
-     * _thread.interrupt_main) are seen while waiting. */
-    double left = timeout;
-    int blocking = 0;
-    for (;;) {
-        double slice = !blocking ? 0 : left >= 0 && left < 0.05 ? left : 0.05;
-        PyObject *exc = PyObject_CallMethod(future, "exception", "d", slice);
-        if (exc) return as_outcome(st, future, exc);
-        if (!PyErr_ExceptionMatches(PyExc_TimeoutError)) return NULL; /* cancelled */
-        /* No Python code may run with an exception set: from 3.12 on, a `with`
-         * block entered that way keeps the future's lock forever. */
-        PyErr_Clear();
-        if (!blocking) {
-            if (env && as_may_wait(env) < 0) return NULL;
-            if (env) nl_python_will_wait(env);
-            blocking = 1;
-            continue;
-        }
-        if (PyErr_CheckSignals() < 0) return NULL;
-        if (left >= 0 && (left -= slice) <= 0) {
-            PyErr_SetString(PyExc_TimeoutError, "the JavaScript Promise did not settle in time");
-            return NULL;
-        }
+    if (as_wait_done(st, env, future, timeout) < 0) return NULL;
+    return as_outcome(st, future);
+}
+
+/* result(timeout=None) and exception(timeout=None): the future and the
+ * timeout (-1: none) from the arguments of a JSFuture method. Returns 0 or
+ * -1 with TypeError. */
+static int as_parse_wait_args(mod_state *st, const char *name, PyObject *const *args,
+                              Py_ssize_t nargs, PyObject *kwnames, PyObject **future,
+                              double *timeout) {
+    PyObject *timeout_obj = Py_None;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs < 1 || nargs + nkw > 2 || !as_is_jsfuture(st, args[0])) goto bad;
+    if (nargs == 2) timeout_obj = args[1];
+    if (nkw == 1) {
+        PyObject *kw = PyTuple_GET_ITEM(kwnames, 0);
+        if (!PyUnicode_Check(kw) || PyUnicode_CompareWithASCIIString(kw, "timeout") != 0) goto bad;
+        timeout_obj = args[nargs];
     }
+    *future = args[0];
+    *timeout = -1;
+    return timeout_obj == Py_None ? 0 : as_parse_timeout(timeout_obj, timeout);
+bad:
+    PyErr_Format(PyExc_TypeError, "%s() takes at most one argument, timeout", name);
+    return -1;
 }
 
 PyObject *as_future_result(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                            PyObject *kwnames) {
     mod_state *st = mod_get_state(module);
-    PyObject *future = NULL, *timeout_obj = Py_None;
-    if (nargs < 1 || nargs > 2 || (kwnames && PyTuple_GET_SIZE(kwnames) > 2 - nargs)) {
-        PyErr_SetString(PyExc_TypeError, "result() takes at most one argument, timeout");
+    PyObject *future;
+    double timeout;
+    if (as_parse_wait_args(st, "result", args, nargs, kwnames, &future, &timeout) < 0) return NULL;
+    PyObject *source = as_source_of(st, future);
+    return as_wait(st, source ? ((jsp_object *)source)->env : NULL, future, timeout);
+}
+
+/* JSFuture.exception(self, timeout=None): as the base class's, with the
+ * checks of result(). */
+static PyObject *as_future_exception(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                                     PyObject *kwnames) {
+    mod_state *st = mod_get_state(module);
+    PyObject *future;
+    double timeout;
+    if (as_parse_wait_args(st, "exception", args, nargs, kwnames, &future, &timeout) < 0)
+        return NULL;
+    PyObject *source = as_source_of(st, future);
+    rt_env *env = source ? ((jsp_object *)source)->env : NULL;
+    if (as_wait_done(st, env, future, timeout) < 0) return NULL;
+    PyObject *d = as_dict_of(future);
+    if (!d) return NULL;
+    PyObject *exc = NULL;
+    if (as_state_in(st, d) == AS_FINISHED) {
+        exc = as_get(d, st->key_exception);
+        exc = Py_NewRef(exc ? exc : Py_None);
+    } else {
+        PyErr_SetNone(st->CancelledError);
+    }
+    Py_DECREF(d);
+    return exc;
+}
+
+/* The JSFuture methods that only read or change its state: done(),
+ * cancelled(), running(), cancel(), add_done_callback(fn), set_result(value)
+ * and set_exception(exc). With no lock made they work on the dict directly;
+ * else they are the base class's. */
+typedef enum {
+    AS_M_DONE,
+    AS_M_CANCELLED,
+    AS_M_RUNNING,
+    AS_M_CANCEL,
+    AS_M_ADD_DONE_CALLBACK,
+    AS_M_SET_RESULT,
+    AS_M_SET_EXCEPTION,
+} as_method;
+
+/* Returns a new reference: what method m (one of the first five) gives for
+ * the future whose dict is d, read or done on the dict; or NULL with no
+ * exception when the base class's method must do it (the lock is made, or
+ * fn is for a done future, which the base class calls at once), or NULL
+ * with an exception. `arg`: add_done_callback's fn. */
+static PyObject *as_future_state_method(mod_state *st, as_method m, PyObject *future,
+                                        PyObject *d, PyObject *arg) {
+    PyObject *res = NULL, *made = NULL;
+    /* A new list for the first done callback is made before the state is
+     * read: an allocation may collect garbage, whose finalizers may let
+     * another thread settle the future. */
+    if (m == AS_M_ADD_DONE_CALLBACK && !as_get(d, st->key_callbacks) && !(made = PyList_New(0)))
+        return NULL;
+    as_state state = as_state_in(st, d);
+    int lock = as_get(d, st->key_condition) != NULL;
+    int cancelled = state == AS_CANCELLED || state == AS_CANCELLED_AND_NOTIFIED;
+    switch (m) {
+    case AS_M_DONE:
+        return PyBool_FromLong(as_state_done(state));
+    case AS_M_CANCELLED:
+        return PyBool_FromLong(cancelled);
+    case AS_M_RUNNING:
+        return PyBool_FromLong(state == AS_RUNNING);
+    case AS_M_CANCEL:
+        if (lock) return NULL;
+        if (state != AS_PENDING) return PyBool_FromLong(cancelled);
+        if (PyDict_SetItem(d, st->key_state, st->future_states[AS_CANCELLED]) < 0) return NULL;
+        as_note_done(st, d);
+        return as_invoke_callbacks(st, future, d) < 0 ? NULL : Py_NewRef(Py_True);
+    case AS_M_ADD_DONE_CALLBACK: {
+        PyObject *callbacks = made ? made : as_get(d, st->key_callbacks);
+        if (!lock && !as_state_done(state) && PyList_Check(callbacks)) {
+            /* A list holds its items in memory of its own (no garbage
+             * collection): nothing runs between the check and the append. */
+            if (PyList_Append(callbacks, arg) == 0 &&
+                (!made || PyDict_SetItem(d, st->key_callbacks, made) == 0))
+                res = Py_NewRef(Py_None);
+        }
+        Py_XDECREF(made);
+        return res;
+    }
+    default:
         return NULL;
     }
-    future = args[0];
-    if (nargs == 2) timeout_obj = args[1];
-    for (Py_ssize_t i = 0; kwnames && i < PyTuple_GET_SIZE(kwnames); i++) {
-        if (!PyUnicode_Check(PyTuple_GET_ITEM(kwnames, i)) ||
-            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i), "timeout") != 0 ||
-            nargs == 2) {
-            PyErr_SetString(PyExc_TypeError, "result() takes at most one argument, timeout");
-            return NULL;
-        }
-        timeout_obj = args[nargs + i];
+}
+
+static PyObject *as_future_method(mod_state *st, as_method m, PyObject *const *args,
+                                  Py_ssize_t nargs) {
+    static const char *const names[] = {"done", "cancelled", "running", "cancel",
+                                        "add_done_callback", "set_result", "set_exception"};
+    Py_ssize_t want = m >= AS_M_ADD_DONE_CALLBACK ? 2 : 1;
+    if (nargs != want || !as_is_jsfuture(st, args[0])) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %s", names[m],
+                     want == 2 ? "exactly one argument" : "no arguments");
+        return NULL;
     }
-    double timeout = -1;
-    if (timeout_obj != Py_None && as_parse_timeout(timeout_obj, &timeout) < 0) return NULL;
-    PyObject *source = PyObject_GetAttrString(future, "_source");
-    if (!source) return NULL;
-    rt_env *env = jsp_check(st, source) ? ((jsp_object *)source)->env : NULL;
-    PyObject *res = as_wait(st, env, future, timeout);
-    Py_DECREF(source);
+    PyObject *future = args[0], *res, *d;
+    if (m == AS_M_SET_RESULT || m == AS_M_SET_EXCEPTION) {
+        int rc = m == AS_M_SET_RESULT ? as_future_settle(st, future, args[1], NULL)
+                                      : as_future_settle(st, future, NULL, args[1]);
+        if (rc != 0) return rc < 0 ? NULL : Py_NewRef(Py_None);
+        /* Done already: the base class's method raises InvalidStateError. */
+    } else {
+        if (!(d = as_dict_of(future))) return NULL;
+        res = as_future_state_method(st, m, future, d, nargs > 1 ? args[1] : NULL);
+        Py_DECREF(d);
+        if (res || PyErr_Occurred()) return res;
+    }
+    PyObject *base = PyObject_GetAttrString(st->ConcurrentFuture, names[m]);
+    res = base ? PyObject_Vectorcall(base, args, (size_t)nargs, NULL) : NULL;
+    Py_XDECREF(base);
+    if (m == AS_M_CANCEL && res == Py_True && (d = as_dict_of(future))) {
+        as_note_done(st, d);
+        Py_DECREF(d);
+    }
     return res;
 }
 
+#define AS_METHOD(name, m)                                                                     \
+    static PyObject *name(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {         \
+        return as_future_method(mod_get_state(module), m, args, nargs);                        \
+    }
+AS_METHOD(as_future_done, AS_M_DONE)
+AS_METHOD(as_future_cancelled, AS_M_CANCELLED)
+AS_METHOD(as_future_running, AS_M_RUNNING)
+AS_METHOD(as_future_cancel, AS_M_CANCEL)
+AS_METHOD(as_future_add_done_callback, AS_M_ADD_DONE_CALLBACK)
+AS_METHOD(as_future_set_result, AS_M_SET_RESULT)
+AS_METHOD(as_future_set_exception, AS_M_SET_EXCEPTION)
+
+/* The JSFuture methods in C. */
+static PyMethodDef as_future_methods[] = {
+    {"result", (PyCFunction)(void (*)(void))as_future_result, METH_FASTCALL | METH_KEYWORDS,
+     "result(self, /, timeout=None)\n--\n\nAs concurrent.futures.Future.result; raises "
+     "RuntimeError instead of waiting forever inside a call from the JavaScript of the "
+     "environment that settles it (a Python callback, timer or done-callback of that "
+     "environment)."},
+    {"exception", (PyCFunction)(void (*)(void))as_future_exception, METH_FASTCALL | METH_KEYWORDS,
+     "exception(self, /, timeout=None)\n--\n\nAs concurrent.futures.Future.exception, with "
+     "the checks of result()."},
+    {"done", (PyCFunction)(void (*)(void))as_future_done, METH_FASTCALL,
+     "done(self, /)\n--\n\nAs concurrent.futures.Future.done."},
+    {"cancelled", (PyCFunction)(void (*)(void))as_future_cancelled, METH_FASTCALL,
+     "cancelled(self, /)\n--\n\nAs concurrent.futures.Future.cancelled."},
+    {"running", (PyCFunction)(void (*)(void))as_future_running, METH_FASTCALL,
+     "running(self, /)\n--\n\nAs concurrent.futures.Future.running."},
+    {"cancel", (PyCFunction)(void (*)(void))as_future_cancel, METH_FASTCALL,
+     "cancel(self, /)\n--\n\nAs concurrent.futures.Future.cancel: succeeds only while the call is "
+     "still queued."},
+    {"add_done_callback", (PyCFunction)(void (*)(void))as_future_add_done_callback, METH_FASTCALL,
+     "add_done_callback(self, fn, /)\n--\n\nAs concurrent.futures.Future.add_done_callback; "
+     "fn runs on the thread that settles the future."},
+    {"set_result", (PyCFunction)(void (*)(void))as_future_set_result, METH_FASTCALL,
+     "set_result(self, result, /)\n--\n\nAs concurrent.futures.Future.set_result."},
+    {"set_exception", (PyCFunction)(void (*)(void))as_future_set_exception, METH_FASTCALL,
+     "set_exception(self, exception, /)\n--\n\nAs concurrent.futures.Future.set_exception."},
+    {NULL, NULL, 0, NULL},
+};
+
+/* Sets *slot to the new reference v, unless another thread did (GIL held:
+ * the values are the same objects). Returns 0, or -1 when v is NULL. */
+static int as_set_once(PyObject **slot, PyObject *v) {
+    if (!v) return -1;
+    if (*slot) Py_DECREF(v);
+    else *slot = v;
+    return 0;
+}
+
+int as_setup_futures(mod_state *st, PyObject *module, PyObject *jsfuture) {
+    static const char *const states[] = {"PENDING", "RUNNING", "CANCELLED",
+                                         "CANCELLED_AND_NOTIFIED", "FINISHED"};
+    PyObject *base = PyImport_ImportModule("concurrent.futures._base");
+    if (!base) return -1;
+    int rc = -1;
+    for (int i = 0; i < 5; i++)
+        if (as_set_once(&st->future_states[i], PyObject_GetAttrString(base, states[i])) < 0)
+            goto error;
+    if (as_set_once(&st->CancelledError, PyObject_GetAttrString(base, "CancelledError")) < 0)
+        goto error;
+    struct {
+        PyObject **slot;
+        const char *name;
+    } keys[] = {{&st->key_state, "_state"},
+                {&st->key_result, "_result"},
+                {&st->key_exception, "_exception"},
+                {&st->key_source, "_source"},
+                {&st->key_condition, "_lazy_condition"},
+                {&st->key_callbacks, "_lazy_callbacks"},
+                {&st->key_waited, "_waited"}};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (as_set_once(keys[i].slot, PyUnicode_InternFromString(keys[i].name)) < 0) goto error;
+    for (PyMethodDef *def = as_future_methods; def->ml_name; def++) {
+        PyObject *fn = PyCFunction_NewEx(def, module, NULL);
+        PyObject *method = fn ? PyInstanceMethod_New(fn) : NULL;
+        Py_XDECREF(fn);
+        int set = method ? PyObject_SetAttrString(jsfuture, def->ml_name, method) : -1;
+        Py_XDECREF(method);
+        if (set < 0) goto error;
+    }
+    rc = 0;
+error:
+    Py_DECREF(base);
+    return rc;
+}
+
 /* Sets the future's exception to the current Python exception. GIL held. */
-static void as_future_fail(PyObject *future) {
+static void as_future_fail(mod_state *st, PyObject *future) {
     PyObject *exc = er_take();
-    PyObject *r = exc ? PyObject_CallMethod(future, "set_exception", "O", exc) : NULL;
-    if (!r) PyErr_Clear(); /* cancelled meanwhile */
-    Py_XDECREF(r);
+    if (exc && as_future_settle(st, future, NULL, exc) < 0) PyErr_Clear(); /* a done callback's */
     Py_XDECREF(exc);
 }
 
@@ -301,20 +701,49 @@ static int as_is_thenable(rt_env *env, napi_value v) {
     return napi_typeof(env->napi, then, &type) == napi_ok && type == napi_function;
 }
 
-/* Settles the future with v: its outcome if a thenable, else its value. */
+/* The outcome of v when `await` has it at once: v itself if it is no
+ * thenable, or (if `promises`) the value of a fulfilled promise whose
+ * constructor is Promise (one that JS's own `await` also takes as it is,
+ * without calling its `then`). Node lock and GIL held. Returns 1 with *out (a
+ * new reference), 0 when the outcome must be waited for (attach to v), or -1
+ * with an exception. */
+static int as_outcome_now(rt_env *env, napi_value v, int promises, PyObject **out) {
+    napi_value result, ctor, promise;
+    bool same = false;
+    switch (em_promise_settled(v, &result)) {
+    case EM_PROMISE_NONE:
+        if (as_is_thenable(env, v)) return 0;
+        return (*out = cv_to_py(env, v)) ? 1 : -1;
+    case EM_PROMISE_FULFILLED:
+        if (!promises) return 0;
+        if (!(promise = cl_helper_value(env, RT_H_PROMISE)) ||
+            napi_get_named_property(env->napi, v, "constructor", &ctor) != napi_ok) {
+            napi_value ignored; /* a throwing getter: attaching throws it again */
+            napi_get_and_clear_last_exception(env->napi, &ignored);
+            return 0;
+        }
+        if (napi_strict_equals(env->napi, ctor, promise, &same) != napi_ok || !same) return 0;
+        return (*out = cv_to_py(env, result)) ? 1 : -1;
+    default: /* pending, or rejected: attaching marks the rejection handled */
+        return 0;
+    }
+}
+
+/* Settles the future with v: its outcome if a thenable (at once if it is
+ * there), else its value. Node lock and GIL held. */
 static void as_settle_with(rt_env *env, napi_value v, PyObject *future) {
-    if (as_is_thenable(env, v)) {
+    mod_state *st = rt_state_of(env);
+    PyObject *value = NULL;
+    int now = as_outcome_now(env, v, 1, &value);
+    if (now == 0) {
         as_attach(env, v, future);
         return;
     }
-    PyObject *value = cv_to_py(env, v);
-    if (!value) {
-        as_future_fail(future);
+    if (now < 0) {
+        as_future_fail(st, future);
         return;
     }
-    PyObject *r = PyObject_CallMethod(future, "set_result", "(O)", value);
-    if (!r) PyErr_Clear(); /* cancelled meanwhile */
-    Py_XDECREF(r);
+    if (as_future_settle(st, future, value, NULL) < 0) PyErr_Clear(); /* a done callback's */
     Py_DECREF(value);
 }
 
@@ -357,14 +786,13 @@ static void as_call_task_run(rt_env *env, tq_task *task) {
     napi_value small[8], *argv = small, fn, recv, out;
     Py_ssize_t argc = 0;
     jsp_object *target = (jsp_object *)t->target;
-    PyObject *ok = PyObject_CallMethod(t->future, "set_running_or_notify_cancel", NULL);
-    int run = ok == Py_True;
-    Py_XDECREF(ok);
-    PyErr_Clear();
-    if (!run) goto done_noscope; /* cancelled before it ran */
+    mod_state *st = rt_state_of(env);
+    int run = as_future_set_running(st, t->future);
+    if (run < 0) PyErr_Clear();
+    if (run != 1) goto done_noscope; /* cancelled before it ran */
     if (napi_open_handle_scope(env->napi, &hscope) != napi_ok) {
         PyErr_SetString(PyExc_MemoryError, "cannot open a JavaScript handle scope");
-        as_future_fail(t->future); /* never left RUNNING */
+        as_future_fail(st, t->future); /* never left RUNNING */
         goto done_noscope;
     }
     NAPI_OK(env, napi_get_reference_value(env->napi, target->ref, &fn));
@@ -383,7 +811,7 @@ static void as_call_task_run(rt_env *env, tq_task *task) {
     as_settle_with(env, out, t->future);
     goto done;
 error:
-    as_future_fail(t->future);
+    as_future_fail(st, t->future);
 done:
     if (argv != small) PyMem_Free(argv);
     napi_close_handle_scope(env->napi, hscope);
@@ -396,7 +824,7 @@ static void as_call_task_cancel(rt_env *env, tq_task *task) {
     as_call_task *t = (as_call_task *)task;
     PyGILState_STATE gil = PyGILState_Ensure();
     rt_raise_cut_short(env);
-    as_future_fail(t->future);
+    as_future_fail(rt_state_of(env), t->future);
     as_call_task_free(t);
     PyGILState_Release(gil);
 }
@@ -406,12 +834,8 @@ static PyObject *as_queue(PyObject *target, PyObject *args, PyObject *kwargs) {
     rt_env *env = ((jsp_object *)target)->env;
     mod_state *st = rt_state_of(env);
     if (mod_load_futures(st) < 0) return NULL;
-    PyObject *future = PyObject_CallNoArgs(st->JSFuture);
+    PyObject *future = as_future_new(st, target);
     if (!future) return NULL;
-    if (as_set_source(future, target) < 0) {
-        Py_DECREF(future);
-        return NULL;
-    }
     as_call_task *t = PyMem_RawCalloc(1, sizeof *t);
     if (!t) {
         Py_DECREF(future);
@@ -436,32 +860,85 @@ PyObject *as_call_async(PyObject *fn, PyObject *args, PyObject *kwargs) {
     return as_queue(fn, args, kwargs);
 }
 
-PyObject *as_to_future(PyObject *obj) {
+/* What `await obj` and obj.result() wait for: *value (a new reference) when
+ * the outcome is there at once, else *future (a new reference), which is
+ * settled by the loop thread, or already. GIL held; never waits for the Node
+ * lock (the caller may be an asyncio loop). Returns 0, or -1 with an
+ * exception. */
+static int as_start_wait(PyObject *obj, PyObject **value, PyObject **future) {
     jsp_object *o = (jsp_object *)obj;
     rt_env *env = o->env;
+    mod_state *st = rt_state_of(env);
     nl_frame frame;
-    /* When the Node lock is free, attach here: a settled promise then settles
-     * the future before this returns, without a round trip through the loop
-     * thread. Never wait for the lock: the caller may be an asyncio loop. */
-    o->unobserved = 0; /* Python waits for it: its outcome is Python's */
-    if (mod_load_futures(rt_state_of(env)) < 0) return NULL; /* before taking the Node lock */
-    if (!nl_try_enter_with_gil(env, &frame)) return as_queue(obj, NULL, NULL);
-    PyObject *future = PyObject_CallNoArgs(rt_state_of(env)->JSFuture);
     napi_value v;
-    if (future && as_set_source(future, obj) < 0) Py_CLEAR(future);
-    if (future && napi_get_reference_value(env->napi, o->ref, &v) == napi_ok) {
-        PyObject *ok = PyObject_CallMethod(future, "set_running_or_notify_cancel", NULL);
-        Py_XDECREF(ok);
-        if (ok) as_settle_with(env, v, future);
-        else Py_CLEAR(future);
+    int rc = -1;
+    *value = *future = NULL;
+    o->unobserved = 0; /* Python waits for it: its outcome is Python's */
+    /* When the Node lock is free, look or attach here: a settled promise
+     * then gives its outcome before this returns, without a round trip
+     * through the loop thread. */
+    if (mod_load_futures(st) < 0) return -1; /* before taking the Node lock */
+    if (!nl_try_enter_with_gil(env, &frame)) {
+        *future = as_queue(obj, NULL, NULL);
+        return *future ? 0 : -1;
+    }
+    NAPI_OK(env, napi_get_reference_value(env->napi, o->ref, &v));
+    /* Inside a call from JS (depth > 1) a promise, settled or not, goes to a
+     * future as before, whose wait there refuses (as_may_wait): one rule for
+     * result() inside callbacks. */
+    int outermost = env->depth == 1;
+    int now = as_outcome_now(env, v, outermost, value);
+    if (now < 0) goto error;
+    if (!now) {
+        if (!(*future = as_future_new(st, obj))) goto error;
+        if (as_future_set_running(st, *future) < 0) goto error;
+        as_attach(env, v, *future);
     }
     /* The caller is about to wait for the outcome: its turn ends, so what its
      * calls deferred runs now, here, rather than at the loop thread's next
-     * turn, which is a round trip away (an already settled promise then
-     * settles the future before this returns). */
-    if (future && env->depth == 1 && !nl_holds_turn(env)) cl_run_deferred(env, 1);
+     * turn, which is a round trip away (a promise that only waited for them
+     * then settles the future before this returns). */
+    if (outermost && !nl_holds_turn(env)) cl_run_deferred(env, 1);
+    rc = 0;
+error:
+    if (rc < 0) {
+        Py_CLEAR(*value);
+        Py_CLEAR(*future);
+    }
     nl_leave_with_gil(env, &frame);
-    return future;
+    return rc;
+}
+
+PyObject *as_await(PyObject *obj) {
+    rt_env *env = ((jsp_object *)obj)->env;
+    mod_state *st = rt_state_of(env);
+    PyObject *value, *future, *it = NULL;
+    if (as_start_wait(obj, &value, &future) < 0) return NULL;
+    if (future) {
+        int done = as_announce_wait(env, future);
+        if (done == 1) {
+            /* Settled already: a failure is raised by the `await` itself, with
+             * no pymport_py frames in its traceback. */
+            value = as_outcome(st, future);
+        } else if (done == 0) {
+            it = PyObject_CallOneArg(st->await_future, future);
+        }
+        Py_DECREF(future);
+        if (!value) return it;
+    }
+    it = PyObject_CallOneArg(st->settled, value);
+    Py_DECREF(value);
+    return it;
+}
+
+PyObject *as_result(PyObject *obj, double timeout) {
+    PyObject *value, *future;
+    if (as_start_wait(obj, &value, &future) < 0) return NULL;
+    if (!future) return value;
+    rt_env *env = ((jsp_object *)obj)->env;
+    PyObject *res = as_wait(rt_state_of(env), env, future, timeout);
+    Py_DECREF(future);
+    return res;
 }
 
 /* ---- Python awaitables as JS promises ---- */

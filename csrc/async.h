@@ -21,9 +21,14 @@ typedef struct as_pending {
  * thenable settles it. GIL held; never takes the Node lock. */
 PyObject *as_call_async(PyObject *fn, PyObject *args, PyObject *kwargs);
 
-/* Returns a new reference: a JSFuture settled with the value of the JSObject
- * `obj` as `await` sees it (a promise's outcome, else the value). GIL held. */
-PyObject *as_to_future(PyObject *obj);
+/* Returns a new reference: the iterator of `await obj` (JSObject.__await__)
+ * for the JSObject obj: the outcome of a promise or thenable, else the value
+ * itself; at once when it is there, else through a JSFuture that the loop
+ * thread settles. GIL held; never waits for the Node lock. */
+PyObject *as_await(PyObject *obj);
+/* Returns a new reference: obj.result(timeout), the same outcome, waited for
+ * as as_wait does. GIL held. */
+PyObject *as_result(PyObject *obj, double timeout);
 
 /* The caller is about to wait for `future`, which env's loop thread settles:
  * tells the loop thread (nl_python_will_wait) unless the future is done.
@@ -47,15 +52,15 @@ PyObject *as_wait(mod_state *st, rt_env *env, PyObject *future, double timeout);
 /* A `timeout` argument in seconds: *out is -1 for forever (inf), 0 for a
  * negative one. Returns 0, or -1 with ValueError (nan) or TypeError. */
 int as_parse_timeout(PyObject *obj, double *out);
-/* JSFuture.result(self, timeout=None), set on the class by the module: as
- * as_wait, with the environment of the future's `_source`. */
+/* JSFuture.result(self, timeout=None), a method of the class (as_setup_futures):
+ * as as_wait, with the environment of the future's `_source`. */
 PyObject *as_future_result(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                            PyObject *kwnames);
-/* JSFuture.result()'s check before it blocks: raises RuntimeError when the
- * calling thread is inside a call from the JS of source's environment (the
- * JSObject the future came from), where the future could never settle.
- * GIL held. Returns 0 or -1. */
-int as_check_wait(PyObject *source);
+/* Puts the C methods on the class JSFuture (result, exception, done,
+ * cancelled, running, cancel, add_done_callback) and fills the module
+ * state's fields for them, once (mod_load_futures). GIL held. Returns 0 or
+ * -1 with an exception. */
+int as_setup_futures(mod_state *st, PyObject *module, PyObject *jsfuture);
 
 /* True if obj is a Python awaitable or future that becomes a JS Promise. */
 int as_is_awaitable(mod_state *st, PyObject *obj);

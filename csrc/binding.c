@@ -88,6 +88,7 @@ static napi_value bd_js_init(napi_env napi, napi_callback_info info) {
         "settle", "describeError", "pyError", "entries", "Set", "Map", "PyObject",
         "done", "length", "markHandled", "str", "drain", "call", "construct", "dropped",
         "live",
+        "Promise",
     };
     rt_env *env = bd_env_of(napi);
     size_t argc = 1;

@@ -452,6 +452,21 @@ extern "C" void *em_token_data(napi_value value) {
     return local.As<v8::SharedArrayBuffer>()->GetBackingStore()->Data();
 }
 
+extern "C" em_promise_state em_promise_settled(napi_value value, napi_value *result) {
+    v8::Local<v8::Value> local = em_local(value);
+    if (local.IsEmpty() || !local->IsPromise()) return EM_PROMISE_NONE;
+    v8::Local<v8::Promise> promise = local.As<v8::Promise>();
+    switch (promise->State()) {
+    case v8::Promise::kFulfilled:
+        *result = em_napi_value(promise->Result());
+        return EM_PROMISE_FULFILLED;
+    case v8::Promise::kRejected:
+        return EM_PROMISE_REJECTED;
+    default:
+        return EM_PROMISE_PENDING;
+    }
+}
+
 extern "C" size_t em_max_string_length(void) { return static_cast<size_t>(v8::String::kMaxLength); }
 
 extern "C" size_t em_heap_used(em_setup *s) {

@@ -189,6 +189,18 @@ int em_token_new(void *data, em_token_release release, void *hint, napi_value *o
  * when value is not a SharedArrayBuffer. Node lock held. */
 void *em_token_data(napi_value value);
 
+/* The state of a native Promise (or of an instance of a subclass), which
+ * Node-API cannot read: EM_PROMISE_FULFILLED with its value in *result (in
+ * the current handle scope), EM_PROMISE_PENDING or EM_PROMISE_REJECTED, or
+ * EM_PROMISE_NONE when value is no Promise. Calls no JS. Node lock held. */
+typedef enum {
+    EM_PROMISE_NONE = 0,
+    EM_PROMISE_PENDING,
+    EM_PROMISE_FULFILLED,
+    EM_PROMISE_REJECTED,
+} em_promise_state;
+em_promise_state em_promise_settled(napi_value value, napi_value *result);
+
 /* The longest string V8 can make, in UTF-16 code units. */
 size_t em_max_string_length(void);
 

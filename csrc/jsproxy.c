@@ -423,25 +423,7 @@ static PyObject *jsp_call_async(PyObject *self, PyObject *args, PyObject *kwargs
 }
 
 /* `await o`: the outcome of a promise or thenable, else the value itself. */
-static PyObject *jsp_await(PyObject *self) {
-    rt_env *env = ((jsp_object *)self)->env;
-    mod_state *st = rt_state_of(env);
-    PyObject *future = as_to_future(self); /* loads the _futures fields */
-    if (!future) return NULL;
-    int done = as_announce_wait(env, future);
-    PyObject *it = NULL;
-    if (done == 1) {
-        /* Settled already: a failure is raised by the `await` itself, with
-         * no pymport_py frames in its traceback. */
-        PyObject *value = as_wait(st, env, future, 0);
-        it = value ? PyObject_CallOneArg(st->settled, value) : NULL;
-        Py_XDECREF(value);
-    } else if (done == 0) {
-        it = PyObject_CallOneArg(st->await_future, future);
-    }
-    Py_DECREF(future);
-    return it;
-}
+static PyObject *jsp_await(PyObject *self) { return as_await(self); }
 
 static PyObject *jsp_to_py(PyObject *self, PyObject *unused) {
     (void)unused;
@@ -464,12 +446,7 @@ static PyObject *jsp_result(PyObject *self, PyObject *args, PyObject *kwargs) {
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:result", kwlist, &timeout_obj)) return NULL;
     double timeout = -1; /* forever */
     if (timeout_obj != Py_None && as_parse_timeout(timeout_obj, &timeout) < 0) return NULL;
-    rt_env *env = ((jsp_object *)self)->env;
-    PyObject *future = as_to_future(self);
-    if (!future) return NULL;
-    PyObject *res = as_wait(rt_state_of(env), env, future, timeout);
-    Py_DECREF(future);
-    return res;
+    return as_result(self, timeout);
 }
 
 static PyObject *jsp_dir(PyObject *self, PyObject *unused) {

@@ -280,15 +280,6 @@ static PyObject *mod_python_exiting(PyObject *module, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
-static PyObject *mod_check_wait(PyObject *module, PyObject *source) {
-    if (!jsp_check(mod_get_state(module), source)) {
-        PyErr_SetString(PyExc_TypeError, "_check_wait takes a JSObject");
-        return NULL;
-    }
-    if (as_check_wait(source) < 0) return NULL;
-    Py_RETURN_NONE;
-}
-
 static PyObject *mod_startup_snapshot(PyObject *module, PyObject *unused) {
     (void)module;
     (void)unused;
@@ -307,9 +298,6 @@ static PyMethodDef mod_methods[] = {
     {"_startup_snapshot", mod_startup_snapshot, METH_NOARGS,
      "True when environments start from Node's startup snapshot (Node 24+, once Node "
      "initialised, unless PYMPORT_NO_SNAPSHOT=1 was set)."},
-    {"_check_wait", mod_check_wait, METH_O,
-     "_check_wait(jsobject): RuntimeError when this thread may not block on a future that "
-     "jsobject's environment settles (inside a call from its JavaScript)."},
     {"_python_exiting", mod_python_exiting, METH_NOARGS,
      "Called by the exit hook once every environment stopped: from now on no JavaScript thread "
      "enters Python (before 3.13 nothing public tells such a thread that Python finalizes)."},
@@ -336,20 +324,9 @@ int mod_load_futures(mod_state *st) {
     for (int i = 0; i < 5; i++)
         if (!(got[i] = PyObject_GetAttrString(futures, names[i]))) goto done;
     if (!(got[5] = PyObject_GetAttrString(cf, "Future"))) goto done;
-    /* JSFuture.result in C: its exception is raised from the waiting frame,
-     * with no pymport_py or concurrent.futures frames in the traceback. */
-    static PyMethodDef result_def = {
-        "result", (PyCFunction)(void (*)(void))as_future_result, METH_FASTCALL | METH_KEYWORDS,
-        "result(timeout=None)\n--\n\nAs concurrent.futures.Future.result; raises RuntimeError "
-        "instead of waiting forever inside a call from the JavaScript of the environment that "
-        "settles it (a Python callback, timer or done-callback of that environment)."};
+    /* JSFuture's methods in C (async.c), before any thread can make one. */
     PyObject *module = PyType_GetModule(st->NullType); /* borrowed */
-    PyObject *fn = module ? PyCFunction_NewEx(&result_def, module, NULL) : NULL;
-    PyObject *method = fn ? PyInstanceMethod_New(fn) : NULL;
-    Py_XDECREF(fn);
-    int set = method ? PyObject_SetAttrString(got[0], "result", method) : -1;
-    Py_XDECREF(method);
-    if (set < 0) goto done;
+    if (!module || as_setup_futures(st, module, got[0]) < 0) goto done;
     if (!st->JSFuture) { /* no other thread was first */
         st->JSFuture = got[0];
         st->to_concurrent_future = got[1];
@@ -517,6 +494,15 @@ static int mod_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->settled);
     Py_VISIT(st->call_in_thread);
     Py_VISIT(st->concurrent_futures_name);
+    for (int i = 0; i < 5; i++) Py_VISIT(st->future_states[i]);
+    Py_VISIT(st->CancelledError);
+    Py_VISIT(st->key_state);
+    Py_VISIT(st->key_result);
+    Py_VISIT(st->key_exception);
+    Py_VISIT(st->key_source);
+    Py_VISIT(st->key_condition);
+    Py_VISIT(st->key_callbacks);
+    Py_VISIT(st->key_waited);
     return 0;
 }
 
@@ -549,6 +535,15 @@ static int mod_clear(PyObject *module) {
     Py_CLEAR(st->settled);
     Py_CLEAR(st->call_in_thread);
     Py_CLEAR(st->concurrent_futures_name);
+    for (int i = 0; i < 5; i++) Py_CLEAR(st->future_states[i]);
+    Py_CLEAR(st->CancelledError);
+    Py_CLEAR(st->key_state);
+    Py_CLEAR(st->key_result);
+    Py_CLEAR(st->key_exception);
+    Py_CLEAR(st->key_source);
+    Py_CLEAR(st->key_condition);
+    Py_CLEAR(st->key_callbacks);
+    Py_CLEAR(st->key_waited);
     return 0;
 }
 

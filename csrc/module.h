@@ -43,6 +43,14 @@ typedef struct {
     PyObject *settled;         /* pymport_py._futures.settled */
     PyObject *call_in_thread;  /* pymport_py._futures.call_in_thread */
     PyObject *concurrent_futures_name; /* the str "concurrent.futures" */
+    /* JSFuture's state (async.c): the state names of concurrent.futures (its
+     * own objects, indexed by as_state), its CancelledError, and the keys of
+     * a JSFuture's instance dict (interned) */
+    PyObject *future_states[5];
+    PyObject *CancelledError;
+    PyObject *key_state, *key_result, *key_exception, *key_source;
+    PyObject *key_condition, *key_callbacks; /* made on first use by _futures.JSFuture */
+    PyObject *key_waited;      /* set by a thread that waits for the future in C (async.c) */
 } mod_state;
 
 /* Sets the _futures fields of `st` on first use. GIL held. Returns 0, or -1

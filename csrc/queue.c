@@ -7,12 +7,19 @@
  * thread may post, release or wake (uv_async_send) while the handle is open;
  * the loop thread (or a Node worker_thread, for its environment) runs them
  * with the Node lock held. Lock order: Node lock, then qmutex; nothing is
- * called with qmutex held but uv_async_send and uv_ref. */
+ * called with qmutex held but uv_async_send and uv_ref.
+ *
+ * Threads that wait for a JSFuture sleep on one process-wide condition
+ * variable (tq_wait_settled), woken when a future they wait for is done and
+ * when a batch of tasks ends; `tq_wait_mutex` is taken with no other lock
+ * held, or with the Node lock and the GIL (tq_note_settled), and nothing is
+ * called under it but the condition variable's functions. */
 #include "queue.h"
 
 #include "nodelock.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 /* ---- releasing references from any thread ---- */
 
@@ -66,7 +73,7 @@ void tq_release_ref(rt_env *env, napi_ref ref) {
     pthread_mutex_unlock(&env->qmutex);
 }
 
-/* ---- tasks for the loop thread ---- */
+/* ---- posting tasks ---- */
 
 int tq_post(rt_env *env, tq_task *task) {
     int rc = -1;
@@ -94,6 +101,76 @@ static tq_task *tq_take_tasks(rt_env *env) {
     return t;
 }
 
+/* ---- threads waiting for a future ---- */
+
+/* How long a waiter whose future (or another waited one) is done goes on
+ * waiting while a batch of tasks makes progress, and how long a task may
+ * take before the batch counts as stalled (a long call: the waiter goes). */
+#define TQ_BATCH_WAIT_NS 2000000L
+#define TQ_STALL_NS 100000L
+
+static pthread_mutex_t tq_wait_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tq_wait_cond;      /* CLOCK_MONOTONIC, made once (tq_wait_init) */
+static pthread_once_t tq_wait_once = PTHREAD_ONCE_INIT;
+static _Atomic int tq_waiters;           /* threads in tq_wait_settled */
+static _Atomic unsigned tq_settled;      /* futures done that a thread waited for */
+
+static void tq_wait_init(void) {
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&tq_wait_cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+/* Wakes every waiter, if there are any. */
+static void tq_wake_waiters(void) {
+    if (!atomic_load(&tq_waiters)) return;
+    pthread_mutex_lock(&tq_wait_mutex);
+    pthread_cond_broadcast(&tq_wait_cond);
+    pthread_mutex_unlock(&tq_wait_mutex);
+}
+
+unsigned tq_settled_count(void) { return atomic_load(&tq_settled); }
+
+void tq_note_settled(void) {
+    atomic_fetch_add(&tq_settled, 1);
+    tq_wake_waiters();
+}
+
+/* Waits on tq_wait_cond until `until_ns` at the latest. tq_wait_mutex held. */
+static void tq_timedwait(int64_t until_ns) {
+    struct timespec ts = {.tv_sec = (time_t)(until_ns / 1000000000),
+                          .tv_nsec = (long)(until_ns % 1000000000)};
+    pthread_cond_timedwait(&tq_wait_cond, &tq_wait_mutex, &ts);
+}
+
+void tq_wait_settled(rt_env *env, unsigned seen, int64_t until_ns) {
+    pthread_once(&tq_wait_once, tq_wait_init);
+    pthread_mutex_lock(&tq_wait_mutex);
+    atomic_fetch_add(&tq_waiters, 1);
+    int64_t now;
+    while (atomic_load(&tq_settled) == seen && (now = rt_now_ns()) < until_ns)
+        tq_timedwait(until_ns);
+    now = rt_now_ns();
+    int64_t cap = now + TQ_BATCH_WAIT_NS < until_ns ? now + TQ_BATCH_WAIT_NS : until_ns;
+    unsigned progress = atomic_load(&env->batch_progress);
+    int64_t moved = now;
+    while (atomic_load(&env->batch_running) && now < cap && now - moved < TQ_STALL_NS) {
+        tq_timedwait(now + TQ_STALL_NS < cap ? now + TQ_STALL_NS : cap);
+        now = rt_now_ns();
+        unsigned p = atomic_load(&env->batch_progress);
+        if (p != progress) {
+            progress = p;
+            moved = now;
+        }
+    }
+    atomic_fetch_sub(&tq_waiters, 1);
+    pthread_mutex_unlock(&tq_wait_mutex);
+}
+
+/* ---- tasks for the loop thread ---- */
+
 /* Runs the queued tasks. Loop thread, Node lock held. */
 static void tq_run_tasks(rt_env *env) {
     tq_task *t = tq_take_tasks(env);
@@ -102,14 +179,18 @@ static void tq_run_tasks(rt_env *env) {
      * Python is finalizing, no task can run or be cancelled: they are left. */
     PyGILState_STATE gil;
     if (!cp_gil_ensure(&gil)) return;
+    atomic_store(&env->batch_running, 1);
     while (t) {
         tq_task *next = t->next;
         if (atomic_load(&env->state) == RT_RUNNING)
             t->run(env, t);
         else
             t->cancel(env, t);
+        atomic_fetch_add_explicit(&env->batch_progress, 1, memory_order_relaxed);
         t = next;
     }
+    atomic_store(&env->batch_running, 0);
+    tq_wake_waiters(); /* those waiting for the batch to end */
     PyGILState_Release(gil);
 }
 

@@ -31,6 +31,22 @@ void tq_wake(rt_env *env);
  * queued tasks. The environment's thread, Node lock held, not the GIL. */
 void tq_on_wake(uv_async_t *handle);
 
+/* Waiting for a JSFuture (async.c): a waiter reads tq_settled_count() (GIL
+ * held: before it looks at its future), then waits in tq_wait_settled;
+ * whoever settles a future that a thread waits for calls tq_note_settled()
+ * (GIL held). One count for the process: a waiter may wake for another's
+ * future, and looks at its own again. */
+unsigned tq_settled_count(void);
+void tq_note_settled(void);
+/* Waits, with no lock held and not the GIL, until tq_note_settled() was
+ * called since `seen` was read, or until `until_ns` (rt_now_ns). If env's
+ * thread is running a batch of tasks then, goes on waiting while the batch
+ * makes progress (at most TQ_BATCH_WAIT_NS more): a thread that waits for
+ * the futures of a batch one after another then takes the GIL back once or
+ * twice per batch, instead of taking it from the loop thread at every task.
+ * Any thread. */
+void tq_wait_settled(rt_env *env, unsigned seen, int64_t until_ns);
+
 /* Queues a reference to be deleted under the Node lock (now if the lock is
  * free or ours, else by the environment's thread). GIL held. */
 void tq_release_ref(rt_env *env, napi_ref ref);

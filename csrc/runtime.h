@@ -57,6 +57,7 @@ typedef enum {
     RT_H_CONSTRUCT,   /* (fn, ...args) => new fn(...args): constructions from Python */
     RT_H_DROPPED,     /* (p): Python dropped a promise it never observed (jsp_dealloc) */
     RT_H_LIVE,        /* (target) => the live container's Proxy over target (js/live.js) */
+    RT_H_PROMISE,     /* Promise, the constructor (await of a settled promise: async.c) */
     RT_H_COUNT
 } rt_helper;
 
@@ -142,6 +143,10 @@ struct rt_env {
     tq_task *tasks_head, *tasks_tail; /* qmutex */
     _Atomic int holds;     /* atomic, changed under `qmutex`: pending promises of Python work (tq_hold) */
     napi_async_cleanup_hook_handle cleanup; /* foreign only, its thread: removed once `wake` has closed */
+    /* Threads waiting for a JSFuture of this environment (tq_wait_settled)
+     * take the GIL back once per batch of tasks rather than at every task. */
+    _Atomic int batch_running;       /* atomic, written by the environment's thread: it runs a batch of tasks */
+    _Atomic unsigned batch_progress; /* atomic, written by the environment's thread: counts the tasks run */
 
     /* ---- proxies and futures: GIL ---- */
     tb_table objects;      /* GIL: V8 identity hash -> JSObject (jsproxy.c) */

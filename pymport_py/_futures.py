@@ -4,6 +4,7 @@ from __future__ import annotations
 import concurrent.futures
 import sys
 import threading
+from concurrent.futures import _base
 from typing import TYPE_CHECKING, Any, Awaitable, Generator
 
 if TYPE_CHECKING:
@@ -30,24 +31,63 @@ class JSFuture(concurrent.futures.Future[Any]):
     through ``loop.call_soon_threadsafe`` on the loop that awaits it.
     """
 
+    # The base class's state, made lazily: a future that is only settled and read (a
+    # call_async whose result() finds it done) never makes its lock or lists. _state,
+    # _result and _exception are the class attributes below until set; _condition,
+    # _waiters and _done_callbacks are made on first use (concurrent.futures.wait(),
+    # as_completed(), repr(), the base class's methods). While a future has no lock, no
+    # thread can be inside one of the base class's ``with self._condition:`` blocks,
+    # so the extension reads and settles it under the GIL alone; once it has one, the
+    # extension goes through the base class's methods, which take it.
+    _state: str = _base.PENDING
+    _result: Any = None
+    _exception: BaseException | None = None
+
     #: The JSObject whose environment settles this future (set by the extension).
     _source: Any = None
 
-    # result(timeout=None): the extension sets it (in C, so that the exception it
-    # raises has no frames of pymport_py or concurrent.futures in its traceback):
-    # as concurrent.futures.Future.result, but raises RuntimeError instead of
+    # The extension replaces result(), exception(), done(), cancelled(), running(),
+    # cancel(), add_done_callback(), set_result() and set_exception() with C
+    # functions that read and change the state above directly (result() and
+    # exception() raise the future's exception from the frame that waited, with no
+    # frames of pymport_py or concurrent.futures in its traceback). result() and
+    # exception() wait without the lock, marked in the dict (_waited), so that
+    # whoever settles the future wakes them; they raise RuntimeError instead of
     # waiting forever inside a call from the JavaScript of the environment that
-    # settles it (a Python callback, timer or done-callback of that environment).
+    # settles the future (a Python callback, timer or done-callback of that
+    # environment).
 
-    def exception(self, timeout: float | None = None) -> BaseException | None:
-        """As ``concurrent.futures.Future.exception``, with ``result``'s check."""
-        self._check_wait()
-        return super().exception(timeout)
+    def __init__(self) -> None:
+        """A pending future (made by the extension); the base class's lock and lists
+        are made when first used."""
 
-    def _check_wait(self) -> None:
-        if self._source is not None and not self.done():
-            from ._pymport import _check_wait
-            _check_wait(self._source)
+    @property
+    def _condition(self) -> threading.Condition:
+        made = self.__dict__.get("_lazy_condition")
+        if made is None:
+            # setdefault: of two threads making it at once, both use the first one's
+            made = self.__dict__.setdefault("_lazy_condition", threading.Condition())
+        return made
+
+    @_condition.setter
+    def _condition(self, value: threading.Condition) -> None:
+        self.__dict__["_lazy_condition"] = value
+
+    @property
+    def _waiters(self) -> list[Any]:
+        return self.__dict__.setdefault("_lazy_waiters", [])
+
+    @_waiters.setter
+    def _waiters(self, value: list[Any]) -> None:
+        self.__dict__["_lazy_waiters"] = value
+
+    @property
+    def _done_callbacks(self) -> list[Any]:
+        return self.__dict__.setdefault("_lazy_callbacks", [])
+
+    @_done_callbacks.setter
+    def _done_callbacks(self, value: list[Any]) -> None:
+        self.__dict__["_lazy_callbacks"] = value
 
     def __await__(self) -> Generator[Any, None, Any]:
         """``await future``: the result, or the exception raised, without blocking the

@@ -6,6 +6,7 @@ import concurrent.futures
 import gc
 import sys
 import threading
+import time
 
 import pytest
 
@@ -195,6 +196,68 @@ def test_cancelled_call_async_does_not_run():
     assert bump() == 1
 
 
+
+def _once_in_call(thread_id, line):
+    """Waits until the thread's innermost Python frame is at `line` (it is
+    inside the call made there), for at most WAIT seconds."""
+    end = time.monotonic() + WAIT
+    while time.monotonic() < end:
+        frame = sys._current_frames().get(thread_id)
+        if frame is not None and frame.f_lineno == line:
+            return True
+        time.sleep(0.001)
+    return False
+
+
+def test_cancel_from_another_thread_ends_a_wait_for_a_queued_call():
+    entered, release = threading.Event(), threading.Event()
+    hold, add = node.eval("(f) => f()"), node.eval("(a, b) => a + b")
+    holder = threading.Thread(target=lambda: hold(lambda: (entered.set(), release.wait(WAIT))))
+    holder.start()
+    try:
+        assert entered.wait(WAIT)  # the holder has the Node lock: nothing queued can run
+        fut = add.call_async(1, 2)
+        outcome = []
+
+        def waiter():
+            try:
+                outcome.append(fut.result(WAIT))
+            except concurrent.futures.CancelledError:
+                outcome.append("cancelled")
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        assert _once_in_call(t.ident, waiter.__code__.co_firstlineno + 2)
+        assert fut.cancel()
+        t.join(JOIN_TIMEOUT)
+        assert outcome == ["cancelled"]
+    finally:
+        release.set()
+        holder.join(JOIN_TIMEOUT)
+
+
+def test_a_result_returns_while_a_later_call_of_its_batch_still_runs():
+    # The loop thread runs what was queued during the turn() block as one
+    # batch: the call after the awaited one spins, and the wait still ends.
+    spin = node.eval("(flag) => { while (Atomics.load(flag, 0) === 0) {} return 'spun' }")
+    add = node.eval("(a, b) => a + b")
+    first, last = bytearray(1), bytearray(1)
+    with node.turn():
+        opened = spin.call_async(first)
+        summed = add.call_async(2, 3)
+        spun = spin.call_async(last)
+    main, waiting = threading.get_ident(), []
+    line = sys._getframe().f_lineno + 3  # the result() below: opens the first spin once there
+    opener = threading.Thread(target=lambda: (waiting.append(_once_in_call(main, line)), first.__setitem__(0, 1)))
+    opener.start()
+    assert summed.result(WAIT) == 5
+    assert not spun.done()
+    last[0] = 1
+    assert (opened.result(WAIT), spun.result(WAIT)) == ("spun", "spun")
+    opener.join(JOIN_TIMEOUT)
+    assert waiting == [True]
+
+
 def test_cancelling_right_away_is_safe():
     bump = node.eval("globalThis.__raceCalls = 0; () => ++globalThis.__raceCalls")
     futs = [bump.call_async() for _ in range(200)]
@@ -281,6 +344,42 @@ def test_many_call_async_from_many_threads():
     assert results == {t: [t * i for i in range(200)] for t in range(8)}
 
 
+
+def test_jsfuture_behaves_as_a_concurrent_future():
+    later = node.eval("(x) => new Promise((r) => setTimeout(() => r(x), 5))")
+    fut = later.call_async("v")
+    seen = []
+    fut.add_done_callback(lambda f: seen.append(("before", f.result())))
+    assert repr(fut).startswith("<JSFuture at ")
+    done, not_done = concurrent.futures.wait([fut], timeout=WAIT)
+    assert (done, not_done) == ({fut}, set())
+    assert (fut.done(), fut.running(), fut.cancelled(), fut.cancel()) == (True, False, False, False)
+    assert fut.result() == "v" and fut.exception() is None
+    assert "state=finished returned str" in repr(fut)
+    fut.add_done_callback(lambda f: seen.append(("after", f.result())))  # done: runs at once
+    assert seen == [("before", "v"), ("after", "v")]
+
+    failing = node.eval("() => { throw new RangeError('no') }").call_async()
+    assert list(concurrent.futures.as_completed([failing], timeout=WAIT)) == [failing]
+    assert isinstance(failing.exception(), node.JSRangeError)
+    with pytest.raises(node.JSRangeError):
+        failing.result()
+
+    # One made directly is a plain pending future that its owner settles.
+    own = node.JSFuture()
+    own.add_done_callback(lambda f: seen.append(("own", f.result())))
+    assert (own.done(), own.running()) == (False, False)
+    assert own.set_running_or_notify_cancel() is True and own.running()
+    own.set_result(3)
+    assert (own.result(0), seen[-1]) == (3, ("own", 3))
+    with pytest.raises(concurrent.futures.InvalidStateError):
+        own.set_result(4)
+    gone = node.JSFuture()
+    assert gone.cancel() and gone.cancelled() and gone.done()
+    with pytest.raises(concurrent.futures.CancelledError):
+        gone.exception(0)
+
+
 # ---- Promises awaited from Python ----
 
 
@@ -303,6 +402,33 @@ def test_thenable_is_awaitable():
         return await thenable
 
     assert asyncio.run(main()) == "from then"
+
+
+
+def test_a_fulfilled_promise_gives_its_value_at_once_and_a_subclass_its_then():
+    # An await of a fulfilled Promise finishes without yielding to the asyncio
+    # loop; a Promise subclass's `then` decides its outcome, as under JS's await.
+    ready = node.eval("(x) => Promise.resolve(x)")
+    sub = node.eval("""(x) => {
+        class Doubling extends Promise { then(f, r) { return super.then(f && ((v) => f(v * 2)), r) } }
+        return Doubling.resolve(x)
+    }""")
+    log = []
+
+    async def other():
+        log.append("other ran")
+
+    async def main():
+        asyncio.get_running_loop().call_soon(log.append, "loop turned")
+        task = asyncio.ensure_future(other())
+        got = [await ready(i) for i in range(5)]
+        log.append("awaits done")
+        await task
+        return got, await sub(21)
+
+    assert asyncio.run(main()) == ([0, 1, 2, 3, 4], 42)
+    assert log == ["awaits done", "loop turned", "other ran"]
+    assert (ready(7).result(WAIT), sub(5).result(WAIT)) == (7, 10)
 
 
 def test_promise_awaited_from_a_loop_in_another_thread():
@@ -692,3 +818,213 @@ def test_an_awaitable_raising_system_exit_rejects_its_promise_and_later_ones_sti
     )
     assert proc.returncode == 0, proc.report
     assert proc.stdout == "SystemExit 3\nSystemExit 3\n7\n", proc.report
+
+
+# ---- stress: many threads settling, waiting and awaiting at once ----
+
+
+def test_futures_settled_while_many_threads_wait_await_and_add_callbacks():
+    # The loop thread settles futures that other threads are reading, waiting
+    # for (result(), concurrent.futures.wait, as_completed), awaiting from
+    # their own asyncio loops, cancelling and adding done callbacks to, all at
+    # the same time: every future ends with its own outcome and runs each of
+    # its callbacks exactly once.
+    add = node.eval("(a, b) => a + b")
+    later = node.eval("(x) => new Promise((r) => setImmediate(() => r(x)))")
+    ready = node.eval("(x) => Promise.resolve(x)")
+    fail = node.eval("(x) => { throw new RangeError('no ' + x) }")
+    calls = {}
+    called = threading.Condition()
+    errors = []
+    barrier = threading.Barrier(6, timeout=30)
+
+    def counted(fut, key):
+        def cb(f):
+            with called:
+                calls[key] = calls.get(key, 0) + 1
+                called.notify_all()
+        fut.add_done_callback(cb)
+
+    def check(got, want, where):
+        if got != want:
+            errors.append((where, got, want))
+
+    def blocking(tid):
+        barrier.wait()
+        for rnd in range(40):
+            futs = [add.call_async(tid, i) for i in range(20)] + [later.call_async(i) for i in range(5)]
+            for i, f in enumerate(futs):
+                counted(f, (tid, rnd, i))
+            bad = fail.call_async(rnd)
+            if rnd % 3 == 0:
+                done, _ = concurrent.futures.wait(futs, timeout=WAIT)
+                check(len(done), len(futs), "wait")
+            elif rnd % 3 == 1:
+                check(len(list(concurrent.futures.as_completed(futs, timeout=WAIT))), len(futs), "as_completed")
+            check([f.result(WAIT) for f in futs[:20]], [tid + i for i in range(20)], "result")
+            check([f.result(WAIT) for f in futs[20:]], list(range(5)), "later")
+            late = []
+            for f in futs:
+                f.add_done_callback(late.append)  # done: called at once, here
+            check(late, futs, "late callbacks")
+            exc = bad.exception(WAIT)
+            check((type(exc), str(exc)), (node.JSRangeError, f"RangeError: no {rnd}"), "exception")
+
+    def awaiting(tid):
+        async def main():
+            barrier.wait()
+            for rnd in range(40):
+                pending = [add.call_async(tid, i) for i in range(10)]
+                for i, f in enumerate(pending):
+                    counted(f, (tid, rnd, i))
+                got = await asyncio.gather(*pending, *(later(i) for i in range(5)),
+                                           *(later.call_async(i) for i in range(5)))
+                check(got, [tid + i for i in range(10)] + list(range(5)) * 2, "gather")
+                check([await ready(i) for i in range(10)], list(range(10)), "ready")
+                try:
+                    await fail.call_async(rnd)
+                    errors.append("no error")
+                except node.JSRangeError as e:
+                    check(str(e), f"RangeError: no {rnd}", "await error")
+        asyncio.run(main())
+
+    def cancelling(tid):
+        barrier.wait()
+        for rnd in range(40):
+            futs = [add.call_async(tid, i) for i in range(30)]
+            for i, f in enumerate(futs):
+                counted(f, (tid, rnd, i))
+            cancelled = [f.cancel() for f in futs[::2]]
+            for i, f in enumerate(futs):
+                if i % 2 == 0 and cancelled[i // 2]:
+                    check(f.cancelled(), True, "cancelled")
+                    with pytest.raises(concurrent.futures.CancelledError):
+                        f.result(WAIT)
+                else:
+                    check(f.result(WAIT), tid + i, "not cancelled")
+
+    def run(target, tid):
+        try:
+            target(tid)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    kinds = [blocking, blocking, awaiting, awaiting, cancelling, cancelling]
+    threads = [threading.Thread(target=run, args=(k, t)) for t, k in enumerate(kinds)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    want = {}
+    for tid, k in enumerate(kinds):
+        n = {blocking: 25, awaiting: 10, cancelling: 30}[k]
+        want.update({(tid, rnd, i): 1 for rnd in range(40) for i in range(n)})
+    # A waiter may see its future done before the settling thread has run
+    # the future's callbacks: wait for the last ones.
+    with called:
+        assert called.wait_for(lambda: sum(calls.values()) >= len(want), WAIT)
+    assert calls == want
+
+
+def test_shutdown_while_many_threads_issue_call_async_and_await(run_python):
+    proc = run_python(
+        """
+        import asyncio, concurrent.futures, threading, time
+        import pymport_py as node
+        from pymport_py import EnvironmentClosed
+
+        errors, outcomes = [], {"ok": 0, "closed": 0}
+        lock = threading.Lock()
+
+        def tally(kind):
+            with lock:
+                outcomes[kind] += 1
+
+        for rnd in range(6):
+            w = node.Worker()
+            add = w.eval("(a, b) => a + b")
+            later = w.eval("(x) => new Promise((r) => setTimeout(() => r(x), 1))")
+            ready = w.eval("(x) => Promise.resolve(x)")
+            never = w.eval("() => new Promise(() => {})")
+            callbacks, made = [], [0]
+            busy = [0] * 4
+
+            def blocking(tid):
+                while True:
+                    try:
+                        futs = [add.call_async(tid, i) for i in range(20)] + [later.call_async(tid), never.call_async()]
+                    except EnvironmentClosed:
+                        return
+                    for f in futs:
+                        f.add_done_callback(callbacks.append)
+                    with lock:
+                        made[0] += len(futs)
+                    busy[tid] += 1
+                    for i, f in enumerate(futs[:-1]):
+                        try:
+                            if f.result(60) != tid + (i if i < 20 else 0):
+                                errors.append(("value", tid, i))
+                            tally("ok")
+                        except EnvironmentClosed:
+                            tally("closed")
+                    if not w.running:
+                        try:
+                            futs[-1].result(60)
+                            errors.append("a never-settling call settled")
+                        except EnvironmentClosed:
+                            return
+
+            def awaiting(tid):
+                async def main():
+                    while True:
+                        try:
+                            coros = [add.call_async(tid, 1), later(tid), ready(tid + 2)]
+                        except EnvironmentClosed:
+                            return
+                        busy[tid] += 1
+                        try:
+                            got = await asyncio.wait_for(asyncio.gather(*coros), 60)
+                            if got != [tid + 1, tid, tid + 2]:
+                                errors.append(("await", tid, got))
+                            tally("ok")
+                        except EnvironmentClosed:
+                            tally("closed")
+                asyncio.run(main())
+
+            def run(target, tid):
+                try:
+                    target(tid)
+                except BaseException as e:
+                    errors.append(f"{type(e).__name__}: {e}")
+
+            threads = [threading.Thread(target=run, args=(k, t))
+                       for t, k in enumerate([blocking, blocking, awaiting, awaiting])]
+            for t in threads:
+                t.start()
+            end = time.monotonic() + 60
+            while not all(busy) and not errors and time.monotonic() < end:
+                time.sleep(0.001)
+            if not all(busy):
+                errors.append(f"round {rnd}: no calls for 60 s: {busy}")
+            w.close()
+            for t in threads:
+                t.join(60)
+            if any(t.is_alive() for t in threads):
+                errors.append("a thread hung")
+                break
+            # Every future failed or settled, and ran its callback once.
+            end = time.monotonic() + 60
+            while len(callbacks) < made[0] and time.monotonic() < end:
+                time.sleep(0.01)
+            if len(callbacks) != made[0] or len(set(map(id, callbacks))) != made[0]:
+                errors.append(f"round {rnd}: {len(callbacks)} callbacks for {made[0]} futures")
+        print("errors", errors)
+        print("ok", outcomes["ok"] > 0, "closed", outcomes["closed"] > 0)
+        print("main", node.eval("40 + 2"))
+        """,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.report
+    assert proc.stdout == "errors []\nok True closed True\nmain 42\n", proc.report

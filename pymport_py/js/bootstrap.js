@@ -363,6 +363,7 @@ function initHelpers(binding) {
     markHandled,
     dropped,
     drain: () => {},
+    Promise,
     call,
     construct,
     live,
