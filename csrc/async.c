@@ -134,12 +134,17 @@ static int as_future_settle(mod_state *st, PyObject *future, PyObject *value, Py
         Py_DECREF(r);
         return 1;
     }
-    /* InvalidStateError: done already */
+    /* InvalidStateError when it is done already: asked with the error put
+     * aside (no call may run with an exception set). */
+    PyObject *failed = cp_err_take();
     PyObject *done = PyObject_CallMethod(future, "done", NULL);
     int rc = done == Py_True ? 0 : -1;
-    if (done) {
+    if (!done) {
+        Py_XDECREF(failed); /* done()'s own error instead */
+    } else {
         Py_DECREF(done);
-        if (rc == 0) PyErr_Clear();
+        if (rc == 0) Py_XDECREF(failed);
+        else cp_err_restore(failed);
     }
     return rc;
 }
