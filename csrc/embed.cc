@@ -95,12 +95,13 @@ struct Scopes {
     Scopes(v8::Isolate *isolate, node::CommonEnvironmentSetup *setup)
         : locker(isolate), inner(isolate, setup) {}
 };
-// The em_scope's first byte says which of the two it holds.
+// The em_scope's first byte says which it holds: the full scopes, or the
+// handle scope of a call made with the thread's parked lock (em_park).
 struct TaggedScopes {
     unsigned char with_locker;
     union {
         Scopes full;
-        InnerScopes inner;
+        v8::HandleScope handles;
     };
     TaggedScopes() {}
     ~TaggedScopes() {}
@@ -323,13 +324,13 @@ extern "C" void em_scope_enter(em_setup *s, em_scope *scope) {
 extern "C" void em_scope_enter_locked(em_setup *s, em_scope *scope) {
     auto *t = new (scope->opaque) TaggedScopes;
     t->with_locker = 0;
-    new (&t->inner) InnerScopes(s->setup->isolate(), s->setup.get());
+    ::new (&t->handles) v8::HandleScope(s->setup->isolate());
 }
 
 extern "C" void em_scope_exit(em_scope *scope) {
     auto *t = reinterpret_cast<TaggedScopes *>(scope->opaque);
     if (t->with_locker) t->full.~Scopes();
-    else t->inner.~InnerScopes();
+    else t->handles.~HandleScope();
     t->~TaggedScopes();
 }
 
@@ -338,54 +339,125 @@ extern "C" void em_scope_exit(em_scope *scope) {
 // when no other thread took the lock meanwhile, unlocking and locking again
 // costs a mutex and a comparison, against allocating and freeing the thread's
 // V8 resources (handle blocks, stack guard) with each top-level Locker.
+// The park also keeps a HandleScope open and the context entered (both part
+// of the thread state V8 archives), and, when the thread was in no isolate
+// as it made the park, the isolate itself entered (`holds_entry`): entering
+// an isolate costs a lookup under a mutex in V8's per-thread table, the most
+// expensive part of taking the lock. Node 24's V8 (13.6) also needs the
+// HandleScope: it makes handles while it restores a thread's state that
+// another thread archived, and aborts without one ("Cannot create a handle
+// without a HandleScope").
+// An isolate entered by a thread is that thread's "current isolate" (V8
+// thread locals) and sits on the isolate's entry stack, which must be empty
+// when the isolate is disposed. A lock of the parked thread made inside
+// another isolate's scopes (a call from JS of another environment) enters
+// the isolate for that call only (`reentered`).
 struct em_park {
     v8::Isolate *isolate;
     alignas(v8::Locker) unsigned char locker[sizeof(v8::Locker)];
     alignas(v8::Unlocker) unsigned char unlocker[sizeof(v8::Unlocker)];
     alignas(v8::HandleScope) unsigned char scope[sizeof(v8::HandleScope)];
+    v8::Local<v8::Context> context;  // in `scope`
     bool unlocked;
+    bool holds_entry;
+    bool reentered;
 };
-
-// Node 24's V8 (13.6) makes handles while the Unlocker restores a thread's
-// state that another thread archived, and aborts when the restored state has
-// no HandleScope ("Cannot create a handle without a HandleScope"): there a
-// HandleScope is open across the park, and closed (with those handles) as
-// soon as the lock is back.
-#if NODE_MAJOR_VERSION >= 24
-constexpr bool kParkScope = true;
-#else
-constexpr bool kParkScope = false;
-#endif
 
 extern "C" em_park *em_park_new(em_setup *s) {
     auto *p = new (std::nothrow) em_park;
     if (!p) return nullptr;
     p->isolate = s->setup->isolate();
     new (p->locker) v8::Locker(p->isolate);
+    p->holds_entry = v8::Isolate::TryGetCurrent() == nullptr;
+    p->reentered = !p->holds_entry;
+    p->isolate->Enter();
+    fit_stack_limit(p->isolate);
+    ::new (p->scope) v8::HandleScope(p->isolate);
+    p->context = s->setup->context();
+    p->context->Enter();
     p->unlocked = false;
     return p;
 }
 
+extern "C" int em_park_holds_entry(const em_park *p) { return p->holds_entry; }
+
 extern "C" void em_park_lock(em_park *p) {
     reinterpret_cast<v8::Unlocker *>(p->unlocker)->~Unlocker();
-    if (kParkScope) reinterpret_cast<v8::HandleScope *>(p->scope)->~HandleScope();
     p->unlocked = false;
+    p->reentered = v8::Isolate::TryGetCurrent() != p->isolate;
+    if (p->reentered) p->isolate->Enter();
     // A termination meant for an earlier call that reached this thread's
     // state after that call ended must not stop the next one.
     if (p->isolate->IsExecutionTerminating()) p->isolate->CancelTerminateExecution();
 }
 
 extern "C" void em_park_unlock(em_park *p) {
-    if (kParkScope) ::new (p->scope) v8::HandleScope(p->isolate);
+    if (p->reentered) p->isolate->Exit();
+    p->reentered = false;
     new (p->unlocker) v8::Unlocker(p->isolate);
     p->unlocked = true;
+}
+
+extern "C" int em_park_can_free(const em_park *p) {
+    return !p->holds_entry || v8::Isolate::TryGetCurrent() == p->isolate;
 }
 
 extern "C" void em_park_free(em_park *p) {
     if (!p) return;
     if (p->unlocked) em_park_lock(p);
+    p->context->Exit();
+    reinterpret_cast<v8::HandleScope *>(p->scope)->~HandleScope();
+    if (p->reentered) p->isolate->Exit();
+    if (p->holds_entry) p->isolate->Exit();
     reinterpret_cast<v8::Locker *>(p->locker)->~Locker();
     delete p;
+}
+
+extern "C" void em_park_drop_entry(em_park *p) {
+    // The entry is the only one on the isolate's stack (every other holder
+    // of the lock left its scopes), made by a thread in no isolate: popping
+    // it leaves the calling thread in no isolate too, as it was.
+    if (p->holds_entry) p->isolate->Exit();
+    p->holds_entry = false;
+}
+
+// The anchor: an isolate that lives as long as the process and never runs
+// anything, made the first time a parked thread's isolate goes away under it.
+// That thread's V8 thread locals still name the disposed isolate, and the
+// only way V8 offers to change them is to exit an isolate, on that thread:
+// each forgotten entry leaves one entry on the anchor's stack (made by the
+// teardown's thread, which was in no isolate), which the parked thread exits
+// later, ending up in no isolate.
+namespace {
+std::mutex anchor_mutex;
+v8::Isolate *anchor = nullptr;
+}  // namespace
+
+extern "C" int em_anchor_push(void) {
+    // From a thread in an isolate, Enter would only count one more entry of
+    // that thread's, which an exit on another thread would not undo.
+    if (v8::Isolate::TryGetCurrent() != nullptr) return -1;
+    std::lock_guard<std::mutex> lock(anchor_mutex);
+    if (!anchor) {
+        static uv_loop_t loop;  // registered with the platform, never run
+        static std::unique_ptr<node::ArrayBufferAllocator> allocator;
+        if (uv_loop_init(&loop) != 0) return -1;
+        allocator = node::ArrayBufferAllocator::Create();
+#if NODE_MAJOR_VERSION >= EM_SNAPSHOT_MIN_MAJOR
+        anchor = node::NewIsolate(allocator.get(), &loop, process_init->platform(),
+                                  process_snapshot.get());
+#else
+        anchor = node::NewIsolate(allocator.get(), &loop, process_init->platform());
+#endif
+        if (!anchor) return -1;
+    }
+    anchor->Enter();
+    return 0;
+}
+
+extern "C" void em_anchor_pop(void) {
+    std::lock_guard<std::mutex> lock(anchor_mutex);
+    anchor->Exit();
 }
 
 extern "C" void em_park_forget(em_park *p) { delete p; }

@@ -117,18 +117,10 @@ void em_setup_destroy(em_setup *s);
  * thread in reverse order. */
 void em_scope_enter(em_setup *s, em_scope *scope);
 void em_scope_exit(em_scope *scope);
-/* em_scope_enter for a thread whose parked lock (below) is locked: the
- * isolate, handle and context scopes without a Locker. */
+/* em_scope_enter for a thread whose parked lock (below) is locked: a handle
+ * scope (the park keeps the isolate and the context entered). */
 void em_scope_enter_locked(em_setup *s, em_scope *scope);
 
-/* A thread's V8 lock of one isolate, kept between its calls (v8::Locker,
- * then a v8::Unlocker while parked): taking it back costs next to nothing
- * while no other thread took the isolate meanwhile. All on the owning thread,
- * under the Node lock's mutex. em_park_new returns it locked (NULL when out of
- * memory); em_park_unlock parks it, em_park_lock takes it back;
- * em_park_free (parked) destroys it, with the isolate alive.
- * em_park_forget frees a park whose isolate was disposed (or whose thread
- * ended), without touching V8: any thread. */
 /* A strong handle on a JS value that C keeps (a primitive too, unlike a
  * napi_ref on Node 18). new and get: Node lock held (get in a handle scope);
  * free: Node lock held, the isolate alive. */
@@ -153,12 +145,37 @@ double em_number_value(napi_value value);
 int em_call(napi_value recv, napi_value fn, size_t argc, const napi_value *argv,
             napi_value *result, napi_value *thrown);
 
+/* A thread's V8 lock of one isolate, kept between its calls (v8::Locker,
+ * then a v8::Unlocker while parked) with a handle scope and the context
+ * entered: taking it back costs next to nothing while no other thread took
+ * the isolate meanwhile. All on the owning thread, under the Node lock's
+ * mutex, except where said. em_park_new returns it locked (NULL when out of
+ * memory); em_park_unlock parks it, em_park_lock takes it back.
+ * em_park_holds_entry: the park keeps the isolate entered too, as the
+ * thread's current isolate (made by a thread in no isolate); it then frees
+ * only where em_park_can_free says so (parked, the thread in no other
+ * isolate's scopes).
+ * em_park_free (parked) destroys it, with the isolate alive.
+ * em_park_drop_entry: the isolate is about to be disposed and its thread will
+ * not free the park: pops the park's entry (any thread in no isolate, Node
+ * lock held; the park is then only forgotten).
+ * em_park_forget frees a park whose isolate was disposed (or whose thread
+ * ended), without touching V8: any thread. */
 typedef struct em_park em_park;
 em_park *em_park_new(em_setup *s);
+int em_park_holds_entry(const em_park *p);
 void em_park_lock(em_park *p);
 void em_park_unlock(em_park *p);
+int em_park_can_free(const em_park *p);
 void em_park_free(em_park *p);
+void em_park_drop_entry(em_park *p);
 void em_park_forget(em_park *p);
+/* For a thread whose park held the entry of an isolate disposed since: the
+ * teardown's thread (in no isolate) pushes one entry of the anchor isolate
+ * (returns 0, or -1: none could be made), which that thread pops later, before
+ * anything else of V8, leaving it in no isolate. */
+int em_anchor_push(void);
+void em_anchor_pop(void);
 
 /* The V8 identity hash of an object value (stable for its lifetime; not
  * unique). Node lock held. Returns 0 for non-objects. */

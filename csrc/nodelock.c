@@ -17,6 +17,7 @@
 #include "calls.h"
 #include "interrupts.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -381,10 +382,27 @@ static void nl_wake_loop_if_needed(rt_env *env) {
  * thread shuts env down (nl_unpark_with_gil), or until env's teardown, which
  * forgets it (its V8 state goes with the isolate: `dead`, and the thread frees
  * the struct). A thread that ends while it cannot get env->mutex leaves its
- * park `abandoned` for the teardown to free. */
+ * park `abandoned` for the teardown to free.
+ * A thread's first park made while it was in no isolate keeps that isolate
+ * entered too (`entry_park`, em_park_holds_entry), which saves the most
+ * expensive step of taking the lock. The isolate is then the thread's current
+ * one in V8's thread locals, which only that thread can change, so its
+ * disposal under the thread takes two more steps:
+ * - the teardown pops the park's entry from the isolate (which cannot be
+ *   disposed while entered), and for a live thread pushes one of the anchor
+ *   isolate's (em_anchor_push) and sets the thread's `v8_reset`;
+ * - the thread, before its next use of V8 from outside every isolate, exits
+ *   the anchor (em_anchor_pop): its thread locals then name no isolate, as
+ *   they did before the park.
+ * Until then its thread locals name the disposed isolate, which an entry into
+ * another isolate reads (the "previous isolate" V8 restores on exit): such an
+ * entry, from outside every isolate, is flagged `entering` while the teardown
+ * sets `v8_reset`, and the teardown waits for the flag to drop before it
+ * disposes the isolate (nl_v8_guard_begin). */
 typedef struct nl_park nl_park;
 struct nl_park {
     em_park *em;
+    nl_thread *thread;    /* its thread (never freed) */
     rt_env *env;          /* compared, never dereferenced, once `dead` */
     uint64_t serial;      /* env->serial: env's address may be reused later */
     int dead;             /* nl_parks_mutex: env was torn down */
@@ -422,6 +440,7 @@ static void nl_park_unlink(nl_thread *me, nl_park *p) {
         if (*pp == p) {
             *pp = p->next;
             me->nparks--;
+            if (me->entry_park == p) me->entry_park = NULL;
             return;
         }
     }
@@ -446,6 +465,7 @@ static void nl_sweep_dead_parks(nl_thread *me) {
         }
         *pp = p->next;
         me->nparks--;
+        if (me->entry_park == p) me->entry_park = NULL;
         em_park_forget(p->em);
         free(p);
     }
@@ -468,6 +488,8 @@ static nl_park *nl_park_new(nl_thread *me, rt_env *env) {
     }
     p->env = env;
     p->serial = env->serial;
+    p->thread = me;
+    if (em_park_holds_entry(p->em)) me->entry_park = p;
     pthread_setspecific(nl_parks_key, me);
     p->next = me->parks;
     me->parks = p;
@@ -489,43 +511,61 @@ static void nl_park_destroy(nl_thread *me, nl_park *p) {
     free(p);
 }
 
+/* Exits the anchor isolate if a teardown left this thread an entry of it:
+ * its V8 thread locals then name no isolate. Own thread, in no isolate's
+ * scopes (holding no Node lock). */
+static void nl_apply_v8_reset(nl_thread *me) {
+    if (!atomic_load(&me->v8_reset)) return;
+    em_anchor_pop();
+    atomic_store(&me->v8_reset, 0);
+}
+
+/* Ends one park of a thread that ends: destroys it on this thread under its
+ * environment's mutex, which it waits for a little (trylock: the teardown
+ * takes nl_parks_mutex while it holds env->mutex), and otherwise leaves it to
+ * the teardown. `give_up`: abandon it at once. Returns 0, or -1 if the park was
+ * abandoned while its environment lives. */
+static int nl_end_park(nl_thread *me, nl_park *p, int give_up) {
+    for (int tries = 0;; tries++) {
+        pthread_mutex_lock(&nl_parks_mutex);
+        if (p->dead) {
+            pthread_mutex_unlock(&nl_parks_mutex);
+            nl_park_unlink(me, p);
+            em_park_forget(p->em);
+            free(p);
+            return 0;
+        }
+        /* Not dead: env lives while nl_parks_mutex is held. */
+        rt_env *env = p->env;
+        if (!give_up && em_park_can_free(p->em) && pthread_mutex_trylock(&env->mutex) == 0) {
+            nl_park_unlink_env(p);
+            pthread_mutex_unlock(&nl_parks_mutex);
+            nl_park_destroy(me, p);
+            pthread_mutex_unlock(&env->mutex);
+            return 0;
+        }
+        if (give_up || tries == 100) {
+            p->abandoned = 1;
+            nl_park_unlink(me, p);
+            pthread_mutex_unlock(&nl_parks_mutex);
+            return -1;
+        }
+        pthread_mutex_unlock(&nl_parks_mutex);
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+}
+
 /* A thread with parks ends (pthread key destructor; no GIL, no Node lock).
- * Each park is destroyed on this thread under its environment's mutex, which
- * it waits for a little (trylock: the teardown takes nl_parks_mutex while it
- * holds env->mutex), and otherwise leaves to the teardown. */
+ * The park holding an isolate's entry goes first: destroying the others
+ * enters their isolates, which reads the thread's current one. When it
+ * cannot go (abandoned), neither do the others. */
 static void nl_thread_ends(void *thread) {
     nl_thread *me = thread;
-    while (me->parks) {
-        nl_park *p = me->parks;
-        for (int tries = 0;; tries++) {
-            pthread_mutex_lock(&nl_parks_mutex);
-            if (p->dead) {
-                pthread_mutex_unlock(&nl_parks_mutex);
-                nl_park_unlink(me, p);
-                em_park_forget(p->em);
-                free(p);
-                break;
-            }
-            /* Not dead: env lives while nl_parks_mutex is held. */
-            rt_env *env = p->env;
-            if (pthread_mutex_trylock(&env->mutex) == 0) {
-                nl_park_unlink_env(p);
-                pthread_mutex_unlock(&nl_parks_mutex);
-                nl_park_destroy(me, p);
-                pthread_mutex_unlock(&env->mutex);
-                break;
-            }
-            if (tries == 100) {
-                p->abandoned = 1;
-                nl_park_unlink(me, p);
-                pthread_mutex_unlock(&nl_parks_mutex);
-                break;
-            }
-            pthread_mutex_unlock(&nl_parks_mutex);
-            struct timespec pause = {0, 1000000};
-            nanosleep(&pause, NULL);
-        }
-    }
+    int give_up = 0;
+    if (me->entry_park) give_up = nl_end_park(me, me->entry_park, 0) < 0;
+    nl_apply_v8_reset(me);
+    while (me->parks) nl_end_park(me, me->parks, give_up);
 }
 
 int nl_count_parks(rt_env *env) {
@@ -536,22 +576,59 @@ int nl_count_parks(rt_env *env) {
     return n;
 }
 
-void nl_forget_parks(rt_env *env) {
+int nl_forget_parks(rt_env *env) {
+    nl_thread *wait_for = NULL;
+    int keep = 0;
     pthread_mutex_lock(&nl_parks_mutex);
     while (env->parks) {
         nl_park *p = env->parks;
         nl_park_unlink_env(p);
         if (p->abandoned) {
+            em_park_drop_entry(p->em);
             em_park_forget(p->em);
             free(p);
-        } else {
-            p->dead = 1;
+            continue;
         }
+        if (em_park_holds_entry(p->em)) {
+            if (em_anchor_push() == 0) {
+                em_park_drop_entry(p->em);
+                atomic_store(&p->thread->v8_reset, 1);
+                wait_for = p->thread; /* at most one: only the starter parks */
+            } else {
+                /* No anchor (out of memory): the isolate stays, entered by
+                 * the thread, which then goes on as in another isolate. */
+                keep = 1;
+            }
+        }
+        p->dead = 1;
     }
     pthread_mutex_unlock(&nl_parks_mutex);
+    /* The thread may be in an entry into another isolate that read this one's
+     * per-thread data before it saw v8_reset (nl_v8_guard_begin). */
+    while (wait_for && atomic_load(&wait_for->entering)) sched_yield();
+    return keep;
 }
 
 /* ---- calls from Python: GIL held ---- */
+
+/* Before the V8 entry into env of a thread in no isolate's scopes: applies a
+ * pending v8_reset, and while the thread keeps another isolate entered (whose
+ * per-thread data the entry reads), flags `entering` for nl_forget_parks.
+ * Returns what nl_v8_guard_end takes. */
+static int nl_v8_guard_begin(nl_thread *me, rt_env *env) {
+    if (atomic_load_explicit(&me->held, memory_order_relaxed) > 0) return 0;
+    nl_park *ep = me->entry_park;
+    if (!ep && !atomic_load(&me->v8_reset)) return 0;
+    if (ep && ep->env == env && ep->serial == env->serial) return 0; /* no entry: its own isolate */
+    /* Flag first, then look (as the teardown sets v8_reset, then looks). */
+    atomic_store(&me->entering, 1);
+    nl_apply_v8_reset(me);
+    return 1;
+}
+
+static void nl_v8_guard_end(nl_thread *me, int guard) {
+    if (guard) atomic_store(&me->entering, 0);
+}
 
 /* With env->mutex just taken: enters the V8 scopes and becomes the owner,
  * unless the environment stopped meanwhile. Returns 0, or -1 with the mutex
@@ -562,6 +639,7 @@ static int nl_claim_after_mutex(rt_env *env, nl_frame *frame) {
         return -1;
     }
     nl_thread *me = nl_thread_self();
+    int guard = nl_v8_guard_begin(me, env);
     nl_park *park = NULL;
     if (env->starter == (uintptr_t)me) {
         park = nl_park_of(me, env);
@@ -571,6 +649,7 @@ static int nl_claim_after_mutex(rt_env *env, nl_frame *frame) {
     frame->park = park;
     if (park) em_scope_enter_locked(env->setup, &frame->scope);
     else em_scope_enter(env->setup, &frame->scope);
+    nl_v8_guard_end(me, guard);
     nl_mark_mine(env);
     return 0;
 }
@@ -668,9 +747,11 @@ void nl_leave_with_gil(rt_env *env, nl_frame *frame) { nl_leave(env, frame, 0); 
 
 void nl_unpark_with_gil(rt_env *env) {
     nl_thread *me = nl_thread_self();
-    if (nl_is_mine(env) || !me->parks || atomic_load(&env->state) != RT_RUNNING ||
-        !nl_park_of(me, env))
-        return;
+    if (nl_is_mine(env) || !me->parks || atomic_load(&env->state) != RT_RUNNING) return;
+    /* A park that keeps its isolate entered is left to the teardown when the
+     * thread is inside another isolate's scopes now. */
+    nl_park *park = nl_park_of(me, env);
+    if (!park || !em_park_can_free(park->em)) return;
     /* Without waiting: the lock's holder may be JS that only the stop ends
      * (an 'exit' listener that never returns); the teardown then forgets
      * the park. */

@@ -12,7 +12,8 @@
 
 /* What a thread holds and waits for, for deadlock detection across
  * environments. Allocated once per thread that uses Node and never freed, so
- * another thread may read it at any time. Written by its own thread only. */
+ * another thread may read it at any time. Written by its own thread only,
+ * except `v8_reset` (nodelock.c, parked locks). */
 typedef struct {
     _Atomic(rt_env *) waiting_for; /* set under nl_waits; read by any thread's cycle walk */
     atomic_int held;               /* atomic, read by any thread: how many Node locks it holds */
@@ -23,6 +24,9 @@ typedef struct {
     PyObject *report_exc;          /* own thread, GIL: the exception for IR_STOP_SIGNAL */
     struct nl_park *parks;         /* own thread: its parked V8 locks, one per environment */
     int nparks;                    /* own thread: how many */
+    struct nl_park *entry_park;    /* own thread: the park keeping its isolate entered, or NULL */
+    atomic_int entering;           /* atomic: inside a V8 entry that reads entry_park's isolate */
+    atomic_int v8_reset;           /* atomic, set by a teardown: entry_park's isolate went away */
 } nl_thread;
 
 /* The calling thread's record (made on first use). Any thread, no GIL needed. */
@@ -82,8 +86,10 @@ void nl_unpark_with_gil(rt_env *env);
 int nl_count_parks(rt_env *env);
 /* env's isolate is about to be disposed: the locks other threads keep parked
  * for it are forgotten (their V8 state goes with the isolate). Loop thread,
- * Node lock held, in the teardown. */
-void nl_forget_parks(rt_env *env);
+ * Node lock held, in the teardown, outside the V8 scopes. Returns 1 when the
+ * isolate must stay (a thread keeps it entered and cannot be moved off it),
+ * else 0. */
+int nl_forget_parks(rt_env *env);
 
 /* pymport_py.turn(): while the calling thread holds a turn of env, env's
  * loop thread runs no JS (timers, I/O callbacks, call_async). Nests. GIL held.

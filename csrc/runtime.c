@@ -239,11 +239,11 @@ static void rt_teardown(rt_env *env, em_scope *scope, int loaded) {
     pthread_mutex_lock(&env->smutex);
     env->setup = NULL;
     pthread_mutex_unlock(&env->smutex);
-    nl_forget_parks(env); /* their isolate goes now */
+    int keep = nl_forget_parks(env); /* their isolate goes now */
     if (loaded) cv_keys_free(env);
     /* Frees environment, isolate and loop; napi finalizers of proxies of Python
      * objects run here and take the GIL (the joining thread released it). */
-    em_setup_destroy(setup);
+    if (!keep) em_setup_destroy(setup);
     atomic_store(&env->state, RT_DEAD);
     pthread_mutex_unlock(&env->mutex);
 }

@@ -868,3 +868,112 @@ print("ok", counter.n)
     proc = run_python(code, timeout=180)
     assert proc.returncode == 0, proc.report
     assert "ok 2400" in proc.stdout, proc.report
+
+
+# A thread's first park keeps its isolate entered as the thread's current one
+# (docs/threading.md#parked-locks). When that environment goes away under the
+# thread (process.exit, a close from another thread or from inside another
+# environment's JS), the thread must go on using Node: its next entry into
+# another isolate would otherwise read the disposed one.
+
+def test_thread_goes_on_after_the_environment_it_keeps_entered_stops_under_it(run_python):
+    code = PARKS_CHECK + """
+# process.exit from a timer: the loop thread tears the environment down while
+# the main thread keeps its isolate entered, between two calls.
+for round in range(5):
+    f = node.eval("x => x + 1")
+    assert f(round) == round + 1
+    node.eval("setTimeout(() => process.exit(0), 5); undefined")
+    wait_for(lambda: not node.running(), "process.exit to stop the environment")
+    w = node.Worker()  # another isolate, entered from a thread that kept a dead one
+    assert w.eval("6 * 7") == 42
+    w.close()
+    assert node.eval("2 + 2") == 4  # a new default environment
+# a thread keeps a Worker entered; the main thread closes that Worker
+gate, done, out = threading.Event(), threading.Event(), []
+holder = []
+def keeper():
+    w = node.Worker()
+    assert w.eval("1 + 1") == 2
+    holder.append(w)
+    gate.wait()
+    out.append(node.eval("'default ' + (40 + 2)"))  # into the default environment
+    w2 = node.Worker()
+    out.append(w2.eval("'new ' + 7"))
+    w2.close()
+    done.set()
+t = threading.Thread(target=keeper); t.start()
+wait_for(lambda: holder, "the thread's Worker")
+holder[0].close()
+gate.set(); t.join()
+assert out == ["default 42", "new 7"], out
+print("ok")
+"""
+    proc = run_python(code, timeout=180)
+    assert proc.returncode == 0, proc.report
+    assert "ok" in proc.stdout, proc.report
+
+
+def test_closing_the_entered_environment_from_inside_another_ones_js(run_python):
+    # The thread is inside JS of the default environment (a callback) when it
+    # closes the Worker that its park keeps entered: the park cannot go then,
+    # and the teardown moves the thread off the isolate; the callback's caller
+    # and the thread's next calls go on.
+    code = PARKS_CHECK + """
+out = []
+def keeper():
+    w = node.Worker()
+    assert w.eval("3") == 3
+    def inside():
+        assert w.eval("4") == 4  # the entered isolate, from inside another one
+        w.close()
+        return "closed"
+    out.append(node.eval("(cb) => cb() + '!'")(inside))
+    out.append(node.eval("'after'"))
+    w2 = node.Worker()
+    out.append(w2.eval("5 * 5"))
+    w2.close()
+    out.append(node.eval("'again'"))
+t = threading.Thread(target=keeper); t.start(); t.join()
+assert out == ["closed!", "after", 25, "again"], out
+print("ok")
+"""
+    proc = run_python(code, timeout=120)
+    assert proc.returncode == 0, proc.report
+    assert "ok" in proc.stdout, proc.report
+
+
+def test_environment_closed_while_its_parked_thread_enters_others(run_python):
+    # Each round a thread makes a Worker (its park keeps it entered), then
+    # calls the default environment as fast as it can while the main thread
+    # closes the Worker: the close's teardown races the thread's entries into
+    # the other isolate.
+    code = PARKS_CHECK + """
+f = node.eval("x => x + 1")
+errors = []
+for round in range(20):
+    made, stop = [], threading.Event()
+    def hammer():
+        try:
+            w = node.Worker()
+            assert w.eval("1") == 1
+            made.append(w)
+            i = 0
+            while not stop.is_set():
+                assert f(i) == i + 1
+                i += 1
+            assert f(-1) == 0
+        except Exception as e:
+            errors.append(repr(e))
+    t = threading.Thread(target=hammer); t.start()
+    wait_for(lambda: made or errors, "the Worker")
+    time.sleep(0.002 * (round % 5))
+    if made:
+        made[0].close()
+    stop.set(); t.join()
+assert not errors, errors
+print("ok")
+"""
+    proc = run_python(code, timeout=240)
+    assert proc.returncode == 0, proc.report
+    assert "ok" in proc.stdout, proc.report
