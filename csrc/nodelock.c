@@ -611,11 +611,7 @@ int nl_forget_parks(rt_env *env) {
 
 /* ---- calls from Python: GIL held ---- */
 
-/* Before the V8 entry into env of a thread in no isolate's scopes: applies a
- * pending v8_reset, and while the thread keeps another isolate entered (whose
- * per-thread data the entry reads), flags `entering` for nl_forget_parks.
- * Returns what nl_v8_guard_end takes. */
-static int nl_v8_guard_begin(nl_thread *me, rt_env *env) {
+int nl_v8_guard_begin(nl_thread *me, rt_env *env) {
     if (atomic_load_explicit(&me->held, memory_order_relaxed) > 0) return 0;
     nl_park *ep = me->entry_park;
     if (!ep && !atomic_load(&me->v8_reset)) return 0;
@@ -626,7 +622,7 @@ static int nl_v8_guard_begin(nl_thread *me, rt_env *env) {
     return 1;
 }
 
-static void nl_v8_guard_end(nl_thread *me, int guard) {
+void nl_v8_guard_end(nl_thread *me, int guard) {
     if (guard) atomic_store(&me->entering, 0);
 }
 

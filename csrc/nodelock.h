@@ -34,6 +34,14 @@ nl_thread *nl_thread_self(void);
 /* A token unique to the calling thread (its record's address). */
 uintptr_t nl_self(void);
 
+/* Around a Python thread's entry into env's isolate (a Locker and scopes):
+ * before it, applies a pending v8_reset (nodelock.c, parked locks), and while
+ * the thread keeps another isolate entered (whose per-thread data the entry
+ * reads), flags `entering` for the teardown of that isolate. begin returns
+ * what end takes. No GIL needed. */
+int nl_v8_guard_begin(nl_thread *me, rt_env *env);
+void nl_v8_guard_end(nl_thread *me, int guard);
+
 /* True when the calling thread holds the Node lock of env. Any thread, no GIL
  * needed (only the owner writes `owner` to its own token). */
 static inline int nl_is_mine(rt_env *env) {

@@ -878,6 +878,7 @@ print("ok", counter.n)
 
 def test_thread_goes_on_after_the_environment_it_keeps_entered_stops_under_it(run_python):
     code = PARKS_CHECK + """
+import gc
 # process.exit from a timer: the loop thread tears the environment down while
 # the main thread keeps its isolate entered, between two calls.
 for round in range(5):
@@ -895,8 +896,10 @@ holder = []
 def keeper():
     w = node.Worker()
     assert w.eval("1 + 1") == 2
+    kept = node.eval("({ a: 1 })")
     holder.append(w)
     gate.wait()
+    del kept; gc.collect()  # its release enters the default environment's isolate first
     out.append(node.eval("'default ' + (40 + 2)"))  # into the default environment
     w2 = node.Worker()
     out.append(w2.eval("'new ' + 7"))
