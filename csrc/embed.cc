@@ -341,7 +341,7 @@ extern "C" void em_scope_exit(em_scope *scope) {
 // V8 resources (handle blocks, stack guard) with each top-level Locker.
 // The park also keeps a HandleScope open and the context entered (both part
 // of the thread state V8 archives), and, when the thread was in no isolate
-// as it made the park, the isolate itself entered (`holds_entry`): entering
+// as it took the park, the isolate itself entered (`holds_entry`): entering
 // an isolate costs a lookup under a mutex in V8's per-thread table, the most
 // expensive part of taking the lock. Node 24's V8 (13.6) also needs the
 // HandleScope: it makes handles while it restores a thread's state that
@@ -363,14 +363,25 @@ struct em_park {
     bool reentered;
 };
 
+// Enters the isolate unless it is the thread's current one already: from no
+// isolate the entry stays (the thread's current isolate from then on), from
+// inside another isolate's scopes it is for this call only.
+static void em_park_enter(em_park *p) {
+    v8::Isolate *current = v8::Isolate::TryGetCurrent();
+    p->reentered = false;
+    if (current == p->isolate) return;
+    p->isolate->Enter();
+    if (current) p->reentered = true;
+    else p->holds_entry = true;
+}
+
 extern "C" em_park *em_park_new(em_setup *s) {
     auto *p = new (std::nothrow) em_park;
     if (!p) return nullptr;
     p->isolate = s->setup->isolate();
+    p->holds_entry = false;
     new (p->locker) v8::Locker(p->isolate);
-    p->holds_entry = v8::Isolate::TryGetCurrent() == nullptr;
-    p->reentered = !p->holds_entry;
-    p->isolate->Enter();
+    em_park_enter(p);
     fit_stack_limit(p->isolate);
     ::new (p->scope) v8::HandleScope(p->isolate);
     p->context = s->setup->context();
@@ -384,8 +395,7 @@ extern "C" int em_park_holds_entry(const em_park *p) { return p->holds_entry; }
 extern "C" void em_park_lock(em_park *p) {
     reinterpret_cast<v8::Unlocker *>(p->unlocker)->~Unlocker();
     p->unlocked = false;
-    p->reentered = v8::Isolate::TryGetCurrent() != p->isolate;
-    if (p->reentered) p->isolate->Enter();
+    em_park_enter(p);
     // A termination meant for an earlier call that reached this thread's
     // state after that call ended must not stop the next one.
     if (p->isolate->IsExecutionTerminating()) p->isolate->CancelTerminateExecution();
@@ -416,7 +426,8 @@ extern "C" void em_park_free(em_park *p) {
 extern "C" void em_park_drop_entry(em_park *p) {
     // The entry is the only one on the isolate's stack (every other holder
     // of the lock left its scopes), made by a thread in no isolate: popping
-    // it leaves the calling thread in no isolate too, as it was.
+    // it leaves the calling thread in no isolate (the park's own thread, or
+    // the teardown's, in no isolate already).
     if (p->holds_entry) p->isolate->Exit();
     p->holds_entry = false;
 }

@@ -152,13 +152,14 @@ int em_call(napi_value recv, napi_value fn, size_t argc, const napi_value *argv,
  * mutex, except where said. em_park_new returns it locked (NULL when out of
  * memory); em_park_unlock parks it, em_park_lock takes it back.
  * em_park_holds_entry: the park keeps the isolate entered too, as the
- * thread's current isolate (made by a thread in no isolate); it then frees
- * only where em_park_can_free says so (parked, the thread in no other
+ * thread's current isolate (taken, by new or lock, from no isolate); it then
+ * frees only where em_park_can_free says so (parked, the thread in no other
  * isolate's scopes).
  * em_park_free (parked) destroys it, with the isolate alive.
- * em_park_drop_entry: the isolate is about to be disposed and its thread will
- * not free the park: pops the park's entry (any thread in no isolate, Node
- * lock held; the park is then only forgotten).
+ * em_park_drop_entry pops the park's entry, with env->mutex held: on the
+ * park's thread in no other isolate's scopes, before it enters another
+ * isolate; or by the teardown's thread (in no isolate), the park then being
+ * only forgotten.
  * em_park_forget frees a park whose isolate was disposed (or whose thread
  * ended), without touching V8: any thread. */
 typedef struct em_park em_park;

@@ -17,7 +17,6 @@
 #include "calls.h"
 #include "interrupts.h"
 
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -383,22 +382,25 @@ static void nl_wake_loop_if_needed(rt_env *env) {
  * forgets it (its V8 state goes with the isolate: `dead`, and the thread frees
  * the struct). A thread that ends while it cannot get env->mutex leaves its
  * park `abandoned` for the teardown to free.
- * A thread's first park made while it was in no isolate keeps that isolate
+ * A park taken (made or locked) by a thread in no isolate keeps that isolate
  * entered too (`entry_park`, em_park_holds_entry), which saves the most
  * expensive step of taking the lock. The isolate is then the thread's current
- * one in V8's thread locals, which only that thread can change, so its
- * disposal under the thread takes two more steps:
- * - the teardown pops the park's entry from the isolate (which cannot be
- *   disposed while entered), and for a live thread pushes one of the anchor
- *   isolate's (em_anchor_push) and sets the thread's `v8_reset`;
- * - the thread, before its next use of V8 from outside every isolate, exits
- *   the anchor (em_anchor_pop): its thread locals then name no isolate, as
- *   they did before the park.
- * Until then its thread locals name the disposed isolate, which an entry into
- * another isolate reads (the "previous isolate" V8 restores on exit): such an
- * entry, from outside every isolate, is flagged `entering` while the teardown
- * sets `v8_reset`, and the teardown waits for the flag to drop before it
- * disposes the isolate (nl_v8_guard_begin). */
+ * one in V8's thread locals, which only that thread can change; an entry into
+ * another isolate records it as the one to go back to, and reads it.
+ * - Before the thread enters another isolate from outside every isolate, it
+ *   pops its entry (em_park_drop_entry) under that environment's mutex, which
+ *   it only tries for (nl_v8_guard_begin): the new entry then goes back to no
+ *   isolate. If the mutex is busy, the thread enters with its entry kept and
+ *   flags `entering` until it is out again.
+ * - The teardown of an environment whose park still holds the entry pops it
+ *   (an isolate cannot be disposed while entered), pushes an entry of the
+ *   anchor isolate (em_anchor_push) and sets the thread's `v8_reset`: before
+ *   its next use of V8 from outside every isolate, the thread exits the anchor,
+ *   and its thread locals then name no isolate, not the disposed one. A thread
+ *   flagged `entering` would go back to this isolate on its way out: then the
+ *   isolate stays (it leaks; nl_forget_parks).
+ * `entering`, `v8_reset` and a park's entry change only under nl_parks_mutex
+ * (the park's entry also under env->mutex). */
 typedef struct nl_park nl_park;
 struct nl_park {
     em_park *em;
@@ -577,7 +579,6 @@ int nl_count_parks(rt_env *env) {
 }
 
 int nl_forget_parks(rt_env *env) {
-    nl_thread *wait_for = NULL;
     int keep = 0;
     pthread_mutex_lock(&nl_parks_mutex);
     while (env->parks) {
@@ -590,36 +591,48 @@ int nl_forget_parks(rt_env *env) {
             continue;
         }
         if (em_park_holds_entry(p->em)) {
-            if (em_anchor_push() == 0) {
+            if (!atomic_load(&p->thread->entering) && em_anchor_push() == 0) {
                 em_park_drop_entry(p->em);
                 atomic_store(&p->thread->v8_reset, 1);
-                wait_for = p->thread; /* at most one: only the starter parks */
             } else {
-                /* No anchor (out of memory): the isolate stays, entered by
-                 * the thread, which then goes on as in another isolate. */
+                /* The thread is inside another isolate that goes back to this
+                 * one on exit, or no anchor entry could be made (out of
+                 * memory): the isolate stays, entered by the thread, which
+                 * goes on as in any other isolate. */
                 keep = 1;
             }
         }
         p->dead = 1;
     }
     pthread_mutex_unlock(&nl_parks_mutex);
-    /* The thread may be in an entry into another isolate that read this one's
-     * per-thread data before it saw v8_reset (nl_v8_guard_begin). */
-    while (wait_for && atomic_load(&wait_for->entering)) sched_yield();
     return keep;
 }
 
 /* ---- calls from Python: GIL held ---- */
 
 int nl_v8_guard_begin(nl_thread *me, rt_env *env) {
-    if (atomic_load_explicit(&me->held, memory_order_relaxed) > 0) return 0;
+    if (atomic_load_explicit(&me->held, memory_order_relaxed) > 0) return 0; /* in an isolate it holds */
     nl_park *ep = me->entry_park;
     if (!ep && !atomic_load(&me->v8_reset)) return 0;
-    if (ep && ep->env == env && ep->serial == env->serial) return 0; /* no entry: its own isolate */
-    /* Flag first, then look (as the teardown sets v8_reset, then looks). */
-    atomic_store(&me->entering, 1);
+    if (ep && ep->env == env && ep->serial == env->serial) return 0; /* its own isolate: no entry */
+    int flagged = 0;
+    pthread_mutex_lock(&nl_parks_mutex);
     nl_apply_v8_reset(me);
-    return 1;
+    ep = me->entry_park;
+    if (ep && !ep->dead && em_park_holds_entry(ep->em)) {
+        if (pthread_mutex_trylock(&ep->env->mutex) == 0) {
+            em_park_drop_entry(ep->em);
+            pthread_mutex_unlock(&ep->env->mutex);
+            me->entry_park = NULL;
+        } else {
+            atomic_store(&me->entering, 1);
+            flagged = 1;
+        }
+    } else if (ep && (ep->dead || !em_park_holds_entry(ep->em))) {
+        me->entry_park = NULL;
+    }
+    pthread_mutex_unlock(&nl_parks_mutex);
+    return flagged;
 }
 
 void nl_v8_guard_end(nl_thread *me, int guard) {
@@ -635,17 +648,20 @@ static int nl_claim_after_mutex(rt_env *env, nl_frame *frame) {
         return -1;
     }
     nl_thread *me = nl_thread_self();
-    int guard = nl_v8_guard_begin(me, env);
+    frame->guard = nl_v8_guard_begin(me, env);
     nl_park *park = NULL;
     if (env->starter == (uintptr_t)me) {
         park = nl_park_of(me, env);
-        if (park) em_park_lock(park->em);
-        else park = nl_park_new(me, env);
+        if (park) {
+            em_park_lock(park->em);
+            if (em_park_holds_entry(park->em)) me->entry_park = park;
+        } else {
+            park = nl_park_new(me, env);
+        }
     }
     frame->park = park;
     if (park) em_scope_enter_locked(env->setup, &frame->scope);
     else em_scope_enter(env->setup, &frame->scope);
-    nl_v8_guard_end(me, guard);
     nl_mark_mine(env);
     return 0;
 }
@@ -662,6 +678,7 @@ static int nl_open_frame(rt_env *env, nl_frame *frame) {
 
 int nl_enter_with_gil(rt_env *env, nl_frame *frame) {
     frame->park = NULL;
+    frame->guard = 0;
     if (rt_is_forked_child()) return rt_raise_closed(env);
     if (nl_is_mine(env)) {
         env->depth++;
@@ -693,6 +710,7 @@ int nl_enter_with_gil(rt_env *env, nl_frame *frame) {
 
 int nl_try_enter_with_gil(rt_env *env, nl_frame *frame) {
     frame->park = NULL;
+    frame->guard = 0;
     if (rt_is_forked_child() ||
         atomic_load(&env->state) != RT_RUNNING)
         return 0;
@@ -735,6 +753,7 @@ static void nl_leave(rt_env *env, nl_frame *frame, int unpark) {
     } else if (frame->park) {
         em_park_unlock(frame->park->em);
     }
+    nl_v8_guard_end(nl_thread_self(), frame->guard);
     pthread_mutex_unlock(&env->mutex);
     nl_caller_done(env);
 }
@@ -747,7 +766,11 @@ void nl_unpark_with_gil(rt_env *env) {
     /* A park that keeps its isolate entered is left to the teardown when the
      * thread is inside another isolate's scopes now. */
     nl_park *park = nl_park_of(me, env);
-    if (!park || !em_park_can_free(park->em)) return;
+    if (!park) return;
+    pthread_mutex_lock(&nl_parks_mutex);
+    int can_free = !park->dead && em_park_can_free(park->em);
+    pthread_mutex_unlock(&nl_parks_mutex);
+    if (!can_free) return;
     /* Without waiting: the lock's holder may be JS that only the stop ends
      * (an 'exit' listener that never returns); the teardown then forgets
      * the park. */

@@ -25,8 +25,8 @@ typedef struct {
     struct nl_park *parks;         /* own thread: its parked V8 locks, one per environment */
     int nparks;                    /* own thread: how many */
     struct nl_park *entry_park;    /* own thread: the park keeping its isolate entered, or NULL */
-    atomic_int entering;           /* atomic: inside a V8 entry that reads entry_park's isolate */
-    atomic_int v8_reset;           /* atomic, set by a teardown: entry_park's isolate went away */
+    atomic_int entering;           /* nl_parks_mutex to set: in another isolate, entry_park's kept */
+    atomic_int v8_reset;           /* nl_parks_mutex: set by a teardown, entry_park's isolate went away */
 } nl_thread;
 
 /* The calling thread's record (made on first use). Any thread, no GIL needed. */
@@ -34,11 +34,11 @@ nl_thread *nl_thread_self(void);
 /* A token unique to the calling thread (its record's address). */
 uintptr_t nl_self(void);
 
-/* Around a Python thread's entry into env's isolate (a Locker and scopes):
- * before it, applies a pending v8_reset (nodelock.c, parked locks), and while
- * the thread keeps another isolate entered (whose per-thread data the entry
- * reads), flags `entering` for the teardown of that isolate. begin returns
- * what end takes. No GIL needed. */
+/* Around a Python thread's entry into env's isolate (a Locker and scopes)
+ * from outside every isolate: begin applies a pending v8_reset and pops the
+ * isolate entry the thread keeps for another environment, or when it cannot,
+ * flags `entering` until end (after the scopes' exit). begin returns what end
+ * takes. No GIL needed (nodelock.c, parked locks). */
 int nl_v8_guard_begin(nl_thread *me, rt_env *env);
 void nl_v8_guard_end(nl_thread *me, int guard);
 
@@ -71,6 +71,7 @@ typedef struct {
     em_scope scope;          /* entered when this frame took the lock */
     napi_handle_scope hscope;
     struct nl_park *park;    /* the thread's parked V8 lock this frame took back, or NULL */
+    int guard;               /* what nl_v8_guard_begin returned for this frame's entry */
 } nl_frame;
 /* Takes the Node lock (or one more level of it) and opens a handle scope. GIL
  * held on entry and on return, released while blocking on the lock. Returns 0,

@@ -51,9 +51,9 @@ void tq_release_ref(rt_env *env, napi_ref ref) {
             nl_thread *me = nl_thread_self();
             int guard = nl_v8_guard_begin(me, env);
             em_scope_enter(env->setup, &scope);
-            nl_v8_guard_end(me, guard);
             napi_delete_reference(env->napi, ref);
             em_scope_exit(&scope);
+            nl_v8_guard_end(me, guard);
         }
         pthread_mutex_unlock(&env->mutex);
         return;

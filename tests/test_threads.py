@@ -980,3 +980,39 @@ print("ok")
     proc = run_python(code, timeout=240)
     assert proc.returncode == 0, proc.report
     assert "ok" in proc.stdout, proc.report
+
+
+def test_environment_closed_while_its_parked_thread_is_inside_another(run_python):
+    # The Worker's loop thread holds its lock (a 300 ms timer) when the thread
+    # whose park keeps the Worker's isolate entered calls the default
+    # environment: the entry cannot be popped then, and stays while the thread
+    # is inside; from there the thread closes the Worker, whose teardown must
+    # neither wait for the thread nor free the isolate it goes back to.
+    code = PARKS_CHECK + """
+out = []
+busy = "setTimeout(() => { const end = Date.now() + 300; while (Date.now() < end); }, 0); 0"
+def keeper():
+    # the Worker stays open: inside the other environment, then back
+    w = node.Worker()
+    assert w.eval(busy) == 0
+    time.sleep(0.05)
+    out.append(node.eval("(cb) => cb() + 1")(lambda: w.eval("20") + 1))
+    out.append(w.eval("'same'"))
+    # closed from inside the other environment
+    w.eval(busy); time.sleep(0.05)
+    def inside():
+        w.close()
+        return 10
+    out.append(node.eval("(cb) => cb() * 2")(inside))
+    out.append(node.eval("'after'"))
+    w2 = node.Worker()
+    out.append(w2.eval("'new'"))
+    w2.close()
+    out.append(node.eval("'again'"))
+t = threading.Thread(target=keeper); t.start(); t.join()
+assert out == [22, "same", 20, "after", "new", "again"], out
+print("ok")
+"""
+    proc = run_python(code, timeout=120)
+    assert proc.returncode == 0, proc.report
+    assert "ok" in proc.stdout, proc.report
