@@ -399,8 +399,9 @@ static void nl_wake_loop_if_needed(rt_env *env) {
  *   and its thread locals then name no isolate, not the disposed one. A thread
  *   flagged `entering` would go back to this isolate on its way out: then the
  *   isolate stays (it leaks; nl_forget_parks).
- * `entering`, `v8_reset` and a park's entry change only under nl_parks_mutex
- * (the park's entry also under env->mutex). */
+ * `v8_reset` changes under nl_parks_mutex, `entering` is set under it; a
+ * park's entry changes under env->mutex (and nl_parks_mutex, but for its
+ * thread taking it back), and other threads read it under both. */
 typedef struct nl_park nl_park;
 struct nl_park {
     em_park *em;

@@ -741,6 +741,13 @@ def wait_for(pred, what):
 """
 
 
+def run_parks_check(run_python, code, timeout):
+    """Runs a PARKS_CHECK script, which prints "ok" at its end."""
+    proc = run_python(code, timeout=timeout)
+    assert proc.returncode == 0, proc.report
+    assert "ok" in proc.stdout, proc.report
+
+
 def test_threads_that_end_take_their_parked_locks_with_them(run_python):
     # The thread that makes a Worker parks its lock; each thread here ends
     # with its Worker still open, and its park goes on its way out.
@@ -804,9 +811,7 @@ for t in ts: t.join()
 assert results == [9] * 4, results
 print("ok")
 """
-    proc = run_python(code, timeout=120)
-    assert proc.returncode == 0, proc.report
-    assert "ok" in proc.stdout, proc.report
+    run_parks_check(run_python, code, timeout=120)
 
 
 def test_workers_closed_and_left_open_by_many_threads(run_python):
@@ -912,9 +917,7 @@ gate.set(); t.join()
 assert out == ["default 42", "new 7"], out
 print("ok")
 """
-    proc = run_python(code, timeout=180)
-    assert proc.returncode == 0, proc.report
-    assert "ok" in proc.stdout, proc.report
+    run_parks_check(run_python, code, timeout=180)
 
 
 def test_closing_the_entered_environment_from_inside_another_ones_js(run_python):
@@ -941,9 +944,7 @@ t = threading.Thread(target=keeper); t.start(); t.join()
 assert out == ["closed!", "after", 25, "again"], out
 print("ok")
 """
-    proc = run_python(code, timeout=120)
-    assert proc.returncode == 0, proc.report
-    assert "ok" in proc.stdout, proc.report
+    run_parks_check(run_python, code, timeout=120)
 
 
 def test_environment_closed_while_its_parked_thread_enters_others(run_python):
@@ -977,9 +978,7 @@ for round in range(20):
 assert not errors, errors
 print("ok")
 """
-    proc = run_python(code, timeout=240)
-    assert proc.returncode == 0, proc.report
-    assert "ok" in proc.stdout, proc.report
+    run_parks_check(run_python, code, timeout=240)
 
 
 def test_environment_closed_while_its_parked_thread_is_inside_another(run_python):
@@ -1013,6 +1012,4 @@ t = threading.Thread(target=keeper); t.start(); t.join()
 assert out == [22, "same", 20, "after", "new", "again"], out
 print("ok")
 """
-    proc = run_python(code, timeout=120)
-    assert proc.returncode == 0, proc.report
-    assert "ok" in proc.stdout, proc.report
+    run_parks_check(run_python, code, timeout=120)
