@@ -451,9 +451,11 @@ extern "C" int em_anchor_push(void) {
     std::lock_guard<std::mutex> lock(anchor_mutex);
     if (!anchor) {
         static uv_loop_t loop;  // registered with the platform, never run
+        static bool loop_ready = false;
         static std::unique_ptr<node::ArrayBufferAllocator> allocator;
-        if (uv_loop_init(&loop) != 0) return -1;
-        allocator = node::ArrayBufferAllocator::Create();
+        if (!loop_ready && uv_loop_init(&loop) != 0) return -1;
+        loop_ready = true;
+        if (!allocator) allocator = node::ArrayBufferAllocator::Create();
 #if NODE_MAJOR_VERSION >= EM_SNAPSHOT_MIN_MAJOR
         anchor = node::NewIsolate(allocator.get(), &loop, process_init->platform(),
                                   process_snapshot.get());
