@@ -629,8 +629,8 @@ int nl_v8_guard_begin(nl_thread *me, rt_env *env) {
             atomic_store(&me->entering, 1);
             flagged = 1;
         }
-    } else if (ep && (ep->dead || !em_park_holds_entry(ep->em))) {
-        me->entry_park = NULL;
+    } else if (ep) {
+        me->entry_park = NULL; /* dead, or it gave its entry up */
     }
     pthread_mutex_unlock(&nl_parks_mutex);
     return flagged;
@@ -754,7 +754,7 @@ static void nl_leave(rt_env *env, nl_frame *frame, int unpark) {
     } else if (frame->park) {
         em_park_unlock(frame->park->em);
     }
-    nl_v8_guard_end(nl_thread_self(), frame->guard);
+    if (frame->guard) nl_v8_guard_end(nl_thread_self(), frame->guard);
     pthread_mutex_unlock(&env->mutex);
     nl_caller_done(env);
 }
